@@ -1,0 +1,62 @@
+"""The event envelope every event travels in: small, JSON only, versioned."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+
+def utc_now_iso() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """What crosses a service boundary: ids and the minimum facts, never ORM objects."""
+
+    type: str
+    version: int
+    producer: str
+    data: dict[str, Any]
+    correlation_id: str | None = None
+    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    occurred_at: str = field(default_factory=utc_now_iso)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Envelope:
+        missing = {"id", "type", "version", "occurred_at", "producer", "data"} - raw.keys()
+        if missing:
+            raise ValueError(f"envelope lacks {sorted(missing)}")
+        if not isinstance(raw["data"], dict):
+            raise ValueError("envelope data must be an object")
+        return cls(
+            id=str(uuid.UUID(str(raw["id"]))),
+            type=str(raw["type"]),
+            version=int(raw["version"]),
+            occurred_at=str(raw["occurred_at"]),
+            producer=str(raw["producer"]),
+            correlation_id=raw.get("correlation_id"),
+            data=raw["data"],
+        )
+
+
+def new_envelope(
+    event_type: str, data: dict[str, Any], *, correlation_id: str | None = None
+) -> Envelope:
+    """Build an envelope for a catalogued event, checking its payload against the contract."""
+    from uskalla_events.contracts import contract_for
+
+    contract = contract_for(event_type)
+    payload = contract.validate(data)
+    return Envelope(
+        type=event_type,
+        version=contract.version,
+        producer=contract.producer,
+        data=payload,
+        correlation_id=correlation_id,
+    )

@@ -1,0 +1,115 @@
+"""Transactional outbox: events are written with the state change, then published by a relay."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from uskalla_events.context import correlation_id
+from uskalla_events.db import Database, after_commit
+from uskalla_events.envelope import Envelope, new_envelope
+from uskalla_events.tables import EventTables
+
+log = logging.getLogger(__name__)
+
+Publish = Callable[[dict[str, Any]], None]
+
+
+class Outbox:
+    """Records events in the caller's transaction and publishes them once it has committed."""
+
+    def __init__(self, db: Database, tables: EventTables, publish: Publish) -> None:
+        self.db = db
+        self.table = tables.outbox
+        self.publish = publish
+
+    def add(self, session: Session, event_type: str, data: dict[str, Any]) -> Envelope:
+        """Write an event in the session's transaction; publish it right after the commit."""
+        envelope = new_envelope(event_type, data, correlation_id=correlation_id.get())
+        session.execute(
+            insert(self.table).values(
+                id=envelope.id, type=envelope.type, envelope=envelope.to_dict()
+            )
+        )
+        after_commit(session, lambda: self._publish_after_commit(envelope.id))
+        return envelope
+
+    def _publish_after_commit(self, event_id: str) -> None:
+        # Best effort for low latency; the relay's sweep publishes whatever this misses.
+        try:
+            self.publish_pending(ids=[event_id])
+        except Exception:
+            log.warning("publish after commit failed; the relay will retry", exc_info=True)
+
+    def publish_pending(
+        self, *, ids: Sequence[str] | None = None, limit: int = 500, older_than: float = 0
+    ) -> int:
+        """Publish unpublished rows (oldest first) and mark them; return how many went out."""
+        t = self.table
+        query = (
+            select(t.c.id, t.c.envelope)
+            .where(t.c.published_at.is_(None))
+            .order_by(t.c.created_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        if ids is not None:
+            query = query.where(t.c.id.in_(ids))
+        if older_than:
+            cutoff = datetime.now(UTC) - timedelta(seconds=older_than)
+            query = query.where(t.c.created_at < cutoff)
+        with self.db.transaction() as session:
+            rows = session.execute(query).all()
+            sent: list[Any] = []
+            try:
+                for row in rows:
+                    self.publish(row.envelope)
+                    sent.append(row.id)
+            except Exception as exc:
+                failed = rows[len(sent)].id
+                session.execute(
+                    update(t)
+                    .where(t.c.id == failed)
+                    .values(attempts=t.c.attempts + 1, last_error=repr(exc)[:2000])
+                )
+                log.warning("outbox publish failed", extra={"event_id": str(failed)})
+            if sent:
+                session.execute(
+                    update(t).where(t.c.id.in_(sent)).values(published_at=datetime.now(UTC))
+                )
+        return len(sent)
+
+    def purge(self, retention: timedelta) -> int:
+        """Delete published rows older than the retention period (kept until then for replay)."""
+        cutoff = datetime.now(UTC) - retention
+        with self.db.transaction() as session:
+            result = session.execute(delete(self.table).where(self.table.c.published_at < cutoff))
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    def replay(self, *, since: datetime, event_type: str | None = None) -> int:
+        """Mark kept rows unpublished again so the relay sends them once more."""
+        t = self.table
+        stmt = update(t).where(t.c.created_at >= since).values(published_at=None)
+        if event_type:
+            stmt = stmt.where(t.c.type == event_type)
+        with self.db.transaction() as session:
+            result = session.execute(stmt)
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    def pending_count(self) -> int:
+        from sqlalchemy import func
+
+        with self.db.transaction() as session:
+            return int(
+                session.scalar(
+                    select(func.count())
+                    .select_from(self.table)
+                    .where(self.table.c.published_at.is_(None))
+                )
+                or 0
+            )

@@ -1,0 +1,95 @@
+"""One service's event system: its Celery app, outbox, handlers, consumer and relay together."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from celery import Celery
+from kombu import Queue
+
+from uskalla_events.celery_app import declare_topology, make_celery
+from uskalla_events.consumer import (
+    Consumer,
+    EventHandlers,
+    direct_queue,
+    register_event_task,
+    send_event,
+)
+from uskalla_events.contracts import consumed_by
+from uskalla_events.db import Database
+from uskalla_events.outbox import Outbox
+from uskalla_events.relay import Relay
+from uskalla_events.tables import EventTables
+
+
+class EventSystem:
+    """Everything a service needs to publish and consume events reliably."""
+
+    def __init__(
+        self,
+        service: str,
+        db: Database,
+        tables: EventTables,
+        handlers: EventHandlers,
+        broker_url: str,
+        *,
+        visibility_timeout: int = 3600,
+        extra_queues: list[Queue] | None = None,
+        max_retries: int = 8,
+        backoff_base: float = 2.0,
+        backoff_cap: float = 300.0,
+    ) -> None:
+        self.service = service
+        self.db = db
+        self.tables = tables
+        self.extra_queues = extra_queues or []
+        self.celery: Celery = make_celery(
+            service, broker_url, visibility_timeout=visibility_timeout, extra_queues=extra_queues
+        )
+        self.outbox = Outbox(db, tables, self._publish)
+        self.handlers = handlers
+        self.consumer = Consumer(db, tables, handlers)
+        if consumed_by(service):
+            register_event_task(
+                self.celery,
+                self.consumer,
+                max_retries=max_retries,
+                backoff_base=backoff_base,
+                backoff_cap=backoff_cap,
+            )
+        self._declared = False
+        self._lock = threading.Lock()
+
+    def declare(self) -> None:
+        """Declare the whole topology (every service's queues), once per process."""
+        with self._lock:
+            if not self._declared:
+                declare_topology(self.celery, self.extra_queues)
+                self._declared = True
+
+    def _publish(self, envelope: dict[str, Any]) -> None:
+        self.declare()
+        send_event(self.celery, envelope)
+
+    def relay(
+        self,
+        *,
+        interval: float = 1.0,
+        retention_days: float = 7,
+        jobs: Any = None,
+        heartbeat_file: str | None = None,
+    ) -> Relay:
+        heartbeat = (lambda: Path(heartbeat_file).touch()) if heartbeat_file else None
+        return Relay(
+            self.outbox,
+            interval=interval,
+            retention=timedelta(days=retention_days),
+            jobs=jobs,
+            heartbeat=heartbeat,
+        )
+
+    def retry_queue(self) -> Queue:
+        return direct_queue(self.service)

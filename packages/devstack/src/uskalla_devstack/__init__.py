@@ -1,0 +1,1 @@
+"""Run the whole system locally, and find real servers for tests: env URLs, containers, embedded."""

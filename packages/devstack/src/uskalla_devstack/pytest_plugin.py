@@ -1,0 +1,124 @@
+"""Pytest fixtures for real servers: PostgreSQL, Redis, an SMTP sink and the whole running stack.
+
+Servers are found as DESIGN.md says: TEST_DATABASE_URL / TEST_REDIS_URL, else testcontainers
+where a Docker engine answers, else embedded ones started from pip packages.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from uskalla_devstack.mail import MailSink
+from uskalla_devstack.servers import ServerSet, create_database, free_port
+from uskalla_devstack.stack import Stack, StackConfig
+
+
+def _worker_id() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+@pytest.fixture(scope="session")
+def test_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerSet]:
+    servers = ServerSet(Path(tempfile.mkdtemp(prefix="uskalla-servers-")))
+    yield servers
+    servers.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url(test_servers: ServerSet) -> str:
+    return test_servers.postgres()
+
+
+@pytest.fixture(scope="session")
+def redis_server_url(test_servers: ServerSet) -> str:
+    return test_servers.redis()
+
+
+@pytest.fixture
+def redis_url(redis_server_url: str) -> str:
+    """A Redis database emptied for this test."""
+    client = redis.Redis.from_url(redis_server_url)
+    client.flushdb()
+    client.close()
+    return redis_server_url
+
+
+@pytest.fixture(scope="session")
+def make_database(postgres_server_url: str) -> Callable[[str], str]:
+    """A fresh database on the test server: make_database("members") -> its URL."""
+
+    def make(name: str) -> str:
+        return create_database(postgres_server_url, f"test_{name}_{_worker_id()}", drop=True)
+
+    return make
+
+
+@pytest.fixture
+def mail_sink(tmp_path: Path) -> Iterator[MailSink]:
+    """A real SMTP server (aiosmtpd) keeping what arrives."""
+    sink = MailSink(tmp_path / "mail", "127.0.0.1", free_port())
+    yield sink
+    sink.stop()
+
+
+def wait_until(
+    condition: Callable[[], Any],
+    timeout: float = 30.0,
+    interval: float = 0.1,
+    message: str = "condition",
+) -> Any:
+    """Poll until condition() is truthy; return its value or fail the test."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {message}")
+        time.sleep(interval)
+
+
+@pytest.fixture(scope="module")
+def running_stack(
+    postgres_server_url: str, redis_server_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Stack, MailSink]]:
+    """The whole system as real processes, mailing to a test SMTP server."""
+    var = tmp_path_factory.mktemp("stack")
+    client = redis.Redis.from_url(redis_server_url)
+    client.flushdb()
+    client.close()
+    sink = MailSink(var / "mail", "127.0.0.1", free_port())
+    stack = Stack(
+        StackConfig(
+            postgres_url=postgres_server_url,
+            redis_url=redis_server_url,
+            smtp_host=sink.host,
+            smtp_port=sink.smtp_port,
+            var_dir=var,
+            gateway_port=free_port(),
+            database_prefix=f"e2e_{_worker_id()}_",
+            fresh_databases=True,
+            echo=False,
+            extra_env={
+                "CELERY_VISIBILITY_TIMEOUT": "8",
+                "MAIL_REQUEUE_AFTER": "5",
+                "RELAY_INTERVAL": "0.5",
+                "RATE_LIMITS": "off",
+                "WORKER_CONCURRENCY": "4",
+            },
+        )
+    )
+    try:
+        stack.start()
+        yield stack, sink
+    finally:
+        stack.stop()
+        sink.stop()

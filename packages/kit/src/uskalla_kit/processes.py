@@ -1,0 +1,109 @@
+"""The processes a service runs: its HTTP API (gunicorn), its Celery worker and its relay."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from celery import Celery, bootsteps
+from celery.signals import setup_logging
+from flask import Flask
+from gunicorn.app.base import BaseApplication
+
+log = logging.getLogger(__name__)
+#: gunicorn's heartbeat files belong in memory (the root filesystem may be read-only).
+SHM = "/dev/shm"  # noqa: S108
+
+
+class _Gunicorn(BaseApplication):  # type: ignore[misc]
+    def __init__(self, app: Flask, options: dict[str, Any]) -> None:
+        self.application = app
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Flask:
+        return self.application
+
+
+def serve_api(app: Flask, host: str, port: int, workers: int, threads: int) -> None:
+    """Serve a WSGI app with gunicorn's threaded workers; SIGTERM drains gracefully."""
+    _Gunicorn(
+        app,
+        {
+            "bind": f"{host}:{port}",
+            "workers": workers,
+            "threads": threads,
+            "worker_class": "gthread",
+            "graceful_timeout": 20,
+            "timeout": 60,
+            "keepalive": 30,
+            "accesslog": None,
+            "control_socket_disable": True,
+            "worker_tmp_dir": SHM if Path(SHM).is_dir() else None,
+        },
+    ).run()
+
+
+def heartbeat_step(path: str, every: float = 10.0) -> type[bootsteps.StartStopStep]:
+    """A worker bootstep that touches `path` from the consumer's timer: a liveness signal
+    that stops when the worker's event loop stops (not `celery inspect ping`)."""
+
+    class Heartbeat(bootsteps.StartStopStep):  # type: ignore[misc]
+        requires = {"celery.worker.components:Timer"}
+
+        def start(self, worker: Any) -> None:
+            Path(path).touch()
+            worker.timer.call_repeatedly(every, lambda: Path(path).touch(), priority=10)
+
+    return Heartbeat
+
+
+def run_worker(celery: Celery, queues: list[str], concurrency: int, heartbeat: str | None) -> None:
+    @setup_logging.connect(weak=False)  # type: ignore[untyped-decorator]
+    def _keep_our_logging(**_: Any) -> None:  # our JSON logging stays in charge
+        pass
+
+    if heartbeat:
+        celery.steps["worker"].add(heartbeat_step(heartbeat))
+    celery.worker_main(
+        [
+            "worker",
+            "--queues",
+            ",".join(queues),
+            "--pool",
+            "threads",
+            "--concurrency",
+            str(concurrency),
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "--hostname",
+            f"{celery.main}@%h",
+            "--loglevel",
+            logging.getLevelName(logging.getLogger().level),
+        ]
+    )
+
+
+def wait_for(check: Any, what: str, timeout: float = 60.0) -> None:
+    """Retry `check()` until it stops raising (a dependency coming up), or give up."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            check()
+            return
+        except Exception as exc:
+            if time.monotonic() > deadline:
+                raise
+            log.info("waiting for %s: %s", what, exc)
+            time.sleep(1)
+
+
+__all__ = ["run_worker", "serve_api", "threading", "wait_for"]

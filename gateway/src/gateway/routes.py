@@ -1,0 +1,26 @@
+"""Which service answers which public path: the routing table, readable at a glance."""
+
+from __future__ import annotations
+
+#: Longest matching prefix wins; every path in API.md is covered.
+ROUTES: tuple[tuple[str, str], ...] = (
+    ("/api/v1/members", "members"),
+    ("/api/v1/auth", "members"),
+    ("/api/v1/unsubscribe", "members"),
+    ("/api/v1/municipalities", "members"),
+    ("/api/v1/gatherings", "members"),
+    ("/api/v1/experiments", "experiments"),
+    ("/api/v1/comments", "experiments"),
+    ("/api/v1/themes", "experiments"),
+    ("/api/v1/moderation", "experiments"),
+    ("/api/v1/newsletters", "notifications"),
+    ("/api/v1/deliveries", "notifications"),
+    ("/api/v1/bounces", "notifications"),
+)
+
+
+def service_for(path: str) -> str | None:
+    for prefix, service in ROUTES:
+        if path == prefix or path.startswith(prefix + "/") or path.startswith(prefix + "."):
+            return service
+    return None

@@ -1,0 +1,1 @@
+"""Domain logic of the experiments service, free of Flask and the database."""

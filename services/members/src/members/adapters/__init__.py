@@ -1,0 +1,1 @@
+"""Adapters: the members database."""

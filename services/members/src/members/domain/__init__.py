@@ -1,0 +1,1 @@
+"""Plain rules of the network's membership."""

@@ -1,0 +1,1 @@
+"""Entrypoints: HTTP, event handlers, command line."""

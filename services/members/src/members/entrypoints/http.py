@@ -1,0 +1,48 @@
+"""The members HTTP API (joining and confirming; more resources register their own blueprints)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify
+from uskalla_kit import current_runtime, json_body
+
+from members.domain.municipalities import municipalities
+from members.entrypoints.schemas import JoinSchema, TokenSchema
+from members.service import member_view, service_of
+
+bp = Blueprint("members", __name__, url_prefix="/api/v1")
+
+
+@bp.post("/members")
+def join() -> tuple[Response, int]:
+    data = JoinSchema().load(json_body())
+    runtime = current_runtime()
+    with runtime.db.transaction() as session:
+        service_of(runtime).join(session, data)
+    return jsonify(status="confirmation_sent"), 202
+
+
+@bp.post("/members/confirm")
+def confirm() -> Response:
+    data = TokenSchema().load(json_body())
+    runtime = current_runtime()
+    with runtime.db.transaction() as session:
+        member = service_of(runtime).confirm(session, data["token"])
+        view = member_view(member)
+    return jsonify(view)
+
+
+@bp.get("/municipalities")
+def list_municipalities() -> Response:
+    return jsonify(
+        items=[
+            {
+                "code": m.code,
+                "name_fi": m.name_fi,
+                "name_sv": m.name_sv,
+                "region_code": m.region_code,
+                "region_fi": m.region_fi,
+                "region_sv": m.region_sv,
+            }
+            for m in municipalities().values()
+        ]
+    )

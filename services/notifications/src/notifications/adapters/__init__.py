@@ -1,0 +1,1 @@
+"""Adapters: the notifications database and SMTP."""

@@ -1,0 +1,53 @@
+"""Assemble the notifications service: settings, database, events, deliveries, app."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+from kombu import Exchange, Queue
+from uskalla_events import Database, EventHandlers, EventSystem
+from uskalla_kit import Runtime, base_app
+
+from notifications.adapters.models import EVENT_TABLES
+from notifications.config import Settings
+from notifications.deliveries import MAIL_QUEUE, Deliveries
+from notifications.entrypoints.handlers import register_handlers
+from notifications.entrypoints.tasks import enqueue_send, register_tasks
+
+
+def build_app(runtime: Runtime) -> Flask:
+    app = base_app(runtime)
+    return app
+
+
+def build_runtime(settings: Settings | None = None) -> Runtime:
+    settings = settings or Settings.from_env()
+    common = settings.common
+    db = Database(common.database_url)
+    mail_queue = Queue(
+        MAIL_QUEUE, Exchange(MAIL_QUEUE, type="direct"), routing_key=MAIL_QUEUE, durable=True
+    )
+    handlers = EventHandlers("notifications")
+    events = EventSystem(
+        "notifications",
+        db,
+        EVENT_TABLES,
+        handlers,
+        common.redis_url,
+        visibility_timeout=common.visibility_timeout,
+        extra_queues=[mail_queue],
+    )
+    deliveries = Deliveries(settings, db, enqueue_send(events.celery))
+    register_tasks(events.celery, deliveries)
+    register_handlers(handlers, deliveries)
+    runtime = Runtime(
+        settings=common,
+        db=db,
+        events=events,
+        migrations=Path(__file__).parent / "migrations",
+        build_app=build_app,
+        relay_jobs=[deliveries.sweep],
+    )
+    runtime.extra.update(settings=settings, deliveries=deliveries)
+    return runtime

@@ -1,0 +1,1 @@
+"""Tests across services: end to end, contracts, deployment."""

@@ -1,0 +1,156 @@
+"""The real stack: `docker-compose up --build`, sign up through the gateway, read both e-mails."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PROJECT = "uskalla-ci"
+GATEWAY = "http://localhost:8080"
+MAIL = "http://localhost:8025"
+TOKEN = re.compile(r"token=([A-Za-z0-9_-]+)")
+
+pytestmark = [pytest.mark.deploy, pytest.mark.docker, pytest.mark.e2e]
+
+
+def compose(
+    *args: str, timeout: float = 900, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    binary = shutil.which("docker-compose")
+    assert binary is not None
+    out = subprocess.run(
+        [binary, "-p", PROJECT, "-f", str(ROOT / "docker-compose.yml"), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        cwd=ROOT,
+    )
+    if check:
+        assert out.returncode == 0, f"docker-compose {' '.join(args)}:\n{out.stderr[-4000:]}"
+    return out
+
+
+def http(method: str, url: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method)
+    request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            raw = response.read()
+            return response.status, json.loads(raw) if raw else None
+    except urllib.error.HTTPError as error:
+        raw = error.read()
+        return error.code, raw.decode(errors="replace")
+
+
+def unhealthy_containers() -> list[str]:
+    """Long-running containers not (yet) healthy, and one-shots that failed."""
+    ids = compose("ps", "-q", timeout=60).stdout.split()
+    out = subprocess.run(
+        ["docker", "inspect", *ids], capture_output=True, text=True, check=True, timeout=60
+    )
+    bad = []
+    for container in json.loads(out.stdout):
+        state, name = container["State"], container["Name"].lstrip("/")
+        if state["Status"] == "exited":
+            if state["ExitCode"] != 0:
+                bad.append(f"{name} exited {state['ExitCode']}")
+        elif state.get("Health", {}).get("Status", "healthy") != "healthy":
+            bad.append(f"{name} {state.get('Health', {}).get('Status')}")
+    return bad
+
+
+def wait_until(what: str, check: Any, timeout: float, every: float = 1.0) -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = check()
+            if last:
+                return last
+        except (OSError, ValueError) as exc:
+            last = exc
+        time.sleep(every)
+    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r})")
+
+
+def mail_to(address: str) -> list[dict[str, Any]]:
+    status, messages = http("GET", f"{MAIL}/api/messages")
+    assert status == 200
+    return [m for m in messages if address in m["to"]]
+
+
+@pytest.fixture(scope="module")
+def stack(docker_engine: None) -> Iterator[dict[str, float]]:
+    if shutil.which("docker-compose") is None:
+        pytest.skip("docker-compose is not on PATH (`/work/shared/tools/container-engine up`)")
+    timings: dict[str, float] = {}
+    started = time.monotonic()
+    compose("down", "-v", "--remove-orphans", timeout=300, check=False)
+    try:
+        compose("up", "-d", "--build", timeout=1500)
+        timings["up"] = time.monotonic() - started
+        wait_until("every container healthy", lambda: not unhealthy_containers(), timeout=240)
+        timings["healthy"] = time.monotonic() - started
+        yield timings
+    except BaseException:
+        print(compose("ps", check=False, timeout=60).stdout)
+        print(compose("logs", "--tail", "40", check=False, timeout=120).stdout[-20000:])
+        raise
+    finally:
+        compose("down", "-v", "--remove-orphans", timeout=300, check=False)
+        print(f"compose journey timings (s): {timings}, total {time.monotonic() - started:.0f}")
+
+
+@pytest.mark.timeout(2000)
+def test_sign_up_through_the_gateway_delivers_confirmation_and_welcome(
+    stack: dict[str, float],
+) -> None:
+    started = time.monotonic()
+    address = f"ci-{uuid.uuid4().hex[:12]}@example.fi"
+    status, body = http(
+        "POST",
+        f"{GATEWAY}/api/v1/members",
+        {
+            "email": address,
+            "name": "Kokeilija CI",
+            "organisation": "Uskalla CI",
+            "language": "fi",
+            "newsletter": True,
+            "invitations": False,
+            "consent": True,
+        },
+    )
+    assert status == 202, body
+
+    confirmation = wait_until(
+        "the confirmation e-mail",
+        lambda: next((m for m in mail_to(address) if TOKEN.search(m["text"])), None),
+        timeout=60,
+    )
+    token = TOKEN.search(confirmation["text"]).group(1)  # type: ignore[union-attr]
+    status, member = http("POST", f"{GATEWAY}/api/v1/members/confirm", {"token": token})
+    assert status == 200, member
+    assert member["email"] == address
+
+    welcome = wait_until(
+        "the welcome e-mail",
+        lambda: next((m for m in mail_to(address) if m["id"] != confirmation["id"]), None),
+        timeout=60,
+    )
+    assert welcome["subject"] != confirmation["subject"]
+    assert len(mail_to(address)) == 2, "exactly one confirmation and one welcome"
+    stack["journey"] = time.monotonic() - started

@@ -12,7 +12,7 @@ from flask import Flask, current_app
 from sqlalchemy import text
 from uskalla_events import Database, EventSystem
 
-from uskalla_kit import auth, health, problems, requestid
+from uskalla_kit import auth, health, openapi, problems, requestid
 from uskalla_kit.settings import env, env_int, env_secret
 
 
@@ -88,6 +88,7 @@ def make_app(
     requestid.init_app(app)
     auth.init_app(app, verifier)
     health.init_app(app, name, checks)
+    openapi.init_app(app, f"Uskalla {name} API")
     return app
 
 

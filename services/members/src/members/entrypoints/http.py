@@ -4,15 +4,28 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
 from uskalla_kit import current_runtime, json_body
+from uskalla_kit.openapi import documented
 
 from members.domain.municipalities import municipalities
-from members.entrypoints.schemas import JoinSchema, TokenSchema
+from members.entrypoints.schemas import (
+    JoinSchema,
+    MemberSchema,
+    MunicipalityListSchema,
+    StatusSchema,
+    TokenSchema,
+)
 from members.service import member_view, service_of
 
 bp = Blueprint("members", __name__, url_prefix="/api/v1")
 
 
 @bp.post("/members")
+@documented(
+    "Join the network (double opt-in)",
+    body=JoinSchema,
+    responses={202: StatusSchema},
+    tags=("members",),
+)
 def join() -> tuple[Response, int]:
     data = JoinSchema().load(json_body())
     runtime = current_runtime()
@@ -22,6 +35,12 @@ def join() -> tuple[Response, int]:
 
 
 @bp.post("/members/confirm")
+@documented(
+    "Confirm joining with the e-mailed token",
+    body=TokenSchema,
+    responses={200: MemberSchema},
+    tags=("members",),
+)
 def confirm() -> Response:
     data = TokenSchema().load(json_body())
     runtime = current_runtime()
@@ -32,6 +51,7 @@ def confirm() -> Response:
 
 
 @bp.get("/municipalities")
+@documented("Finnish municipalities", responses={200: MunicipalityListSchema}, tags=("network",))
 def list_municipalities() -> Response:
     return jsonify(
         items=[

@@ -60,3 +60,34 @@ class JoinSchema(Schema):
 
 class TokenSchema(Schema):
     token = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+class StatusSchema(Schema):
+    status = fields.String(required=True)
+
+
+class MemberSchema(Schema):
+    id = fields.UUID(required=True)
+    email = fields.Email(required=True)
+    name = fields.String(required=True)
+    organisation = fields.String(required=True)
+    municipality_code = fields.String(allow_none=True)
+    title = fields.String(allow_none=True)
+    language = fields.String(required=True)
+    newsletter = fields.Boolean(required=True)
+    invitations = fields.Boolean(required=True)
+    role = fields.String(required=True)
+    joined_at = fields.DateTime(allow_none=True)
+
+
+class MunicipalitySchema(Schema):
+    code = fields.String(required=True)
+    name_fi = fields.String(required=True)
+    name_sv = fields.String(required=True)
+    region_code = fields.String(required=True)
+    region_fi = fields.String(required=True)
+    region_sv = fields.String(required=True)
+
+
+class MunicipalityListSchema(Schema):
+    items = fields.List(fields.Nested(MunicipalitySchema), required=True)

@@ -1,4 +1,4 @@
-"""Assemble the members service: settings, database, events, app."""
+"""Assemble the members service: settings, database, events, app, relay jobs."""
 
 from __future__ import annotations
 
@@ -11,14 +11,15 @@ from uskalla_kit import Runtime, base_app
 from members.adapters.models import EVENT_TABLES
 from members.config import Settings
 from members.entrypoints.handlers import register_handlers
-from members.service import MembersService
+from members.service_layer import Services
+from members.service_layer.housekeeping import housekeeping_job
 
 
 def build_app(runtime: Runtime) -> Flask:
-    from members.entrypoints.http import bp
+    from members.entrypoints.http import register
 
     app = base_app(runtime)
-    app.register_blueprint(bp)
+    register(app, runtime.extra["settings"])
     return app
 
 
@@ -27,7 +28,6 @@ def build_runtime(settings: Settings | None = None) -> Runtime:
     common = settings.common
     db = Database(common.database_url)
     handlers = EventHandlers("members")
-    register_handlers(handlers)
     events = EventSystem(
         "members",
         db,
@@ -36,13 +36,16 @@ def build_runtime(settings: Settings | None = None) -> Runtime:
         common.redis_url,
         visibility_timeout=common.visibility_timeout,
     )
+    services = Services.build(settings, events)
+    register_handlers(handlers, services)
     runtime = Runtime(
         settings=common,
         db=db,
         events=events,
         migrations=Path(__file__).parent / "migrations",
         build_app=build_app,
+        relay_jobs=[housekeeping_job(db, services)],
     )
     runtime.extra["settings"] = settings
-    runtime.extra["service"] = MembersService(settings, events)
+    runtime.extra["services"] = services
     return runtime

@@ -2,11 +2,33 @@
 
 from __future__ import annotations
 
+import click
+from sqlalchemy import select
+from uskalla_kit import Runtime
 from uskalla_kit.cli import service_cli
 
+from members.adapters.models import Member
 from members.bootstrap import build_runtime
+from members.domain.rules import ROLES
+from members.service_layer import services_of
 
 cli = service_cli("members", build_runtime)
+
+
+@cli.command(name="grant-role", help="Give an active member a role, e.g. coordinator.")
+@click.argument("email")
+@click.argument("role", type=click.Choice(ROLES))
+@click.pass_obj
+def grant_role(lazy: object, email: str, role: str) -> None:
+    runtime: Runtime = lazy.get()  # type: ignore[attr-defined]
+    with runtime.db.transaction() as session:
+        member = session.scalar(
+            select(Member).where(Member.email == email.strip().lower()).with_for_update()
+        )
+        if member is None or member.status != "active":
+            raise click.ClickException(f"no active member with the address {email}")
+        services_of(runtime).membership.set_role(session, member, role)
+    click.echo(f"{email}: {role}")
 
 
 def main() -> None:

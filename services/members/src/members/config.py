@@ -4,8 +4,30 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from uskalla_kit.runtime import CommonSettings
-from uskalla_kit.settings import env, env_int, env_secret
+from uskalla_kit.settings import SettingError, env, env_int, env_secret
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """flask-limiter strings ("5 per hour"); `;` separates several limits."""
+
+    join_per_address: str
+    join_per_client: str
+    sign_in_per_address: str
+    sign_in_per_client: str
+
+    @classmethod
+    def from_env(cls) -> RateLimits:
+        return cls(
+            join_per_address=env("JOIN_RATE_LIMIT_PER_ADDRESS", "5 per hour"),
+            # Municipal offices share one address: the per-client limit is the looser one.
+            join_per_client=env("JOIN_RATE_LIMIT_PER_CLIENT", "30 per hour"),
+            sign_in_per_address=env("SIGN_IN_RATE_LIMIT_PER_ADDRESS", "5 per 15 minutes"),
+            sign_in_per_client=env("SIGN_IN_RATE_LIMIT_PER_CLIENT", "60 per hour"),
+        )
 
 
 @dataclass
@@ -18,12 +40,16 @@ class Settings:
     privacy_notice_version: str
     bootstrap_coordinators: frozenset[str]
     unsubscribe_secret: str
+    rate_limits: RateLimits
 
     @classmethod
     def from_env(cls) -> Settings:
+        common = CommonSettings.from_env("members", "MEMBERS_DATABASE_URL")
+        private_key = env_secret("JWT_PRIVATE_KEY") or ""
+        check_key_pair(private_key, common.jwt_public_key)
         return cls(
-            common=CommonSettings.from_env("members", "MEMBERS_DATABASE_URL"),
-            jwt_private_key=env_secret("JWT_PRIVATE_KEY", required=False) or "",
+            common=common,
+            jwt_private_key=private_key,
             token_ttl_seconds=env_int("ACCESS_TOKEN_TTL_SECONDS", 3600),
             confirm_ttl_days=env_int("CONFIRM_TOKEN_TTL_DAYS", 7),
             sign_in_ttl_minutes=env_int("SIGN_IN_TOKEN_TTL_MINUTES", 15),
@@ -31,7 +57,28 @@ class Settings:
             bootstrap_coordinators=frozenset(
                 e.strip().lower() for e in env("BOOTSTRAP_COORDINATORS", "").split(",") if e.strip()
             ),
-            unsubscribe_secret=env_secret("UNSUBSCRIBE_SECRET", required=False)
-            or env_secret("INTERNAL_API_TOKEN", required=False)
+            unsubscribe_secret=env_secret(
+                "UNSUBSCRIBE_SECRET", dev_default="dev-unsubscribe-secret"
+            )
             or "",
+            rate_limits=RateLimits.from_env(),
         )
+
+
+def check_key_pair(private_pem: str, public_pem: str) -> None:
+    """Fail at start, not at the first sign-in, if the signing key does not fit the public key."""
+    try:
+        key = serialization.load_pem_private_key(private_pem.encode(), password=None)
+    except (ValueError, TypeError) as exc:
+        raise SettingError(f"JWT_PRIVATE_KEY is not a PEM private key: {exc}") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise SettingError("JWT_PRIVATE_KEY must be an Ed25519 key (tokens are EdDSA)")
+    if not public_pem:
+        return
+    raw = (serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    try:
+        public = serialization.load_pem_public_key(public_pem.encode())
+    except (ValueError, TypeError) as exc:
+        raise SettingError(f"JWT_PUBLIC_KEY is not a PEM public key: {exc}") from None
+    if key.public_key().public_bytes(*raw) != public.public_bytes(*raw):
+        raise SettingError("JWT_PRIVATE_KEY does not match JWT_PUBLIC_KEY")

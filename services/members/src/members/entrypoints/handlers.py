@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import update
 from sqlalchemy.orm import Session
 from uskalla_events import Envelope, EventHandlers
 
-from members.adapters.models import Member
+from members.service_layer import Services
 
 
-def register_handlers(handlers: EventHandlers) -> None:
+def register_handlers(handlers: EventHandlers, services: Services) -> None:
     @handlers.on("notifications.address.bounced.v1")
     def address_bounced(session: Session, event: Envelope) -> None:
-        email = event.data["email"].lower()
-        session.execute(update(Member).where(Member.email == email).values(undeliverable=True))
+        services.membership.mark_undeliverable(session, event.data["email"])

@@ -5,11 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
-from marshmallow import Schema, ValidationError, fields, validate, validates
+from marshmallow import (
+    EXCLUDE,
+    Schema,
+    ValidationError,
+    fields,
+    validate,
+    validates,
+    validates_schema,
+)
+from uskalla_kit.pagination import PageQuery, page_schema
 
 from members.domain.municipalities import municipalities
-
-LANGUAGES = ("fi", "sv", "en")
+from members.domain.rules import LANGUAGES, LISTS, ROLES, STATUSES
 
 
 class EmailAddress(fields.String):
@@ -25,14 +33,16 @@ class EmailAddress(fields.String):
             raise ValidationError(f"Not a valid e-mail address: {exc}") from None
 
 
-def municipality_code() -> fields.String:
+def municipality_code(*, default_none: bool = True) -> fields.String:
+    """A Statistics Finland code from the shipped list (absent = None only where asked)."""
+    extra: dict[str, Any] = {"load_default": None} if default_none else {}
     return fields.String(
-        load_default=None,
         allow_none=True,
         validate=validate.OneOf(
             sorted(municipalities()),
             error="Unknown municipality code (Statistics Finland, 3 digits).",
         ),
+        **extra,
     )
 
 
@@ -58,8 +68,45 @@ class JoinSchema(Schema):
             raise ValidationError("Name cannot be blank.")
 
 
+def not_blank(value: str) -> None:
+    if not value.strip():
+        raise ValidationError("Cannot be blank.")
+
+
+class ProfilePatchSchema(Schema):
+    """A member's own changes: any of these fields, nothing else."""
+
+    name = fields.String(validate=[validate.Length(min=1, max=200), not_blank])
+    organisation = fields.String(allow_none=True, validate=validate.Length(max=200))
+    municipality_code = municipality_code(default_none=False)
+    title = fields.String(allow_none=True, validate=validate.Length(max=200))
+    language = fields.String(validate=validate.OneOf(LANGUAGES))
+    newsletter = fields.Boolean()
+    invitations = fields.Boolean()
+
+
 class TokenSchema(Schema):
     token = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+class UnsubscribeSchema(Schema):
+    # Signed tokens are longer than the random ones; still bounded.
+    token = fields.String(required=True, validate=validate.Length(min=1, max=1000))
+
+
+class UnsubscribedSchema(Schema):
+    status = fields.String(required=True)
+    list = fields.String(required=True, validate=validate.OneOf(LISTS))
+
+
+class SignInSchema(Schema):
+    email = EmailAddress(required=True)
+
+
+class AccessTokenSchema(Schema):
+    access_token = fields.String(required=True)
+    token_type = fields.String(required=True)
+    expires_in = fields.Integer(required=True)
 
 
 class StatusSchema(Schema):
@@ -78,6 +125,65 @@ class MemberSchema(Schema):
     invitations = fields.Boolean(required=True)
     role = fields.String(required=True)
     joined_at = fields.DateTime(allow_none=True)
+
+
+class MemberAdminSchema(MemberSchema):
+    status = fields.String(required=True, validate=validate.OneOf(STATUSES))
+    undeliverable = fields.Boolean(required=True)
+    created_at = fields.DateTime(allow_none=True)
+
+
+MemberPageSchema = page_schema(MemberAdminSchema, "MemberPage")
+
+
+class MemberListQuery(PageQuery):
+    class Meta:
+        unknown = EXCLUDE
+
+    q = fields.String(validate=validate.Length(min=1, max=200))
+    municipality_code = municipality_code(default_none=False)
+    newsletter = fields.Boolean()
+    invitations = fields.Boolean()
+    role = fields.String(validate=validate.OneOf(ROLES))
+    status = fields.String(load_default="active", validate=validate.OneOf(STATUSES))
+
+
+class MemberAdminPatchSchema(Schema):
+    """A coordinator's change to a member: role, or (de)activation."""
+
+    role = fields.String(validate=validate.OneOf(ROLES))
+    active = fields.Boolean()
+
+    @validates_schema
+    def _something(self, data: dict[str, Any], **_: Any) -> None:
+        if not data:
+            raise ValidationError("Give role, active, or both.")
+
+
+class ConsentSchema(Schema):
+    given_at = fields.DateTime(required=True)
+    privacy_notice_version = fields.String(required=True)
+
+
+class ExportedMemberSchema(MemberAdminSchema):
+    updated_at = fields.DateTime(allow_none=True)
+    consent = fields.Nested(ConsentSchema, required=True)
+
+
+class ExportedRegistrationSchema(Schema):
+    gathering_id = fields.UUID(required=True)
+    title = fields.String(required=True)
+    starts_at = fields.DateTime(required=True)
+    status = fields.String(required=True)
+    registered_at = fields.DateTime(required=True)
+    promoted_at = fields.DateTime(allow_none=True)
+
+
+class ExportSchema(Schema):
+    """Everything the members service holds about one member."""
+
+    member = fields.Nested(ExportedMemberSchema, required=True)
+    registrations = fields.List(fields.Nested(ExportedRegistrationSchema), required=True)
 
 
 class MunicipalitySchema(Schema):

@@ -1,0 +1,153 @@
+"""Marshmallow schemas for gatherings and registrations."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
+from uskalla_kit.pagination import PageQuery, page_schema
+
+from members.domain.gatherings import KINDS, schedule_errors
+from members.domain.rules import LANGUAGES
+
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+class UTCDateTime(fields.AwareDateTime):
+    """An ISO 8601 time (without an offset taken as UTC), kept in UTC, within sane years."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(format="iso", default_timezone=UTC, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            moment = moment.astimezone(UTC)
+        except (OverflowError, ValueError):
+            raise ValidationError("Not a valid time.") from None
+        if not EARLIEST <= moment < LATEST:
+            raise ValidationError("Must be between the years 2000 and 2099.")
+        return moment
+
+
+def not_blank(value: str) -> None:
+    if not value.strip():
+        raise ValidationError("Cannot be blank.")
+
+
+class GatheringFields(Schema):
+    title = fields.String(validate=[validate.Length(min=1, max=200), not_blank])
+    kind = fields.String(validate=validate.OneOf(KINDS))
+    description = fields.String(validate=validate.Length(max=10_000))
+    starts_at = UTCDateTime()
+    ends_at = UTCDateTime()
+    location = fields.String(allow_none=True, validate=validate.Length(max=300))
+    online_url = fields.URL(
+        allow_none=True, schemes={"http", "https"}, validate=validate.Length(max=500)
+    )
+    capacity = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=100_000))
+    registration_deadline = UTCDateTime(allow_none=True)
+    language = fields.String(validate=validate.OneOf(LANGUAGES))
+
+
+class GatheringCreateSchema(GatheringFields):
+    title = fields.String(required=True, validate=[validate.Length(min=1, max=200), not_blank])
+    kind = fields.String(required=True, validate=validate.OneOf(KINDS))
+    description = fields.String(load_default="", validate=validate.Length(max=10_000))
+    starts_at = UTCDateTime(required=True)
+    ends_at = UTCDateTime(required=True)
+    location = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=300))
+    online_url = fields.URL(
+        load_default=None,
+        allow_none=True,
+        schemes={"http", "https"},
+        validate=validate.Length(max=500),
+    )
+    capacity = fields.Integer(
+        load_default=None, allow_none=True, validate=validate.Range(min=1, max=100_000)
+    )
+    registration_deadline = UTCDateTime(load_default=None, allow_none=True)
+    language = fields.String(load_default="fi", validate=validate.OneOf(LANGUAGES))
+
+    @validates_schema(skip_on_field_errors=True)
+    def _schedule(self, data: dict[str, Any], **_: Any) -> None:
+        errors = schedule_errors(
+            data["starts_at"],
+            data["ends_at"],
+            data["registration_deadline"],
+            data["location"],
+            data["online_url"],
+        )
+        if errors:
+            raise ValidationError(errors)
+
+
+class GatheringPatchSchema(GatheringFields):
+    """Any of the fields; checked together with the gathering's other values when applied."""
+
+
+class GatheringSchema(Schema):
+    id = fields.UUID(required=True)
+    title = fields.String(required=True)
+    kind = fields.String(required=True)
+    description = fields.String(required=True)
+    starts_at = fields.DateTime(required=True)
+    ends_at = fields.DateTime(required=True)
+    location = fields.String(allow_none=True)
+    online_url = fields.String(allow_none=True)
+    capacity = fields.Integer(allow_none=True)
+    registration_deadline = fields.DateTime(allow_none=True)
+    language = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(["draft", "published"]))
+    registered = fields.Integer(required=True)
+    waitlisted = fields.Integer(required=True)
+    my_registration = fields.String(
+        allow_none=True, validate=validate.OneOf(["registered", "waitlisted"])
+    )
+    url = fields.String(required=True)
+    created_at = fields.DateTime(required=True)
+    updated_at = fields.DateTime(required=True)
+    published_at = fields.DateTime(allow_none=True)
+
+
+GatheringPageSchema = page_schema(GatheringSchema, "GatheringPage")
+
+
+class GatheringListQuery(PageQuery):
+    class Meta:
+        unknown = EXCLUDE
+
+    upcoming = fields.Boolean(load_default=True)
+    kind = fields.String(validate=validate.OneOf(KINDS))
+    language = fields.String(validate=validate.OneOf(LANGUAGES))
+    # Drafts are listed for coordinators only.
+    status = fields.String(
+        load_default="published", validate=validate.OneOf(["published", "draft"])
+    )
+
+
+class RegistrationStatusSchema(Schema):
+    status = fields.String(
+        required=True, validate=validate.OneOf(["registered", "waitlisted", "cancelled"])
+    )
+
+
+class RegistrantSchema(Schema):
+    member_id = fields.UUID(required=True)
+    name = fields.String(required=True)
+    email = fields.String(required=True)
+    organisation = fields.String(required=True)
+    municipality_code = fields.String(allow_none=True)
+    status = fields.String(required=True, validate=validate.OneOf(["registered", "waitlisted"]))
+    position = fields.Integer(required=True)
+    registered_at = fields.DateTime(required=True)
+
+
+RegistrantPageSchema = page_schema(RegistrantSchema, "RegistrantPage")
+
+
+class RegistrantQuery(PageQuery):
+    class Meta:
+        unknown = EXCLUDE

@@ -1,0 +1,93 @@
+"""Coordinators' member directory: search, CSV export, roles, deactivation."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import Blueprint, Response, jsonify
+from sqlalchemy import select
+from uskalla_kit import Problem, current_runtime, json_body
+from uskalla_kit.openapi import documented
+from uskalla_kit.pagination import page_of
+
+from members.adapters.models import Member
+from members.entrypoints.http.requests import csv_response, query, services, wants_csv
+from members.entrypoints.schemas import (
+    MemberAdminPatchSchema,
+    MemberAdminSchema,
+    MemberListQuery,
+    MemberPageSchema,
+)
+from members.service_layer import directory
+from members.service_layer.access import acting_member
+from members.service_layer.views import member_admin_view
+
+bp = Blueprint("coordinators", __name__, url_prefix="/api/v1")
+
+CSV_COLUMNS = [
+    "id",
+    "email",
+    "name",
+    "organisation",
+    "municipality_code",
+    "title",
+    "language",
+    "newsletter",
+    "invitations",
+    "role",
+    "status",
+    "undeliverable",
+    "joined_at",
+]
+
+
+@bp.get("/members")
+@documented(
+    "Search members (q: name, e-mail, organisation, title); `Accept: text/csv` gives every "
+    "match as CSV",
+    query=MemberListQuery,
+    responses={200: MemberPageSchema},
+    auth="coordinator",
+    tags=("coordinators",),
+)
+def list_members() -> Response:
+    args = query(MemberListQuery)
+    csv = wants_csv()
+    with current_runtime().db.transaction() as session:
+        acting_member(session, "coordinator")
+        page = None if csv else args["page"]
+        found, total = directory.search(session, args, page, args["per_page"])
+        items = [member_admin_view(m) for m in found]
+    if csv:
+        return csv_response(CSV_COLUMNS, items, "members.csv")
+    return jsonify(page_of(items, args["page"], args["per_page"], total))
+
+
+@bp.patch("/members/<uuid:member_id>")
+@documented(
+    "Change a member's role or (de)activate them",
+    body=MemberAdminPatchSchema,
+    responses={200: MemberAdminSchema},
+    auth="coordinator",
+    problems=(409,),
+    tags=("coordinators",),
+)
+def update_member(member_id: uuid.UUID) -> Response:
+    changes = MemberAdminPatchSchema().load(json_body())
+    with current_runtime().db.transaction() as session:
+        actor = acting_member(session, "coordinator")
+        member = session.scalar(select(Member).where(Member.id == member_id).with_for_update())
+        if member is None:
+            raise Problem(404, "Not found", "No such member.")
+        if member.id == actor.id and (
+            changes.get("role") == "member" or changes.get("active") is False
+        ):
+            # Keeps the network from losing its last coordinator by accident.
+            raise Problem(409, "Conflict", "Ask another coordinator to change your own role.")
+        membership = services().membership
+        if "active" in changes:
+            membership.set_active(session, member, changes["active"])
+        if "role" in changes:
+            membership.set_role(session, member, changes["role"])
+        view = member_admin_view(member)
+    return jsonify(view)

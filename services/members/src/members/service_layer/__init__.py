@@ -1,0 +1,39 @@
+"""Use cases of the members service, each run in one transaction with its events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from uskalla_events import EventSystem
+
+from members.config import Settings
+from members.service_layer.gatherings import Gatherings
+from members.service_layer.membership import Membership
+from members.service_layer.personal_data import PersonalData
+from members.service_layer.signin import SignIn
+
+
+@dataclass
+class Services:
+    settings: Settings
+    membership: Membership
+    sign_in: SignIn
+    gatherings: Gatherings
+    personal_data: PersonalData
+
+    @classmethod
+    def build(cls, settings: Settings, events: EventSystem) -> Services:
+        gatherings = Gatherings(settings, events.outbox)
+        return cls(
+            settings=settings,
+            membership=Membership(settings, events.outbox),
+            sign_in=SignIn(settings, events.outbox),
+            gatherings=gatherings,
+            personal_data=PersonalData(events.outbox, events.tables, gatherings),
+        )
+
+
+def services_of(runtime: Any) -> Services:
+    services: Services = runtime.extra["services"]
+    return services

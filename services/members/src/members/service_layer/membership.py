@@ -1,0 +1,169 @@
+"""Membership use cases: join (double opt-in), confirm, profile, subscriptions, roles, cleanup."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+from uskalla_events.outbox import Outbox
+from uskalla_kit import Problem
+from uskalla_kit.signed import SignedTokens
+
+from members.adapters.models import Member, SignInToken
+from members.config import Settings
+from members.domain.rules import LISTS
+from members.domain.tokens import new_token, token_hash
+from members.service_layer.clock import now
+from members.service_layer.views import joined_payload, subscriptions_payload, updated_payload
+
+PROFILE_FIELDS = ("name", "organisation", "municipality_code", "title", "language")
+SUBSCRIPTION_FIELDS = ("newsletter", "invitations")
+
+
+class Membership:
+    def __init__(self, settings: Settings, outbox: Outbox) -> None:
+        self.settings = settings
+        self.outbox = outbox
+        self.unsubscribe_tokens = SignedTokens(settings.unsubscribe_secret, "unsubscribe")
+
+    def join(self, session: Session, data: dict[str, Any]) -> None:
+        """Register or re-register; the same outcome for the caller whether the address is known."""
+        email = data["email"].lower()
+        member = session.scalar(select(Member).where(Member.email == email).with_for_update())
+        if member is not None and member.status == "deactivated":
+            # A coordinator closed this membership: joining again must not reopen it, and
+            # the caller learns nothing either way.
+            return
+        if member is not None and member.status == "active":
+            self.outbox.add(
+                session,
+                "members.member.registered.v1",
+                {
+                    "member_id": str(member.id),
+                    "email": member.email,
+                    "name": member.name,
+                    "language": member.language,
+                    "already_member": True,
+                },
+            )
+            return
+        token, hashed = new_token()
+        if member is None:
+            member = Member(id=uuid.uuid4(), email=email, created_at=now())
+            session.add(member)
+        for field in (*PROFILE_FIELDS, *SUBSCRIPTION_FIELDS):
+            setattr(member, field, data.get(field))
+        member.organisation = data.get("organisation") or ""
+        member.status = "pending"
+        member.role = "member"
+        member.undeliverable = False
+        member.consent_at = now()
+        member.privacy_notice_version = self.settings.privacy_notice_version
+        member.confirm_token_hash = hashed
+        member.confirm_expires_at = now() + timedelta(days=self.settings.confirm_ttl_days)
+        session.flush()
+        self.outbox.add(
+            session,
+            "members.member.registered.v1",
+            {
+                "member_id": str(member.id),
+                "email": member.email,
+                "name": member.name,
+                "language": member.language,
+                "token": token,
+            },
+        )
+
+    def confirm(self, session: Session, token: str) -> Member:
+        """Activate the member the token names; repeating it is harmless."""
+        member = session.scalar(
+            select(Member).where(Member.confirm_token_hash == token_hash(token)).with_for_update()
+        )
+        if member is None or member.confirm_expires_at is None or member.confirm_expires_at < now():
+            raise Problem(400, "Invalid token", "The confirmation link is unknown or has expired.")
+        if member.status == "pending":
+            member.status = "active"
+            member.joined_at = now()
+            member.undeliverable = False  # the confirmation e-mail arrived
+            if member.email in self.settings.bootstrap_coordinators:
+                member.role = "coordinator"
+            session.flush()
+            self.outbox.add(session, "members.member.joined.v1", joined_payload(member))
+        return member
+
+    def update_profile(self, session: Session, member: Member, changes: dict[str, Any]) -> Member:
+        """Apply a member's own changes; one event per kind of change that really happened."""
+        profile = {k: v for k, v in changes.items() if k in PROFILE_FIELDS}
+        if "organisation" in profile and profile["organisation"] is None:
+            profile["organisation"] = ""
+        subscriptions = {k: v for k, v in changes.items() if k in SUBSCRIPTION_FIELDS}
+        profile_changed = apply(member, profile)
+        subscriptions_changed = apply(member, subscriptions)
+        if profile_changed or subscriptions_changed:
+            member.updated_at = now()
+            session.flush()
+        if profile_changed:
+            self.outbox.add(session, "members.member.updated.v1", updated_payload(member))
+        if subscriptions_changed:
+            self.outbox.add(
+                session, "members.subscriptions.changed.v1", subscriptions_payload(member)
+            )
+        return member
+
+    def unsubscribe_token(self, member_id: uuid.UUID, mailing_list: str) -> str:
+        return self.unsubscribe_tokens.make({"member_id": str(member_id), "list": mailing_list})
+
+    def unsubscribe(self, session: Session, token: str) -> str:
+        """Turn off the list a signed token names; the list's name. Idempotent."""
+        payload = self.unsubscribe_tokens.read(token)
+        mailing_list = (payload or {}).get("list")
+        try:
+            member_id = uuid.UUID(str((payload or {}).get("member_id")))
+        except ValueError:
+            member_id = None
+        if member_id is None or mailing_list not in LISTS:
+            raise Problem(400, "Invalid token", "The unsubscribe link is not valid.")
+        member = session.scalar(select(Member).where(Member.id == member_id).with_for_update())
+        # An erased member's link still answers 200: there is nothing left to send them.
+        if member is not None and getattr(member, mailing_list):
+            self.update_profile(session, member, {mailing_list: False})
+        return str(mailing_list)
+
+    def set_role(self, session: Session, member: Member, role: str) -> None:
+        if member.role != role:
+            member.role = role
+            member.updated_at = now()
+            session.flush()
+            self.outbox.add(session, "members.member.updated.v1", updated_payload(member))
+
+    def set_active(self, session: Session, member: Member, active: bool) -> None:
+        if member.status == "pending":
+            raise Problem(409, "Conflict", "This person has not confirmed joining yet.")
+        status = "active" if active else "deactivated"
+        if member.status == status:
+            return
+        member.status = status
+        member.updated_at = now()
+        if not active:
+            # Outstanding sign-in links must not work for a closed membership.
+            session.execute(delete(SignInToken).where(SignInToken.member_id == member.id))
+        session.flush()
+        self.outbox.add(session, "members.member.updated.v1", updated_payload(member))
+
+    def mark_undeliverable(self, session: Session, email: str) -> None:
+        member = session.scalar(select(Member).where(Member.email == email.lower()))
+        if member is not None:
+            member.undeliverable = True
+
+
+def apply(member: Member, values: dict[str, Any]) -> bool:
+    """Set the values that differ; whether anything did."""
+    changed = False
+    for key, value in values.items():
+        if getattr(member, key) != value:
+            setattr(member, key, value)
+            changed = True
+    return changed

@@ -1,0 +1,105 @@
+"""Passwordless sign-in: an e-mailed single-use link, exchanged for an access token."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import delete, or_, select
+from sqlalchemy.orm import Session
+from uskalla_events.outbox import Outbox
+from uskalla_kit import Problem
+
+from members.adapters.access_tokens import AccessTokens
+from members.adapters.models import Member, SignInToken
+from members.config import Settings
+from members.domain.tokens import new_token, token_hash
+from members.service_layer.clock import now
+from members.service_layer.views import updated_payload
+
+
+class SignIn:
+    def __init__(self, settings: Settings, outbox: Outbox) -> None:
+        self.settings = settings
+        self.outbox = outbox
+        common = settings.common
+        self.tokens = AccessTokens(
+            settings.jwt_private_key,
+            issuer=common.jwt_issuer,
+            audience=common.jwt_audience,
+            ttl_seconds=settings.token_ttl_seconds,
+        )
+
+    def request(self, session: Session, email: str) -> None:
+        """E-mail a link to an active member; for any other address do nothing (same answer).
+
+        An address marked undeliverable still gets its link: the member asking for it is the
+        best sign that mail arrives again, and notifications keeps its own suppression list.
+        """
+        member = session.scalar(select(Member).where(Member.email == email.lower()))
+        if member is None or member.status != "active":
+            return
+        token, hashed = new_token()
+        session.add(
+            SignInToken(
+                id=uuid.uuid4(),
+                member_id=member.id,
+                token_hash=hashed,
+                created_at=now(),
+                expires_at=now() + timedelta(minutes=self.settings.sign_in_ttl_minutes),
+            )
+        )
+        session.flush()
+        self.outbox.add(
+            session,
+            "members.sign_in.requested.v1",
+            {
+                "member_id": str(member.id),
+                "email": member.email,
+                "name": member.name,
+                "language": member.language,
+                "token": token,
+                "valid_minutes": self.settings.sign_in_ttl_minutes,
+            },
+        )
+
+    def exchange(self, session: Session, token: str) -> dict[str, Any]:
+        """Spend a sign-in token (once, before it expires) for an access token."""
+        row = session.scalar(select(SignInToken).where(SignInToken.token_hash == token_hash(token)))
+        # The member first, then the token: the order erasure locks them in too.
+        member = session.get(Member, row.member_id, with_for_update=True) if row else None
+        if row is not None and member is not None:
+            session.refresh(row, with_for_update=True)
+        if (
+            row is None
+            or member is None
+            or row.used_at is not None
+            or row.expires_at < now()
+            or member.status != "active"
+        ):
+            raise Problem(400, "Invalid token", "The sign-in link is unknown, used or expired.")
+        row.used_at = now()
+        # The link arrived, so the address works whatever an old bounce said.
+        member.undeliverable = False
+        if member.email in self.settings.bootstrap_coordinators and member.role != "coordinator":
+            member.role = "coordinator"
+            member.updated_at = now()
+            session.flush()
+            self.outbox.add(session, "members.member.updated.v1", updated_payload(member))
+        access = self.tokens.issue(str(member.id), member.role, now())
+        return {
+            "access_token": access,
+            "token_type": "Bearer",
+            "expires_in": self.settings.token_ttl_seconds,
+        }
+
+    def remove_spent(self, session: Session) -> int:
+        """Forget used and expired links (a day's grace keeps them for support questions)."""
+        cutoff = now() - timedelta(days=1)
+        result = session.execute(
+            delete(SignInToken).where(
+                or_(SignInToken.expires_at < cutoff, SignInToken.used_at < cutoff)
+            )
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]

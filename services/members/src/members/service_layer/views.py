@@ -1,0 +1,121 @@
+"""Plain dictionaries of members and gatherings, as the API and the events show them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from members.adapters.models import Gathering, Member
+from members.domain.rules import language_prefix
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat() if value is not None else None
+
+
+def member_view(m: Member) -> dict[str, Any]:
+    """A member's own profile (GET /members/me)."""
+    return {
+        "id": str(m.id),
+        "email": m.email,
+        "name": m.name,
+        "organisation": m.organisation,
+        "municipality_code": m.municipality_code,
+        "title": m.title,
+        "language": m.language,
+        "newsletter": m.newsletter,
+        "invitations": m.invitations,
+        "role": m.role,
+        "joined_at": iso(m.joined_at),
+    }
+
+
+def member_admin_view(m: Member) -> dict[str, Any]:
+    """What coordinators see of a member."""
+    return {
+        **member_view(m),
+        "status": m.status,
+        "undeliverable": m.undeliverable,
+        "created_at": iso(m.created_at),
+    }
+
+
+def joined_payload(m: Member) -> dict[str, Any]:
+    view = member_view(m)
+    keys = (
+        "email",
+        "name",
+        "language",
+        "organisation",
+        "municipality_code",
+        "newsletter",
+        "invitations",
+        "role",
+        "joined_at",
+    )
+    return {"member_id": view["id"], **{k: view[k] for k in keys}}
+
+
+def updated_payload(m: Member) -> dict[str, Any]:
+    return {
+        "member_id": str(m.id),
+        "email": m.email,
+        "name": m.name,
+        "language": m.language,
+        "organisation": m.organisation,
+        "municipality_code": m.municipality_code,
+        "role": m.role,
+        "active": m.status == "active",
+    }
+
+
+def subscriptions_payload(m: Member) -> dict[str, Any]:
+    return {"member_id": str(m.id), "newsletter": m.newsletter, "invitations": m.invitations}
+
+
+def gathering_url(base_url: str, g: Gathering) -> str:
+    return f"{base_url}{language_prefix(g.language)}/gatherings/{g.id}"
+
+
+def gathering_view(
+    g: Gathering,
+    base_url: str,
+    counts: tuple[int, int] = (0, 0),
+    my_registration: str | None = None,
+) -> dict[str, Any]:
+    registered, waitlisted = counts
+    return {
+        "id": str(g.id),
+        "title": g.title,
+        "kind": g.kind,
+        "description": g.description,
+        "starts_at": iso(g.starts_at),
+        "ends_at": iso(g.ends_at),
+        "location": g.location,
+        "online_url": g.online_url,
+        "capacity": g.capacity,
+        "registration_deadline": iso(g.registration_deadline),
+        "language": g.language,
+        "status": g.status,
+        "registered": registered,
+        "waitlisted": waitlisted,
+        "my_registration": my_registration,
+        "url": gathering_url(base_url, g),
+        "created_at": iso(g.created_at),
+        "updated_at": iso(g.updated_at),
+        "published_at": iso(g.published_at),
+    }
+
+
+def gathering_event_payload(g: Gathering) -> dict[str, Any]:
+    return {
+        "gathering_id": str(g.id),
+        "title": g.title,
+        "kind": g.kind,
+        "starts_at": iso(g.starts_at),
+        "ends_at": iso(g.ends_at),
+        "location": g.location,
+        "online_url": g.online_url,
+        "language": g.language,
+        "description": g.description,
+    }

@@ -6,15 +6,40 @@ from pathlib import Path
 
 from flask import Flask
 from uskalla_events import Database, EventHandlers, EventSystem
-from uskalla_kit import Runtime, base_app
+from uskalla_kit import Problem, Runtime, base_app, current_identity
+from uskalla_kit.ratelimit import client_address, make_limiter
 
 from experiments.adapters.models import EVENT_TABLES
 from experiments.config import Settings
 from experiments.entrypoints.handlers import register_handlers
 
 
+def member_key() -> str:
+    """Rate-limit key: the signed-in member, else (the request will be refused) the address."""
+    try:
+        identity = current_identity()
+    except Problem:
+        identity = None
+    return f"member:{identity.member_id}" if identity else f"address:{client_address()}"
+
+
 def build_app(runtime: Runtime) -> Flask:
+    from experiments.entrypoints import (
+        http_comments,
+        http_experiments,
+        http_internal,
+        http_opendata,
+    )
+
+    settings: Settings = runtime.extra["settings"]
     app = base_app(runtime)
+    for module in (http_experiments, http_opendata, http_comments, http_internal):
+        app.register_blueprint(module.bp)
+    limiter = make_limiter(app, runtime.settings.redis_url)
+    endpoint = http_comments.POST_ENDPOINT
+    app.view_functions[endpoint] = limiter.limit(  # type: ignore[assignment]
+        settings.comment_rate_limit, key_func=member_key, scope="comments"
+    )(app.view_functions[endpoint])
     return app
 
 
@@ -23,7 +48,7 @@ def build_runtime(settings: Settings | None = None) -> Runtime:
     common = settings.common
     db = Database(common.database_url)
     handlers = EventHandlers("experiments")
-    register_handlers(handlers)
+    register_handlers(handlers, EVENT_TABLES)
     events = EventSystem(
         "experiments",
         db,

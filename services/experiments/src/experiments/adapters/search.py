@@ -1,0 +1,119 @@
+"""The registry's list query: published experiments, filtered, full-text searched and ranked.
+
+This function is what `GET /api/v1/experiments` and the CSV export run, and what
+bench/bench_search.py measures. Each document is indexed in its own language's configuration
+(see models.SEARCH_DOCUMENT), so the query is parsed in each of them and OR-ed: a Finnish
+query word is stemmed as Finnish for Finnish documents, as Swedish for Swedish ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, Row, Select, func, literal_column, select
+from sqlalchemy.orm import Session
+
+from experiments.adapters.models import Experiment
+from experiments.domain.vocabulary import SEARCH_CONFIGS
+
+#: The columns a list item shows (never the long texts, and never the tsvector itself).
+SUMMARY_COLUMNS = (
+    Experiment.id,
+    Experiment.title,
+    Experiment.summary,
+    Experiment.kind,
+    Experiment.scale,
+    Experiment.themes,
+    Experiment.municipality_codes,
+    Experiment.organisation,
+    Experiment.language,
+    Experiment.stage,
+    Experiment.outcome,
+    Experiment.rating,
+    Experiment.starts_on,
+    Experiment.ends_on,
+    Experiment.published_at,
+    Experiment.updated_at,
+)
+
+
+@dataclass(frozen=True)
+class ExperimentFilters:
+    q: str | None = None
+    theme: str | None = None
+    municipality_code: str | None = None
+    stage: str | None = None
+    kind: str | None = None
+    scale: str | None = None
+    outcome: str | None = None
+    language: str | None = None
+    #: newest (published_at), updated (updated_at) or relevance (ts_rank; newest without q)
+    sort: str = "newest"
+
+
+def text_query(q: str) -> ColumnElement[Any]:
+    """The user's words (web-search syntax: "phrase", or, -not) in every document language."""
+    # The configuration names come from a fixed table, never from the request.
+    parsed = [
+        func.websearch_to_tsquery(literal_column(f"'{cfg}'::regconfig"), q)
+        for cfg in SEARCH_CONFIGS.values()
+    ]
+    combined: ColumnElement[Any] = parsed[0]
+    for part in parsed[1:]:
+        combined = combined.op("||")(part)
+    return combined
+
+
+def conditions(filters: ExperimentFilters) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = [Experiment.published_at.is_not(None)]
+    if filters.q:
+        where.append(Experiment.search.op("@@")(text_query(filters.q)))
+    if filters.theme:
+        where.append(Experiment.themes.contains([filters.theme]))
+    if filters.municipality_code:
+        where.append(Experiment.municipality_codes.contains([filters.municipality_code]))
+    for column, value in (
+        (Experiment.stage, filters.stage),
+        (Experiment.kind, filters.kind),
+        (Experiment.scale, filters.scale),
+        (Experiment.outcome, filters.outcome),
+        (Experiment.language, filters.language),
+    ):
+        if value:
+            where.append(column == value)
+    return where
+
+
+def ordered(statement: Select[Any], filters: ExperimentFilters) -> Select[Any]:
+    if filters.sort == "relevance" and filters.q:
+        rank = func.ts_rank(Experiment.search, text_query(filters.q))
+        return statement.order_by(rank.desc(), Experiment.published_at.desc(), Experiment.id)
+    if filters.sort == "updated":
+        return statement.order_by(Experiment.updated_at.desc(), Experiment.id)
+    return statement.order_by(Experiment.published_at.desc(), Experiment.id)
+
+
+def search_experiments(
+    session: Session, filters: ExperimentFilters, page: int = 1, per_page: int = 20
+) -> tuple[Sequence[Row[Any]], int]:
+    """One page of matching published experiments (summary columns) and the total count."""
+    where = conditions(filters)
+    columns: list[Any] = [*SUMMARY_COLUMNS, func.count().over().label("total")]
+    statement: Select[Any] = select(*columns).where(*where)
+    rows = session.execute(
+        ordered(statement, filters).limit(per_page).offset((page - 1) * per_page)
+    ).all()
+    if rows:
+        return rows, int(rows[0].total)
+    if page == 1:
+        return rows, 0
+    # Past the last page: the window count came back with no row, so count separately.
+    total = session.scalar(select(func.count()).select_from(Experiment).where(*where)) or 0
+    return rows, int(total)
+
+
+def all_matching(filters: ExperimentFilters) -> Select[Any]:
+    """Every matching experiment (full rows), in the filters' order: for exports."""
+    return ordered(select(Experiment).where(*conditions(filters)), filters)

@@ -1,0 +1,30 @@
+"""The caller as the domain rules see it, from the verified bearer token."""
+
+from __future__ import annotations
+
+import uuid
+
+from uskalla_kit import Problem, current_identity, require_identity
+
+from experiments.domain.access import Viewer
+
+
+def _checked(member_id: str) -> str:
+    try:
+        return str(uuid.UUID(member_id))
+    except ValueError:
+        raise Problem(401, "Unauthorized", "The token's subject is not a member id.") from None
+
+
+def viewer() -> Viewer:
+    """Anyone: an anonymous viewer when no token is sent."""
+    identity = current_identity()
+    if identity is None:
+        return Viewer()
+    return Viewer(_checked(identity.member_id), identity.is_coordinator)
+
+
+def member(role: str | None = None) -> Viewer:
+    """A signed-in caller (401 otherwise; 403 without the role)."""
+    identity = require_identity(role)
+    return Viewer(_checked(identity.member_id), identity.is_coordinator)

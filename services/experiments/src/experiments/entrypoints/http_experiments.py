@@ -1,0 +1,170 @@
+"""HTTP API: experiments (list, create, read, edit, publish, stage, evaluation) and themes."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import Blueprint, Response, jsonify, request
+from sqlalchemy import select
+from uskalla_kit import current_runtime, json_body
+from uskalla_kit.openapi import documented
+from uskalla_kit.pagination import page_of
+
+from experiments.adapters.models import Theme
+from experiments.adapters.search import ExperimentFilters, search_experiments
+from experiments.entrypoints.caller import member, viewer
+from experiments.entrypoints.schemas import (
+    CreateExperimentSchema,
+    EvaluationSchema,
+    ExperimentListQuery,
+    ExperimentPageSchema,
+    ExperimentSchema,
+    StageSchema,
+    ThemeListSchema,
+    UpdateExperimentSchema,
+)
+from experiments.service_layer import experiments
+from experiments.service_layer.views import summary_view
+
+bp = Blueprint("experiments", __name__, url_prefix="/api/v1")
+TAGS = ("experiments",)
+
+
+def filters_from(args: dict[str, object]) -> ExperimentFilters:
+    q = str(args["q"]).strip() if args.get("q") else None
+    names = ("theme", "municipality_code", "stage", "kind", "scale", "outcome", "language")
+    values = {name: args.get(name) for name in names}
+    sort = str(args.get("sort") or ("relevance" if q else "newest"))
+    return ExperimentFilters(q=q or None, sort=sort, **values)  # type: ignore[arg-type]
+
+
+@bp.get("/experiments")
+@documented(
+    "Published experiments: filters, Finnish-aware full-text search, sorting, pages",
+    query=ExperimentListQuery,
+    responses={200: ExperimentPageSchema},
+    tags=TAGS,
+)
+def list_experiments() -> Response:
+    args = ExperimentListQuery().load(request.args.to_dict())
+    with current_runtime().db.transaction() as session:
+        rows, total = search_experiments(
+            session, filters_from(args), args["page"], args["per_page"]
+        )
+        items = [summary_view(r) for r in rows]
+    return jsonify(page_of(items, args["page"], args["per_page"], total))
+
+
+@bp.post("/experiments")
+@documented(
+    "Register an experiment as a draft; the creator becomes its owner",
+    body=CreateExperimentSchema,
+    responses={201: ExperimentSchema},
+    auth="member",
+    tags=TAGS,
+)
+def create_experiment() -> tuple[Response, int, dict[str, str]]:
+    caller = member()
+    data = CreateExperimentSchema().load(json_body())
+    with current_runtime().db.transaction() as session:
+        created = experiments.create(session, caller, data)
+        body = experiments.view(session, created)
+    return jsonify(body), 201, {"Location": f"/api/v1/experiments/{body['id']}"}
+
+
+@bp.get("/experiments/<uuid:experiment_id>")
+@documented(
+    "An experiment (a draft only for its owners and coordinators)",
+    responses={200: ExperimentSchema},
+    tags=TAGS,
+)
+def get_experiment(experiment_id: uuid.UUID) -> Response:
+    caller = viewer()
+    with current_runtime().db.transaction() as session:
+        body = experiments.detail(session, caller, experiment_id)
+    return jsonify(body)
+
+
+@bp.patch("/experiments/<uuid:experiment_id>")
+@documented(
+    "Edit an experiment's fields; add or remove owners",
+    body=UpdateExperimentSchema,
+    responses={200: ExperimentSchema},
+    auth="member",
+    problems=(403, 409),
+    tags=TAGS,
+)
+def update_experiment(experiment_id: uuid.UUID) -> Response:
+    caller = member()
+    data = UpdateExperimentSchema().load(json_body())
+    with current_runtime().db.transaction() as session:
+        changed = experiments.update(session, caller, experiment_id, data)
+        body = experiments.view(session, changed)
+    return jsonify(body)
+
+
+@bp.post("/experiments/<uuid:experiment_id>/publish")
+@documented(
+    "Make an experiment public (again: no change)",
+    responses={200: ExperimentSchema},
+    auth="member",
+    problems=(403,),
+    tags=TAGS,
+)
+def publish_experiment(experiment_id: uuid.UUID) -> Response:
+    caller = member()
+    runtime = current_runtime()
+    with runtime.db.transaction() as session:
+        published = experiments.publish(session, runtime.events.outbox, caller, experiment_id)
+        body = experiments.view(session, published)
+    return jsonify(body)
+
+
+@bp.post("/experiments/<uuid:experiment_id>/stage")
+@documented(
+    "Move through idea → planning → running → evaluated, or to discontinued",
+    body=StageSchema,
+    responses={200: ExperimentSchema},
+    auth="member",
+    problems=(403, 409),
+    tags=TAGS,
+)
+def change_stage(experiment_id: uuid.UUID) -> Response:
+    caller = member()
+    data = StageSchema().load(json_body())
+    with current_runtime().db.transaction() as session:
+        moved = experiments.change_stage(session, caller, experiment_id, data["stage"])
+        body = experiments.view(session, moved)
+    return jsonify(body)
+
+
+@bp.put("/experiments/<uuid:experiment_id>/evaluation")
+@documented(
+    "Record the evaluation: outcome (failed is a full result), rating, what worked and failed",
+    body=EvaluationSchema,
+    responses={200: ExperimentSchema},
+    auth="member",
+    problems=(403, 409),
+    tags=TAGS,
+)
+def put_evaluation(experiment_id: uuid.UUID) -> Response:
+    caller = member()
+    data = EvaluationSchema().load(json_body())
+    with current_runtime().db.transaction() as session:
+        evaluated = experiments.evaluate(session, caller, experiment_id, data)
+        body = experiments.view(session, evaluated)
+    return jsonify(body)
+
+
+@bp.get("/themes")
+@documented(
+    "Themes with Finnish, Swedish and English names", responses={200: ThemeListSchema}, tags=TAGS
+)
+def list_themes() -> Response:
+    with current_runtime().db.transaction() as session:
+        themes = session.scalars(select(Theme).order_by(Theme.position, Theme.slug)).all()
+        items = [
+            {"slug": t.slug, "name_fi": t.name_fi, "name_sv": t.name_sv, "name_en": t.name_en}
+            for t in themes
+        ]
+    return jsonify(items=items)

@@ -1,0 +1,84 @@
+"""HTTP API: open data about published experiments: stats, the Atom feed and the CSV export."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+
+from flask import Blueprint, Response, jsonify, request, stream_with_context
+from uskalla_kit import current_runtime
+from uskalla_kit.openapi import documented
+
+from experiments.entrypoints.atom import build_feed
+from experiments.entrypoints.http_experiments import filters_from
+from experiments.entrypoints.schemas import FilterQuery, StatsSchema
+from experiments.service_layer import opendata
+
+bp = Blueprint("opendata", __name__, url_prefix="/api/v1")
+TAGS = ("open data",)
+FEED_ENTRIES = 50
+
+
+@bp.get("/experiments/stats")
+@documented(
+    "Counts of published experiments by theme, stage, outcome, municipality and start year",
+    query=FilterQuery,
+    responses={200: StatsSchema},
+    tags=TAGS,
+)
+def stats() -> Response:
+    args = FilterQuery().load(request.args.to_dict())
+    with current_runtime().db.transaction() as session:
+        body = opendata.stats(session, filters_from(args))
+    return jsonify(body)
+
+
+@bp.get("/experiments/feed.atom")
+@documented(
+    "Atom feed of newly published experiments",
+    responses={200: "Atom 1.0"},
+    content_types={200: "application/atom+xml"},
+    tags=TAGS,
+)
+def feed() -> Response:
+    runtime = current_runtime()
+    with runtime.db.transaction() as session:
+        document = build_feed(
+            runtime.settings.public_base_url, opendata.newest(session, FEED_ENTRIES)
+        )
+    return Response(document, mimetype="application/atom+xml")
+
+
+@bp.get("/experiments.csv")
+@documented(
+    "Open-data export of published experiments (the list's filters apply)",
+    query=FilterQuery,
+    responses={200: "CSV"},
+    content_types={200: "text/csv"},
+    tags=TAGS,
+)
+def export_csv() -> Response:
+    args = FilterQuery().load(request.args.to_dict())
+    runtime = current_runtime()
+    filters = filters_from(args)
+
+    def generate() -> Iterator[str]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\r\n")
+        with runtime.db.transaction() as session:
+            for n, row in enumerate(
+                opendata.csv_rows(session, filters, runtime.settings.public_base_url)
+            ):
+                writer.writerow(row)
+                if n % 200 == 0:
+                    yield buffer.getvalue()
+                    buffer.seek(0)
+                    buffer.truncate()
+        yield buffer.getvalue()
+
+    return Response(
+        stream_with_context(generate()),
+        mimetype="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="experiments.csv"'},
+    )

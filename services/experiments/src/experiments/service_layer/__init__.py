@@ -1,0 +1,1 @@
+"""Use cases of the experiment registry: each one transaction, its events into the outbox."""

@@ -1,0 +1,230 @@
+"""Experiment use cases: create, edit, owners, publish, stage moves and the evaluation."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+from uskalla_events.outbox import Outbox
+from uskalla_kit import Problem, validation_problem
+
+from experiments.adapters.models import Author, Comment, Experiment, ExperimentOwner, Theme
+from experiments.domain.access import Viewer, can_manage, can_view
+from experiments.domain.stages import StageError, check_evaluable, check_transition
+from experiments.service_layer.views import experiment_view, names, person
+
+#: Fields a PATCH may change directly (owners and stage have their own rules).
+EDITABLE = (
+    "title",
+    "summary",
+    "description",
+    "kind",
+    "scale",
+    "themes",
+    "municipality_codes",
+    "organisation",
+    "problem",
+    "goals",
+    "starts_on",
+    "ends_on",
+    "links",
+    "looking_for",
+    "language",
+)
+EVALUATION = ("outcome", "rating", "what_worked", "what_failed", "lessons", "next_steps")
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def not_found() -> Problem:
+    return Problem(404, "Not Found", "No such experiment.")
+
+
+def owner_ids(session: Session, experiment_id: uuid.UUID) -> frozenset[str]:
+    rows = session.scalars(
+        select(ExperimentOwner.member_id).where(ExperimentOwner.experiment_id == experiment_id)
+    )
+    return frozenset(str(m) for m in rows)
+
+
+def load(
+    session: Session, viewer: Viewer, experiment_id: uuid.UUID, *, manage: bool = False
+) -> tuple[Experiment, frozenset[str]]:
+    """The experiment if the viewer may see it (404 otherwise, so drafts do not leak); with
+    `manage`, 403 unless the viewer owns it or coordinates. Locked for update when managing."""
+    query = select(Experiment).where(Experiment.id == experiment_id)
+    experiment = session.scalar(query.with_for_update() if manage else query)
+    if experiment is None:
+        raise not_found()
+    owners = owner_ids(session, experiment.id)
+    if not can_view(viewer, published=experiment.published_at is not None, owners=owners):
+        raise not_found()
+    if manage and not can_manage(viewer, owners):
+        raise Problem(
+            403, "Forbidden", "Only the experiment's owners and coordinators may do this."
+        )
+    return experiment, owners
+
+
+def check_themes(session: Session, themes: list[str]) -> None:
+    known = set(session.scalars(select(Theme.slug).where(Theme.slug.in_(themes))))
+    unknown = [t for t in themes if t not in known]
+    if unknown:
+        raise validation_problem({"themes": [f"Unknown theme: {t}." for t in unknown]})
+
+
+def check_dates(experiment: Experiment) -> None:
+    if experiment.starts_on and experiment.ends_on and experiment.ends_on < experiment.starts_on:
+        raise validation_problem({"ends_on": ["The end date is before the start date."]})
+
+
+def detail(session: Session, viewer: Viewer, experiment_id: uuid.UUID) -> dict[str, Any]:
+    experiment, _ = load(session, viewer, experiment_id)
+    return view(session, experiment)
+
+
+def view(session: Session, experiment: Experiment) -> dict[str, Any]:
+    owners = session.scalars(
+        select(ExperimentOwner.member_id)
+        .where(ExperimentOwner.experiment_id == experiment.id)
+        .order_by(ExperimentOwner.added_at, ExperimentOwner.member_id)
+    ).all()
+    known = names(session, owners)
+    comments = session.scalar(
+        select(func.count())
+        .select_from(Comment)
+        .where(Comment.experiment_id == experiment.id, Comment.hidden.is_(False))
+    )
+    return experiment_view(experiment, [person(o, known) for o in owners], int(comments or 0))
+
+
+def create(session: Session, viewer: Viewer, data: dict[str, Any]) -> Experiment:
+    assert viewer.member_id is not None
+    check_themes(session, data["themes"])
+    stamp = now()
+    experiment = Experiment(id=uuid.uuid4(), created_at=stamp, updated_at=stamp)
+    for name in (*EDITABLE, "stage"):
+        if name in data:
+            setattr(experiment, name, data[name])
+    check_dates(experiment)
+    session.add(experiment)
+    session.flush()
+    session.add(
+        ExperimentOwner(
+            experiment_id=experiment.id, member_id=uuid.UUID(viewer.member_id), added_at=stamp
+        )
+    )
+    session.flush()
+    return experiment
+
+
+def update(
+    session: Session, viewer: Viewer, experiment_id: uuid.UUID, data: dict[str, Any]
+) -> Experiment:
+    experiment, owners = load(session, viewer, experiment_id, manage=True)
+    if "themes" in data:
+        check_themes(session, data["themes"])
+    for name in EDITABLE:
+        if name in data:
+            setattr(experiment, name, data[name])
+    check_dates(experiment)
+    if "owners" in data:
+        change_owners(session, experiment, owners, data["owners"])
+    experiment.updated_at = now()
+    session.flush()
+    return experiment
+
+
+def change_owners(
+    session: Session, experiment: Experiment, owners: frozenset[str], change: dict[str, Any]
+) -> None:
+    add = {str(m) for m in change.get("add", [])} - owners
+    remove = {str(m) for m in change.get("remove", [])}
+    if add:
+        usable = {
+            str(m)
+            for m in session.scalars(
+                select(Author.member_id).where(
+                    Author.member_id.in_([uuid.UUID(m) for m in add]), Author.erased.is_(False)
+                )
+            )
+        }
+        unknown = sorted(add - usable)
+        if unknown:
+            raise validation_problem(
+                {"owners.add": [f"Not a member of the network: {m}." for m in unknown]}
+            )
+    if not (owners | add) - remove:
+        raise Problem(409, "Conflict", "An experiment must keep at least one owner.")
+    stamp = now()
+    for member in sorted(add):
+        session.add(
+            ExperimentOwner(
+                experiment_id=experiment.id, member_id=uuid.UUID(member), added_at=stamp
+            )
+        )
+    if remove:
+        session.execute(
+            delete(ExperimentOwner).where(
+                ExperimentOwner.experiment_id == experiment.id,
+                ExperimentOwner.member_id.in_([uuid.UUID(m) for m in remove]),
+            )
+        )
+
+
+def publish(
+    session: Session, outbox: Outbox, viewer: Viewer, experiment_id: uuid.UUID
+) -> Experiment:
+    """Make the experiment public; publishing again changes nothing and sends no event."""
+    experiment, _ = load(session, viewer, experiment_id, manage=True)
+    if experiment.published_at is None:
+        experiment.published_at = experiment.updated_at = now()
+        session.flush()
+        outbox.add(
+            session,
+            "experiments.experiment.published.v1",
+            {
+                "experiment_id": str(experiment.id),
+                "title": experiment.title,
+                "summary": experiment.summary,
+                "themes": list(experiment.themes),
+                "municipality_codes": list(experiment.municipality_codes),
+                "published_at": experiment.published_at.isoformat(),
+            },
+        )
+    return experiment
+
+
+def change_stage(
+    session: Session, viewer: Viewer, experiment_id: uuid.UUID, target: str
+) -> Experiment:
+    experiment, _ = load(session, viewer, experiment_id, manage=True)
+    try:
+        check_transition(experiment.stage, target, has_evaluation=experiment.outcome is not None)
+    except StageError as exc:
+        raise Problem(409, "Stage change not allowed", str(exc)) from None
+    experiment.stage = target
+    experiment.updated_at = now()
+    session.flush()
+    return experiment
+
+
+def evaluate(
+    session: Session, viewer: Viewer, experiment_id: uuid.UUID, data: dict[str, Any]
+) -> Experiment:
+    """Record (or replace) the evaluation; a failed outcome is as complete a result as any."""
+    experiment, _ = load(session, viewer, experiment_id, manage=True)
+    try:
+        check_evaluable(experiment.stage)
+    except StageError as exc:
+        raise Problem(409, "Evaluation not allowed yet", str(exc)) from None
+    for name in EVALUATION:
+        setattr(experiment, name, data[name])
+    experiment.evaluated_at = experiment.updated_at = now()
+    session.flush()
+    return experiment

@@ -66,6 +66,8 @@ class SignInRequested(Payload):
     name = fields.String(required=True)
     language = fields.String(required=True, validate=LANG)
     token = fields.String(required=True)
+    # How long the link works (the e-mail says so); notifications assumes 15 when absent.
+    valid_minutes = fields.Integer(load_default=None, allow_none=True)
 
 
 class MemberErased(Payload):

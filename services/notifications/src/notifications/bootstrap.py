@@ -10,14 +10,21 @@ from uskalla_events import Database, EventHandlers, EventSystem
 from uskalla_kit import Runtime, base_app
 
 from notifications.adapters.models import EVENT_TABLES
+from notifications.adapters.ratelimit import RateLimiter
 from notifications.config import Settings
 from notifications.deliveries import MAIL_QUEUE, Deliveries
 from notifications.entrypoints.handlers import register_handlers
-from notifications.entrypoints.tasks import enqueue_send, register_tasks
+from notifications.entrypoints.tasks import enqueue_fanout, enqueue_send, register_tasks
+from notifications.fanouts import Fanouts
+from notifications.newsletters import Newsletters
 
 
 def build_app(runtime: Runtime) -> Flask:
+    from notifications.entrypoints.http import bp, internal
+
     app = base_app(runtime)
+    app.register_blueprint(bp)
+    app.register_blueprint(internal)
     return app
 
 
@@ -39,15 +46,27 @@ def build_runtime(settings: Settings | None = None) -> Runtime:
         extra_queues=[mail_queue],
     )
     deliveries = Deliveries(settings, db, enqueue_send(events.celery))
-    register_tasks(events.celery, deliveries)
-    register_handlers(handlers, deliveries)
+    fanouts = Fanouts(
+        settings,
+        db,
+        deliveries,
+        enqueue_fanout(events.celery),
+        RateLimiter(common.redis_url, settings.list_rate),
+    )
+    register_tasks(events.celery, deliveries, fanouts)
+    register_handlers(handlers, deliveries, fanouts)
     runtime = Runtime(
         settings=common,
         db=db,
         events=events,
         migrations=Path(__file__).parent / "migrations",
         build_app=build_app,
-        relay_jobs=[deliveries.sweep],
+        relay_jobs=[deliveries.sweep, fanouts.sweep],
     )
-    runtime.extra.update(settings=settings, deliveries=deliveries)
+    runtime.extra.update(
+        settings=settings,
+        deliveries=deliveries,
+        fanouts=fanouts,
+        newsletters=Newsletters(deliveries, fanouts),
+    )
     return runtime

@@ -20,6 +20,15 @@ class Settings:
     mail_from: str
     mail_requeue_after: float
     mail_max_attempts: int
+    unsubscribe_secret: str
+    #: List mail (newsletter, invitations) messages per second over all workers; 0 = no limit.
+    list_rate: float
+    #: Messages one batch task sends over one SMTP connection before handing on.
+    list_batch_size: int
+    #: Batch task chains working on one fan-out at once (each with its own SMTP connection).
+    list_parallel: int
+    #: Recipients frozen into delivery rows per transaction.
+    freeze_batch_size: int
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -34,4 +43,12 @@ class Settings:
             mail_from=env("MAIL_FROM", "MeUskaltajat <noreply@uskalla.fi>"),
             mail_requeue_after=env_float("MAIL_REQUEUE_AFTER", 300.0),
             mail_max_attempts=env_int("MAIL_MAX_ATTEMPTS", 8),
+            unsubscribe_secret=env_secret(
+                "UNSUBSCRIBE_SECRET", dev_default="dev-unsubscribe-secret"
+            )
+            or "",
+            list_rate=env_float("LIST_MAIL_RATE", 0.0),
+            list_batch_size=max(1, env_int("LIST_MAIL_BATCH_SIZE", 500)),
+            list_parallel=max(1, env_int("LIST_MAIL_PARALLEL", 2)),
+            freeze_batch_size=max(1, env_int("LIST_FREEZE_BATCH_SIZE", 5000)),
         )

@@ -6,32 +6,40 @@ import logging
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
 from email.utils import make_msgid
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 from uskalla_events import Database, after_commit
 
 from notifications.adapters.mailer import Mailer, PermanentMailError, TemporaryMailError
-from notifications.adapters.models import Delivery
-from notifications.adapters.templates import render
+from notifications.adapters.models import Delivery, Recipient
+from notifications.composer import LIST_OF_KIND, TEMPLATE_OF_KIND, Composer, Outgoing
 from notifications.config import Settings
+from notifications.suppressions import is_suppressed
 
 log = logging.getLogger(__name__)
 
 SEND_TASK = "notifications.send_delivery"
 MAIL_QUEUE = "notifications.mail"
+#: Kinds sent by fan-out batch chains while pending (their retries go one by one like the rest).
+FANOUT_KINDS = ("newsletter", "invitation")
+OPEN = ("pending", "retrying")
 
 
 def now() -> datetime:
     return datetime.now(UTC)
 
 
-def site_url(base: str, language: str) -> str:
-    return base if language == "fi" else f"{base}/{language}"
+def backoff(attempts: int) -> float:
+    """Seconds before attempt `attempts + 1`: 5, 10, 20, ... capped at ten minutes."""
+    return float(min(600.0, 5.0 * 2 ** (attempts - 1)))
+
+
+def new_message_id(kind: str, domain: str) -> str:
+    return make_msgid(idstring=kind.replace("_", "-"), domain=domain)
 
 
 class Deliveries:
@@ -41,6 +49,7 @@ class Deliveries:
         self.settings = settings
         self.db = db
         self.enqueue = enqueue
+        self.composer = Composer(settings)
 
     def schedule(
         self,
@@ -51,10 +60,9 @@ class Deliveries:
         language: str,
         cause: str,
         context: dict[str, Any],
-        member_id: str | None = None,
+        member_id: str | uuid.UUID | None = None,
     ) -> uuid.UUID | None:
         """Record an e-mail to send after commit; None if this cause already mailed this address."""
-        domain = self.settings.mail_from.rsplit("@", 1)[-1].rstrip(">") or "uskalla.fi"
         delivery_id = uuid.uuid4()
         inserted = session.execute(
             insert(Delivery)
@@ -68,7 +76,7 @@ class Deliveries:
                 member_id=member_id,
                 status="pending",
                 attempts=0,
-                message_id=make_msgid(idstring=kind, domain=domain),
+                message_id=new_message_id(kind, self.composer.domain),
                 enqueued_at=now(),
             )
             .on_conflict_do_nothing(constraint="uq_deliveries_kind_email_cause")
@@ -79,67 +87,65 @@ class Deliveries:
         after_commit(session, lambda: self.enqueue(str(delivery_id), 0))
         return delivery_id
 
-    def compose(self, delivery: Delivery) -> EmailMessage:
-        base = self.settings.common.public_base_url
-        context = {
-            "site_url": site_url(base, delivery.language),
-            "base_url": base,
-            **delivery.context,
-        }
-        rendered = render(delivery.kind, delivery.language, context)
-        message = EmailMessage()
-        message["Subject"] = rendered.subject
-        message["From"] = self.settings.mail_from
-        message["To"] = delivery.email
-        message["Message-ID"] = delivery.message_id
-        message["Auto-Submitted"] = "auto-generated"
-        for header, value in delivery.context.get("_headers", {}).items():
-            message[header] = value
-        message.set_content(rendered.text)
-        if rendered.html:
-            message.add_alternative(rendered.html, subtype="html")
-        message["Content-Language"] = (
-            delivery.language
-        )  # after the body: set_content drops Content-*
-        return message
-
     def send(self, delivery_id: str, mailer: Mailer | None = None) -> str:
         """Send one delivery if it is due; the row stays locked while SMTP talks, so never twice."""
         with self.db.transaction() as session:
             delivery = session.scalar(
                 select(Delivery)
-                .where(
-                    Delivery.id == uuid.UUID(delivery_id),
-                    Delivery.status.in_(("pending", "retrying")),
-                )
+                .where(Delivery.id == uuid.UUID(delivery_id), Delivery.status.in_(OPEN))
                 .with_for_update(skip_locked=True)
             )
             if delivery is None:
                 return "skipped"
             if delivery.next_attempt_at and delivery.next_attempt_at > now() + timedelta(seconds=1):
                 return "not_due"
+            outcome = self.check(session, delivery)
+            if outcome is not None:
+                return outcome
             delivery.attempts += 1
+            item = outgoing(delivery, session)
             try:
+                source = None
+                if delivery.kind in FANOUT_KINDS or delivery.kind in TEMPLATE_OF_KIND:
+                    source = self.composer.source(session, item, cache=False)
+                message = self.composer.compose(item, source)
                 if mailer is None:
                     with Mailer(self.settings) as own:
-                        own.send(self.compose(delivery))
+                        own.send(message)
                 else:
-                    mailer.send(self.compose(delivery))
+                    mailer.send(message)
             except TemporaryMailError as exc:
-                return self._temporary_failure(session, delivery, exc)
-            except PermanentMailError as exc:
+                return self.temporary_failure(session, delivery, exc)
+            except (PermanentMailError, LookupError) as exc:
                 delivery.status, delivery.error = "failed", str(exc)[:2000]
                 log.warning("delivery failed for good", extra={"delivery_id": delivery_id})
                 return "failed"
             delivery.status, delivery.sent_at, delivery.error = "sent", now(), None
             return "sent"
 
-    def _temporary_failure(self, session: Session, delivery: Delivery, exc: Exception) -> str:
+    def check(self, session: Session, delivery: Delivery) -> str | None:
+        """At send time: never a suppressed address, list mail only to who still wants it."""
+        if is_suppressed(session, delivery.email):
+            delivery.status, delivery.error = "suppressed", "the address is suppressed (bounced)"
+            return "suppressed"
+        list_name = LIST_OF_KIND.get(delivery.kind)
+        if list_name and delivery.kind in FANOUT_KINDS:
+            wants = session.scalar(
+                select(getattr(Recipient, list_name)).where(
+                    Recipient.member_id == delivery.member_id, Recipient.active.is_(True)
+                )
+            )
+            if not wants:
+                delivery.status, delivery.error = "skipped", f"no longer subscribed to {list_name}"
+                return "skipped"
+        return None
+
+    def temporary_failure(self, session: Session, delivery: Delivery, exc: Exception) -> str:
         delivery.error = str(exc)[:2000]
         if delivery.attempts >= self.settings.mail_max_attempts:
             delivery.status = "failed"
             return "failed"
-        delay = min(600.0, 5.0 * 2 ** (delivery.attempts - 1))
+        delay = backoff(delivery.attempts)
         delivery.status = "retrying"
         delivery.next_attempt_at = now() + timedelta(seconds=delay)
         delivery.enqueued_at = now()
@@ -149,13 +155,18 @@ class Deliveries:
         return "retrying"
 
     def sweep(self) -> int:
-        """Enqueue due deliveries whose task was lost (a crash between commit and enqueue)."""
+        """Enqueue due deliveries whose task was lost (a crash between commit and enqueue).
+
+        Pending list mail belongs to its fan-out's batch chains (swept by the fan-outs)."""
         stale = now() - timedelta(seconds=self.settings.mail_requeue_after)
         with self.db.transaction() as session:
             ids = session.scalars(
                 update(Delivery)
                 .where(
-                    Delivery.status.in_(("pending", "retrying")),
+                    or_(
+                        Delivery.status == "retrying",
+                        and_(Delivery.status == "pending", Delivery.kind.not_in(FANOUT_KINDS)),
+                    ),
                     or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now()),
                     or_(Delivery.enqueued_at.is_(None), Delivery.enqueued_at < stale),
                 )
@@ -165,3 +176,22 @@ class Deliveries:
         for delivery_id in ids:
             self.enqueue(str(delivery_id), 0)
         return len(ids)
+
+
+def outgoing(delivery: Delivery, session: Session | None = None) -> Outgoing:
+    name = None
+    if session is not None and delivery.kind in LIST_OF_KIND and delivery.member_id:
+        name = session.scalar(
+            select(Recipient.name).where(Recipient.member_id == delivery.member_id)
+        )
+    return Outgoing(
+        id=delivery.id,
+        kind=delivery.kind,
+        email=delivery.email,
+        language=delivery.language,
+        cause=delivery.cause,
+        message_id=delivery.message_id,
+        member_id=delivery.member_id,
+        context=delivery.context or {},
+        name=name,
+    )

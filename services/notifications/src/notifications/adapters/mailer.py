@@ -1,10 +1,20 @@
-"""SMTP out: one connection reused for a batch, temporary and permanent failures told apart."""
+"""SMTP out: one connection reused for a batch, temporary and permanent failures told apart.
+
+`send(message, before_final=...)` runs `before_final` after the whole message has been
+transferred but before the final "." that makes the server accept it: a caller commits "sent"
+there, so a crash can no longer leave a delivered message looking unsent (a re-send); what is
+left is the microseconds between that commit and one socket write.
+"""
 
 from __future__ import annotations
 
+import re
 import smtplib
 import ssl
+from collections.abc import Callable
 from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
+from email.utils import getaddresses, parseaddr
 from types import TracebackType
 
 from notifications.config import Settings
@@ -14,8 +24,22 @@ class TemporaryMailError(Exception):
     """Try again later: connection trouble or a 4xx answer."""
 
 
+class ConnectionMailError(TemporaryMailError):
+    """The server could not be reached or would not talk: nothing in the batch can go now."""
+
+
 class PermanentMailError(Exception):
     """Do not try again: a 5xx answer."""
+
+
+_EOL = re.compile(rb"\r\n|\n|\r(?!\n)")
+_LEADING_DOT = re.compile(rb"(?m)^\.")
+
+
+def dot_stuffed(data: bytes) -> bytes:
+    """RFC 5321 transparency: CRLF line ends, leading dots doubled, ending in CRLF."""
+    data = _LEADING_DOT.sub(b"..", _EOL.sub(b"\r\n", data))
+    return data if data.endswith(b"\r\n") else data + b"\r\n"
 
 
 class Mailer:
@@ -35,43 +59,76 @@ class Mailer:
         s = self.settings
         try:
             smtp = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout)
+            smtp.ehlo()
             if s.smtp_starttls:
                 smtp.starttls(context=ssl.create_default_context())
+                smtp.ehlo()
             if s.smtp_username and s.smtp_password:
                 smtp.login(s.smtp_username, s.smtp_password)
         except smtplib.SMTPResponseException as exc:
-            raise _classify(exc) from exc
+            error = _classify(exc)
+            raise (ConnectionMailError(str(error)) if exc.smtp_code < 500 else error) from exc
         except (OSError, smtplib.SMTPException) as exc:
-            raise TemporaryMailError(f"cannot reach {s.smtp_host}:{s.smtp_port}: {exc}") from exc
+            raise ConnectionMailError(f"cannot reach {s.smtp_host}:{s.smtp_port}: {exc}") from exc
         return smtp
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: EmailMessage, before_final: Callable[[], None] | None = None) -> None:
         if self._smtp is None:
             self._smtp = self._connect()
+        smtp = self._smtp
+        sender = parseaddr(str(message["From"]))[1]
+        recipients = [a for _, a in getaddresses([str(v) for v in message.get_all("To", [])])]
+        data = dot_stuffed(message.as_bytes(policy=SMTP_POLICY))
         try:
-            refused = self._smtp.send_message(message)
-        except smtplib.SMTPRecipientsRefused as exc:
-            self.close()
-            code = min(c for c, _ in exc.recipients.values())
-            raise (TemporaryMailError if code < 500 else PermanentMailError)(
-                str(exc.recipients)
-            ) from exc
+            _expect(smtp.mail(sender), 250)
+            for recipient in recipients:
+                _expect(smtp.rcpt(recipient), 250, 251)
+            _expect(smtp.docmd("DATA"), 354)
+            smtp.send(data)
+            if before_final is not None:
+                try:
+                    before_final()
+                except BaseException:
+                    self.close(quit=False)  # no final dot: the server drops the message
+                    raise
+            smtp.send(b".\r\n")
+            _expect(smtp.getreply(), 250)
         except smtplib.SMTPResponseException as exc:
-            self.close()
+            self._reset()
             raise _classify(exc) from exc
         except (OSError, smtplib.SMTPException) as exc:
-            self.close()
+            self.close(quit=False)
             raise TemporaryMailError(str(exc) or type(exc).__name__) from exc
-        if refused:
-            raise TemporaryMailError(f"refused: {refused}")
 
-    def close(self) -> None:
+    def _reset(self) -> None:
+        """After a refusal the session can carry on with the next message (RSET), or is closed."""
+        if self._smtp is None:
+            return
+        try:
+            code, _ = self._smtp.rset()
+        except (OSError, smtplib.SMTPException):
+            code = 0
+        if code != 250:
+            self.close(quit=False)
+
+    def close(self, quit: bool = True) -> None:
         if self._smtp is not None:
             try:
-                self._smtp.quit()
+                if quit:
+                    self._smtp.quit()
+                else:
+                    self._smtp.close()
             except (OSError, smtplib.SMTPException):
                 self._smtp.close()
             self._smtp = None
+
+
+def _expect(reply: tuple[int, bytes], *good: int) -> None:
+    code, text = reply
+    if code not in good:
+        if code == -1:
+            raise smtplib.SMTPServerDisconnected(text.decode(errors="replace"))
+        raise smtplib.SMTPResponseException(code, text)
 
 
 def _classify(exc: smtplib.SMTPResponseException) -> Exception:

@@ -1,4 +1,5 @@
-"""The notifications database: recipients (a projection of members) and the delivery log."""
+"""The notifications database: recipients and gatherings (projections), the delivery log,
+list-mail fan-outs, newsletters, suppressed addresses and material for the newsletter."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 from sqlalchemy import (
     Boolean,
     DateTime,
+    Index,
     Integer,
     MetaData,
     String,
@@ -16,6 +18,7 @@ from sqlalchemy import (
     UniqueConstraint,
     Uuid,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -55,6 +58,15 @@ class Delivery(Base):
     __tablename__ = "deliveries"
     __table_args__ = (
         UniqueConstraint("kind", "email", "cause", name="uq_deliveries_kind_email_cause"),
+        # List mail is claimed row by row from here; the partial index stays as small as
+        # what is left to send, so claiming the next row never rescans the sent ones.
+        Index(
+            "ix_deliveries_pending_cause",
+            "cause",
+            "kind",
+            postgresql_where=text("status = 'pending'"),
+        ),
+        Index("ix_deliveries_cause_status", "cause", "status"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
@@ -72,3 +84,89 @@ class Delivery(Base):
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class Fanout(Base):
+    """One piece of list mail to many (a newsletter, a gathering's invitations): its audience is
+    frozen into delivery rows in batches, then sent by chains of batch tasks."""
+
+    __tablename__ = "fanouts"
+    __table_args__ = (UniqueConstraint("kind", "cause", name="uq_fanouts_kind_cause"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    kind: Mapped[str] = mapped_column(String(40))
+    cause: Mapped[str] = mapped_column(String(100))
+    #: Which recipients: {"list": ..., "language": ..., "municipality_codes": [...]}.
+    audience: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    #: The last member id frozen into deliveries (keyset cursor; freezing resumes after it).
+    cursor: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    frozen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Newsletter(Base):
+    """A newsletter: a Markdown draft, then sent once to its audience."""
+
+    __tablename__ = "newsletters"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    subject: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    language: Mapped[str] = mapped_column(String(3), default="all")
+    municipality_codes: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    themes: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    status: Mapped[str] = mapped_column(String(20), default="draft", index=True)
+    created_by: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+    send_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Gathering(Base):
+    """A published gathering, as its event told us: what invitations and notices show."""
+
+    __tablename__ = "gatherings"
+
+    gathering_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    title: Mapped[str] = mapped_column(String(300))
+    kind: Mapped[str] = mapped_column(String(40))
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    location: Mapped[str | None] = mapped_column(String(500))
+    online_url: Mapped[str | None] = mapped_column(String(1000))
+    language: Mapped[str] = mapped_column(String(2))
+    description: Mapped[str] = mapped_column(Text, default="")
+
+
+class Suppression(Base):
+    """Bounce history of an address, keyed by its SHA-256 so that erasure leaves no address."""
+
+    __tablename__ = "suppressions"
+
+    email_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    soft_bounces: Mapped[int] = mapped_column(Integer, default=0)
+    hard_bounces: Mapped[int] = mapped_column(Integer, default=0)
+    suppressed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_reason: Mapped[str] = mapped_column(String(500), default="")
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+class ExperimentNews(Base):
+    """Newly published experiments: material a coordinator can put in the next newsletter."""
+
+    __tablename__ = "experiment_news"
+
+    experiment_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    title: Mapped[str] = mapped_column(String(300))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    themes: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    municipality_codes: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

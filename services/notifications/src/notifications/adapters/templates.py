@@ -8,6 +8,8 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from notifications.domain.formatting import gathering_kind, language_name, when
+
 LANGUAGES = ("fi", "sv", "en")
 
 
@@ -20,7 +22,7 @@ class Rendered:
 
 @cache
 def environment() -> Environment:
-    return Environment(
+    env = Environment(
         loader=PackageLoader("notifications", "templates"),
         autoescape=select_autoescape(
             default=False, default_for_string=False, enabled_extensions=("html",)
@@ -30,18 +32,26 @@ def environment() -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    env.filters.update(when=when, gathering_kind=gathering_kind, language_name=language_name)
+    return env
+
+
+@cache
+def html_environment() -> Environment:
+    # The same templates, escaping every value: the html block never trusts its context.
+    return environment().overlay(autoescape=True)
 
 
 def render(kind: str, language: str, context: dict[str, Any]) -> Rendered:
     language = language if language in LANGUAGES else "fi"
+    context = {"language": language, **context}
     template = environment().get_template(f"{kind}/{language}.j2")
     ctx = template.new_context(context)
     blocks = template.blocks
-    subject = "".join(blocks["subject"](ctx)).strip()
+    subject = " ".join("".join(blocks["subject"](ctx)).split())
     text = "".join(blocks["text"](ctx)).strip() + "\n"
     html = None
     if "html" in blocks:
-        html_env = environment().overlay(autoescape=True)
-        html_template = html_env.get_template(f"{kind}/{language}.j2")
+        html_template = html_environment().get_template(f"{kind}/{language}.j2")
         html = "".join(html_template.blocks["html"](html_template.new_context(context))).strip()
     return Rendered(subject=subject, text=text, html=html or None)

@@ -1,35 +1,55 @@
-"""Events notifications consumes: keep the recipient projection, schedule e-mails."""
+"""Events notifications consumes: keep the projections current, schedule e-mails."""
 
 from __future__ import annotations
 
+import logging
+import uuid
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, update
+from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
-from uskalla_events import Envelope, EventHandlers
+from uskalla_events import Envelope, EventHandlers, TemporaryFailure
 
-from notifications.adapters.models import Delivery, Recipient
+from notifications.adapters.models import ExperimentNews, Gathering, Recipient
+from notifications.composer import gathering_context
 from notifications.deliveries import Deliveries
+from notifications.domain import links
+from notifications.fanouts import Fanouts
+from notifications.privacy import erase_member
+
+log = logging.getLogger(__name__)
+SIGN_IN_MINUTES = 15
 
 
-def confirm_url(base: str, language: str, token: str) -> str:
-    prefix = "" if language == "fi" else f"/{language}"
-    return f"{base}{prefix}/confirm?token={token}"
-
-
-def upsert_recipient(session: Session, values: dict[str, Any]) -> None:
-    statement = insert(Recipient).values(**values)
+def upsert(session: Session, model: Any, key: Any, values: dict[str, Any]) -> None:
+    statement = insert(model).values(**values)
     session.execute(
         statement.on_conflict_do_update(
-            index_elements=[Recipient.member_id],
-            set_={k: statement.excluded[k] for k in values if k != "member_id"},
+            index_elements=[key],
+            set_={k: statement.excluded[k] for k in values if k != key.key},
         )
     )
 
 
-def register_handlers(handlers: EventHandlers, deliveries: Deliveries) -> None:
-    """Add notifications' handlers to its registry, bound to this process's delivery service."""
+def moment(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def register_handlers(handlers: EventHandlers, deliveries: Deliveries, fanouts: Fanouts) -> None:
+    """Add notifications' handlers to its registry, bound to this process's services."""
+    register_member_handlers(handlers, deliveries)
+    register_network_handlers(handlers, deliveries, fanouts)
+
+
+def recipient(session: Session, member_id: str) -> Recipient | None:
+    return session.get(Recipient, uuid.UUID(member_id))
+
+
+def register_member_handlers(handlers: EventHandlers, deliveries: Deliveries) -> None:
+    """Members' own events: the recipient projection and their personal e-mails."""
+    base = deliveries.settings.common.public_base_url
 
     @handlers.on("members.member.registered.v1")
     def member_registered(session: Session, event: Envelope) -> None:
@@ -37,11 +57,10 @@ def register_handlers(handlers: EventHandlers, deliveries: Deliveries) -> None:
         if d["already_member"]:
             kind, context = "already_member", {"name": d["name"]}
         else:
-            base = deliveries.settings.common.public_base_url
             kind = "confirmation"
             context = {
                 "name": d["name"],
-                "confirm_url": confirm_url(base, d["language"], d["token"]),
+                "confirm_url": links.confirm(base, d["language"], d["token"]),
             }
         deliveries.schedule(
             session,
@@ -56,8 +75,10 @@ def register_handlers(handlers: EventHandlers, deliveries: Deliveries) -> None:
     @handlers.on("members.member.joined.v1")
     def member_joined(session: Session, event: Envelope) -> None:
         d = event.data
-        upsert_recipient(
+        upsert(
             session,
+            Recipient,
+            Recipient.member_id,
             {
                 "member_id": d["member_id"],
                 "email": d["email"].lower(),
@@ -105,27 +126,133 @@ def register_handlers(handlers: EventHandlers, deliveries: Deliveries) -> None:
             .values(newsletter=d["newsletter"], invitations=d["invitations"])
         )
 
+    @handlers.on("members.sign_in.requested.v1")
+    def sign_in_requested(session: Session, event: Envelope) -> None:
+        d = event.data
+        deliveries.schedule(
+            session,
+            kind="sign_in",
+            email=d["email"],
+            language=d["language"],
+            cause=event.id,
+            context={
+                "name": d["name"],
+                "sign_in_url": links.sign_in(base, d["language"], d["token"]),
+                "valid_minutes": d.get("valid_minutes") or SIGN_IN_MINUTES,
+            },
+            member_id=d["member_id"],
+        )
+
     @handlers.on("members.member.erased.v1")
     def member_erased(session: Session, event: Envelope) -> None:
-        member_id = event.data["member_id"]
-        session.execute(delete(Recipient).where(Recipient.member_id == member_id))
-        session.execute(
-            update(Delivery)
-            .where(Delivery.member_id == member_id)
-            .values(
-                email=f"erased-{member_id}@invalid",
-                context={},
-                member_id=None,
-                status="cancelled",
-            )
-            .where(Delivery.status.in_(("pending", "retrying")))
+        erase_member(session, uuid.UUID(event.data["member_id"]))
+
+
+def register_network_handlers(
+    handlers: EventHandlers, deliveries: Deliveries, fanouts: Fanouts
+) -> None:
+    """Gatherings, registrations and experiments: invitations and notices."""
+    base = deliveries.settings.common.public_base_url
+
+    @handlers.on("members.gathering.published.v1")
+    def gathering_published(session: Session, event: Envelope) -> None:
+        d = event.data
+        upsert(
+            session,
+            Gathering,
+            Gathering.gathering_id,
+            {
+                "gathering_id": d["gathering_id"],
+                "title": d["title"],
+                "kind": d["kind"],
+                "starts_at": moment(d["starts_at"]),
+                "ends_at": moment(d["ends_at"]),
+                "location": d["location"],
+                "online_url": d["online_url"],
+                "language": d["language"],
+                "description": d["description"] or "",
+            },
         )
-        session.execute(
-            update(Delivery)
-            .where(Delivery.member_id == member_id)
-            .values(
-                email=f"erased-{member_id}@invalid",
-                context={},
-                member_id=None,
+        # One invitation per member per gathering, however often it is (re)published.
+        fanouts.start(
+            session,
+            kind="invitation",
+            cause=str(d["gathering_id"]),
+            audience={"list": "invitations", "language": "all", "municipality_codes": []},
+        )
+
+    @handlers.on("members.registration.changed.v1")
+    def registration_changed(session: Session, event: Envelope) -> None:
+        d = event.data
+        member = recipient(session, d["member_id"])
+        if member is None:
+            # The member's joined event may not have been handled yet: try again later.
+            raise TemporaryFailure(f"no recipient {d['member_id']} yet")
+        gathering = session.get(Gathering, uuid.UUID(d["gathering_id"]))
+        context: dict[str, Any] = {
+            "gathering_id": d["gathering_id"],
+            "title": d["title"],
+            "starts_at": d["starts_at"],
+            "location": None,
+            "online_url": None,
+            "has_calendar": False,
+        }
+        if gathering is not None:
+            context.update(gathering_context(gathering), has_calendar=True)
+            context["title"] = d["title"]
+        context.update(
+            name=member.name,
+            status=d["status"],
+            gathering_url=links.gathering(base, member.language, d["gathering_id"]),
+        )
+        deliveries.schedule(
+            session,
+            kind="registration",
+            email=member.email,
+            language=member.language,
+            cause=event.id,
+            context=context,
+            member_id=member.member_id,
+        )
+
+    @handlers.on("experiments.comment.posted.v1")
+    def comment_posted(session: Session, event: Envelope) -> None:
+        d = event.data
+        owners = {str(o) for o in d["owner_ids"]} - {str(d["author_id"])}
+        for owner in sorted(owners):
+            member = recipient(session, owner)
+            if member is None or not member.active:
+                log.info("comment notice skipped: owner unknown here", extra={"member_id": owner})
+                continue
+            deliveries.schedule(
+                session,
+                kind="comment",
+                email=member.email,
+                language=member.language,
+                cause=str(d["comment_id"]),
+                context={
+                    "name": member.name,
+                    "experiment_title": d["experiment_title"],
+                    "experiment_url": links.experiment(
+                        base, member.language, str(d["experiment_id"])
+                    ),
+                },
+                member_id=member.member_id,
             )
+
+    @handlers.on("experiments.experiment.published.v1")
+    def experiment_published(session: Session, event: Envelope) -> None:
+        d = event.data
+        upsert(
+            session,
+            ExperimentNews,
+            ExperimentNews.experiment_id,
+            {
+                "experiment_id": d["experiment_id"],
+                "title": d["title"],
+                "summary": d["summary"],
+                "themes": d["themes"],
+                "municipality_codes": d["municipality_codes"],
+                "published_at": moment(d["published_at"]),
+            },
         )

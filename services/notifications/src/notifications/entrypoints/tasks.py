@@ -7,20 +7,40 @@ from collections.abc import Callable
 from celery import Celery
 
 from notifications.deliveries import MAIL_QUEUE, SEND_TASK, Deliveries
+from notifications.fanouts import FANOUT_TASK, Fanouts
+
+TASK_OPTIONS = {
+    "shared": False,
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "ignore_result": True,
+}
 
 
-def register_tasks(app: Celery, deliveries: Deliveries) -> None:
-    @app.task(
-        name=SEND_TASK, shared=False, acks_late=True, reject_on_worker_lost=True, ignore_result=True
-    )  # type: ignore[untyped-decorator]
+def register_tasks(app: Celery, deliveries: Deliveries, fanouts: Fanouts) -> None:
+    @app.task(name=SEND_TASK, **TASK_OPTIONS)  # type: ignore[untyped-decorator]
     def send_delivery(delivery_id: str) -> str:
         return deliveries.send(delivery_id)
 
+    @app.task(name=FANOUT_TASK, **TASK_OPTIONS)  # type: ignore[untyped-decorator]
+    def fanout_step(fanout_id: str) -> str:
+        return fanouts.step(fanout_id)
 
-def enqueue_send(app: Celery) -> Callable[[str, float], None]:
-    def enqueue(delivery_id: str, countdown: float) -> None:
+
+def enqueuer(app: Celery, task: str) -> Callable[[str, float], None]:
+    """Send `task(id)` to the mail queue after `countdown` seconds (short ETAs only)."""
+
+    def enqueue(item_id: str, countdown: float) -> None:
         app.send_task(
-            SEND_TASK, args=[delivery_id], queue=MAIL_QUEUE, countdown=countdown or None, retry=True
+            task, args=[item_id], queue=MAIL_QUEUE, countdown=countdown or None, retry=True
         )
 
     return enqueue
+
+
+def enqueue_send(app: Celery) -> Callable[[str, float], None]:
+    return enqueuer(app, SEND_TASK)
+
+
+def enqueue_fanout(app: Celery) -> Callable[[str, float], None]:
+    return enqueuer(app, FANOUT_TASK)

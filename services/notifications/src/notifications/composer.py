@@ -1,0 +1,183 @@
+"""Compose e-mails: template context per kind, list-mail headers, calendar attachments."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import parseaddr
+from typing import Any
+
+from sqlalchemy.orm import Session
+from uskalla_kit.signed import SignedTokens
+
+from notifications.adapters.models import Gathering, Newsletter
+from notifications.adapters.templates import render
+from notifications.config import Settings
+from notifications.domain import links
+from notifications.domain.calendar import CalendarEntry, ics
+from notifications.domain.markdown import to_html
+
+#: Kinds sent to a mailing list: they carry List-Unsubscribe and go only to subscribers.
+LIST_OF_KIND = {
+    "newsletter": "newsletter",
+    "newsletter_test": "newsletter",
+    "invitation": "invitations",
+}
+#: Kinds whose content is a shared source row (a newsletter, a gathering), not the row's context.
+TEMPLATE_OF_KIND = {"newsletter_test": "newsletter"}
+
+
+@dataclass
+class Outgoing:
+    """One e-mail to compose: the fields of a delivery row (plus the recipient's name)."""
+
+    id: uuid.UUID
+    kind: str
+    email: str
+    language: str
+    cause: str
+    message_id: str
+    member_id: uuid.UUID | None = None
+    context: dict[str, Any] = field(default_factory=dict)
+    name: str | None = None
+
+
+class Composer:
+    """Turns deliveries into messages; caches shared content (one newsletter, many readers)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.base = settings.common.public_base_url
+        self.sender_address = parseaddr(settings.mail_from)[1] or "noreply@uskalla.fi"
+        self.domain = self.sender_address.rsplit("@", 1)[-1]
+        self.unsubscribe = SignedTokens(settings.unsubscribe_secret, "unsubscribe")
+        self._sources: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def source_id(self, item: Outgoing) -> str:
+        return str(item.context.get("newsletter_id") or item.cause)
+
+    def source(self, session: Session, item: Outgoing, *, cache: bool = True) -> dict[str, Any]:
+        """The shared content of a list mail, loaded once per (kind, source) when cached."""
+        kind = TEMPLATE_OF_KIND.get(item.kind, item.kind)
+        key = (kind, self.source_id(item))
+        if cache and key in self._sources:
+            return self._sources[key]
+        loaded = self._load(session, kind, key[1])
+        if cache:
+            self._sources[key] = loaded
+        return loaded
+
+    def _load(self, session: Session, kind: str, source_id: str) -> dict[str, Any]:
+        if kind == "newsletter":
+            n = session.get(Newsletter, uuid.UUID(source_id))
+            if n is None:
+                raise LookupError(f"newsletter {source_id} is gone")
+            return {"subject": n.subject, "body_text": n.body, "body_html": to_html(n.body)}
+        g = session.get(Gathering, uuid.UUID(source_id))
+        if g is None:
+            raise LookupError(f"gathering {source_id} is gone")
+        return gathering_context(g)
+
+    def compose(self, item: Outgoing, source: dict[str, Any] | None = None) -> EmailMessage:
+        language = item.language
+        context: dict[str, Any] = {
+            "site_url": links.site(self.base, language),
+            "base_url": self.base,
+            "my_url": links.my_page(self.base, language),
+            **(source or {}),
+            **item.context,
+        }
+        if item.name is not None:
+            context.setdefault("name", item.name)
+        list_name = LIST_OF_KIND.get(item.kind)
+        unsubscribe_token = None
+        if list_name and item.member_id is not None:
+            unsubscribe_token = self.unsubscribe.make(
+                {"member_id": str(item.member_id), "list": list_name}
+            )
+            context["unsubscribe_url"] = links.unsubscribe_page(
+                self.base, language, unsubscribe_token
+            )
+        if item.kind == "invitation":
+            context["gathering_url"] = links.gathering(self.base, language, context["gathering_id"])
+        context["test"] = item.kind == "newsletter_test"
+        rendered = render(TEMPLATE_OF_KIND.get(item.kind, item.kind), language, context)
+
+        message = EmailMessage()
+        message["Subject"] = rendered.subject
+        message["From"] = self.settings.mail_from
+        message["To"] = Address(addr_spec=item.email)
+        message["Message-ID"] = item.message_id
+        message["Auto-Submitted"] = "auto-generated"
+        if unsubscribe_token is not None:
+            url = links.one_click_unsubscribe(self.base, unsubscribe_token)
+            message["List-Unsubscribe"] = f"<{url}>"
+            message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+            message["List-Id"] = f"MeUskaltajat {list_name} <{list_name}.{self.domain}>"
+            message["Precedence"] = "bulk"
+        message.set_content(rendered.text)
+        if rendered.html:
+            message.add_alternative(rendered.html, subtype="html")
+        calendar = self._calendar(item, context)
+        if calendar is not None:
+            method, data = calendar
+            message.add_attachment(
+                data,
+                maintype="text",
+                subtype="calendar",
+                filename="kutsu.ics" if language == "fi" else "event.ics",
+                params={"method": method},
+            )
+        # After the body: set_content replaces Content-* headers.
+        message["Content-Language"] = language
+        return message
+
+    def _calendar(self, item: Outgoing, context: dict[str, Any]) -> tuple[str, bytes] | None:
+        if item.kind == "invitation":
+            method = "PUBLISH"
+        elif item.kind == "registration" and context.get("has_calendar"):
+            if context.get("status") not in ("registered", "promoted"):
+                return None
+            method = "REQUEST"
+        else:
+            return None
+        entry = CalendarEntry(
+            gathering_id=str(context["gathering_id"]),
+            title=str(context["title"]),
+            starts_at=_moment(context["starts_at"]),
+            ends_at=_moment(context["ends_at"]),
+            url=links.gathering(self.base, item.language, str(context["gathering_id"])),
+            description=str(context.get("description") or ""),
+            location=context.get("location"),
+            online_url=context.get("online_url"),
+        )
+        data = ics(
+            entry,
+            domain=self.domain,
+            method=method,
+            organizer=self.sender_address,
+            attendee=item.email,
+        )
+        return method, data
+
+
+def gathering_context(g: Gathering) -> dict[str, Any]:
+    """What templates and the calendar entry need to know about a gathering."""
+    return {
+        "gathering_id": str(g.gathering_id),
+        "title": g.title,
+        "kind": g.kind,
+        "starts_at": g.starts_at.isoformat(),
+        "ends_at": g.ends_at.isoformat(),
+        "location": g.location,
+        "online_url": g.online_url,
+        "event_language": g.language,
+        "description": g.description,
+    }
+
+
+def _moment(value: Any) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))

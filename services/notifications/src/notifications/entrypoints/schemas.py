@@ -1,0 +1,151 @@
+"""Marshmallow schemas for the notifications HTTP API: what comes in and what goes out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates
+from uskalla_kit.pagination import PageQuery, page_schema
+
+LANGUAGES = ("fi", "sv", "en")
+CODE = validate.Regexp(r"^\d{3}$", error="A municipality code is 3 digits.")
+SLUG = validate.Regexp(r"^[a-z0-9]+(?:-[a-z0-9]+)*$", error="A theme is a slug like 'x-y'.")
+STATUSES = ("draft", "sending", "sent", "cancelled")
+DELIVERY_STATUSES = ("pending", "retrying", "sent", "failed", "suppressed", "skipped", "cancelled")
+KINDS = (
+    "confirmation",
+    "already_member",
+    "welcome",
+    "sign_in",
+    "invitation",
+    "registration",
+    "comment",
+    "newsletter",
+    "newsletter_test",
+)
+
+
+class NewsletterFields(Schema):
+    subject = fields.String(validate=validate.Length(min=1, max=200))
+    body = fields.String(validate=validate.Length(min=1, max=100_000))
+    language = fields.String(validate=validate.OneOf([*LANGUAGES, "all"]))
+    municipality_codes = fields.List(
+        fields.String(validate=CODE), validate=validate.Length(max=400)
+    )
+    themes = fields.List(
+        fields.String(validate=[SLUG, validate.Length(max=60)]), validate=validate.Length(max=20)
+    )
+
+    @validates("subject")
+    def _subject(self, value: str, **_: Any) -> None:
+        if not value.strip():
+            raise ValidationError("The subject cannot be blank.")
+        if "\n" in value or "\r" in value:
+            raise ValidationError("The subject is one line.")
+
+    @validates("body")
+    def _body(self, value: str, **_: Any) -> None:
+        if not value.strip():
+            raise ValidationError("The body cannot be blank.")
+
+
+class NewsletterCreate(NewsletterFields):
+    subject = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    body = fields.String(required=True, validate=validate.Length(min=1, max=100_000))
+    language = fields.String(load_default="all", validate=validate.OneOf([*LANGUAGES, "all"]))
+    municipality_codes = fields.List(
+        fields.String(validate=CODE), load_default=list, validate=validate.Length(max=400)
+    )
+    themes = fields.List(
+        fields.String(validate=[SLUG, validate.Length(max=60)]),
+        load_default=list,
+        validate=validate.Length(max=20),
+    )
+
+
+class NewsletterPatch(NewsletterFields):
+    pass
+
+
+class ProgressSchema(Schema):
+    recipients = fields.Integer(required=True)
+    sent = fields.Integer(required=True)
+    failed = fields.Integer(required=True)
+    pending = fields.Integer(required=True)
+    skipped = fields.Integer(required=True)
+    cancelled = fields.Integer(required=True)
+
+
+class NewsletterSchema(Schema):
+    id = fields.UUID(required=True)
+    subject = fields.String(required=True)
+    body = fields.String(required=True)
+    language = fields.String(required=True)
+    municipality_codes = fields.List(fields.String(), required=True)
+    themes = fields.List(fields.String(), required=True)
+    status = fields.String(required=True, validate=validate.OneOf(STATUSES))
+    created_by = fields.UUID(required=True, allow_none=True)
+    created_at = fields.DateTime(required=True)
+    updated_at = fields.DateTime(required=True)
+    send_requested_at = fields.DateTime(required=True, allow_none=True)
+    finished_at = fields.DateTime(required=True, allow_none=True)
+    audience_complete = fields.Boolean(required=True)
+    progress = fields.Nested(ProgressSchema, required=True)
+
+
+NewsletterPage = page_schema(NewsletterSchema, "NewsletterPage")
+
+
+class NewsletterQuery(PageQuery):
+    status = fields.String(validate=validate.OneOf(STATUSES))
+
+
+class TestCopySchema(Schema):
+    status = fields.String(required=True)
+    email = fields.String(required=True)
+
+
+class DeliverySchema(Schema):
+    id = fields.UUID(required=True)
+    member_id = fields.UUID(required=True, allow_none=True)
+    kind = fields.String(required=True)
+    cause = fields.String(required=True)
+    language = fields.String(required=True)
+    status = fields.String(required=True)
+    attempts = fields.Integer(required=True)
+    created_at = fields.DateTime(required=True)
+    sent_at = fields.DateTime(required=True, allow_none=True)
+    next_attempt_at = fields.DateTime(required=True, allow_none=True)
+    error = fields.String(required=True, allow_none=True)
+
+
+DeliveryPage = page_schema(DeliverySchema, "DeliveryPage")
+
+
+class DeliveryQuery(PageQuery):
+    member_id = fields.UUID()
+    kind = fields.String(validate=validate.OneOf(KINDS))
+    status = fields.String(validate=validate.OneOf(DELIVERY_STATUSES))
+    cause = fields.String(validate=validate.Length(min=1, max=100))
+
+
+class BounceSchema(Schema):
+    email = fields.Email(required=True, validate=validate.Length(max=254))
+    kind = fields.String(required=True, validate=validate.OneOf(("hard", "soft")))
+    reason = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+class BounceResultSchema(Schema):
+    email = fields.String(required=True)
+    kind = fields.String(required=True)
+    suppressed = fields.Boolean(required=True)
+    soft_bounces = fields.Integer(required=True)
+    hard_bounces = fields.Integer(required=True)
+
+
+class ExportSchema(Schema):
+    service = fields.String(required=True)
+    recipient = fields.Dict(required=True, allow_none=True)
+    deliveries = fields.List(fields.Dict(), required=True)
+    bounces = fields.List(fields.Dict(), required=True)
+    newsletters_created = fields.List(fields.Dict(), required=True)

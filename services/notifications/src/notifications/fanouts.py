@@ -1,0 +1,372 @@
+"""List mail to many: freeze the audience into delivery rows in batches, then send them in
+batches over reused SMTP connections, at a limited rate, resumable after any crash."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, func, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+from uskalla_events import Database, after_commit
+
+from notifications.adapters.mailer import (
+    ConnectionMailError,
+    Mailer,
+    PermanentMailError,
+    TemporaryMailError,
+)
+from notifications.adapters.models import Delivery, Fanout, Newsletter
+from notifications.adapters.ratelimit import RateLimiter
+from notifications.composer import LIST_OF_KIND, Outgoing
+from notifications.config import Settings
+from notifications.deliveries import OPEN, Deliveries, backoff
+
+log = logging.getLogger(__name__)
+
+FANOUT_TASK = "notifications.fanout_step"
+#: Consecutive temporary failures after which a chain pauses instead of trying every row.
+PAUSE_AFTER = 3
+
+FREEZE = """
+WITH chunk AS (
+    SELECT r.member_id, r.email, r.language FROM recipients r
+    WHERE r.active AND r.{list}
+      AND (CAST(:language AS varchar) = 'all' OR r.language = CAST(:language AS varchar))
+      AND (cardinality(CAST(:codes AS text[])) = 0
+           OR r.municipality_code = ANY(CAST(:codes AS text[])))
+      AND (CAST(:cursor AS uuid) IS NULL OR r.member_id > CAST(:cursor AS uuid))
+      AND NOT EXISTS (
+          SELECT 1 FROM suppressions s WHERE s.suppressed_at IS NOT NULL
+          AND s.email_hash = encode(sha256(convert_to(lower(r.email), 'UTF8')), 'hex'))
+    ORDER BY r.member_id LIMIT :limit
+), inserted AS (
+    INSERT INTO deliveries (id, kind, member_id, email, language, cause, context, status,
+                            attempts, message_id, enqueued_at)
+    SELECT gen_random_uuid(), CAST(:kind AS varchar), member_id, lower(email), language,
+           CAST(:cause AS varchar), '{{}}', 'pending', 0,
+           '<' || gen_random_uuid() || '.' || CAST(:kind AS varchar) || '@'
+               || CAST(:domain AS varchar) || '>',
+           now()
+    FROM chunk
+    ON CONFLICT ON CONSTRAINT uq_deliveries_kind_email_cause DO NOTHING
+)
+SELECT (SELECT count(*) FROM chunk) AS n,
+       (SELECT member_id FROM chunk ORDER BY member_id DESC LIMIT 1) AS last
+"""
+
+CLAIM = """
+SELECT d.id, d.kind, d.email, d.language, d.cause, d.message_id, d.member_id, d.context,
+       r.name, coalesce(r.active AND r.{list}, false) AS wants,
+       EXISTS (SELECT 1 FROM suppressions s WHERE s.suppressed_at IS NOT NULL
+               AND s.email_hash = encode(sha256(convert_to(d.email, 'UTF8')), 'hex'))
+           AS suppressed
+FROM deliveries d LEFT JOIN recipients r ON r.member_id = d.member_id
+WHERE d.cause = :cause AND d.kind = :kind AND d.status = 'pending'
+LIMIT 1 FOR UPDATE OF d SKIP LOCKED
+"""
+
+SET_STATUS = """
+UPDATE deliveries SET status = CAST(:status AS varchar), attempts = attempts + :tried,
+       error = CAST(:error AS text),
+       sent_at = CASE WHEN CAST(:status AS varchar) = 'sent' THEN now() ELSE sent_at END,
+       next_attempt_at = CAST(:next_attempt_at AS timestamptz), enqueued_at = now()
+WHERE id = :id
+"""
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Batch:
+    """What every row of one fan-out's batch shares."""
+
+    kind: str
+    cause: str
+    source: dict[str, Any]
+    claim: Any
+
+
+class Fanouts:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        deliveries: Deliveries,
+        enqueue: Callable[[str, float], None],
+        limiter: RateLimiter,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.deliveries = deliveries
+        self.composer = deliveries.composer
+        self.enqueue = enqueue
+        self.limiter = limiter
+
+    def start(self, session: Session, *, kind: str, cause: str, audience: dict[str, Any]) -> None:
+        """Record a fan-out in the caller's transaction (once per kind and cause); run it after."""
+        row = session.execute(
+            insert(Fanout)
+            .values(id=uuid.uuid4(), kind=kind, cause=cause, audience=audience, heartbeat_at=now())
+            .on_conflict_do_nothing(constraint="uq_fanouts_kind_cause")
+            .returning(Fanout.id)
+        ).first()
+        if row is not None:
+            fanout_id = str(row.id)
+            after_commit(session, lambda: self.enqueue(fanout_id, 0))
+
+    # -- the batch task -------------------------------------------------------------------
+    def step(self, fanout_id: str, *, chain: bool = True) -> str:
+        """One batch: freeze the audience if that is not done, then send up to a batch."""
+        with self.db.transaction() as session:
+            fanout = session.get(Fanout, uuid.UUID(fanout_id))
+            if fanout is None or fanout.finished_at or fanout.cancelled_at:
+                return "done"
+            frozen = fanout.frozen_at is not None
+        if not frozen:
+            if not self.freeze(fanout_id):
+                return "done"
+            for _ in range(self.settings.list_parallel - 1):  # more chains, each its own SMTP
+                self.enqueue(fanout_id, 0)
+        try:
+            outcome = self.send_batch(fanout_id)
+        except ConnectionMailError as exc:
+            log.warning("SMTP unreachable; fan-out pauses", extra={"error": str(exc)})
+            if chain:
+                self.enqueue(fanout_id, self._pause())
+            return "paused"
+        if outcome == "more" and chain:
+            self.enqueue(fanout_id, 0)
+        elif outcome == "paused" and chain:
+            self.enqueue(fanout_id, self._pause())
+        return outcome
+
+    def _pause(self) -> float:
+        return min(60.0, max(1.0, self.settings.mail_requeue_after / 2))
+
+    def freeze(self, fanout_id: str) -> bool:
+        """Insert the audience's delivery rows chunk by chunk (resumable); False if cancelled."""
+        while True:
+            with self.db.transaction() as session:
+                fanout = session.scalar(
+                    select(Fanout).where(Fanout.id == uuid.UUID(fanout_id)).with_for_update()
+                )
+                if fanout is None or fanout.cancelled_at is not None:
+                    return False
+                if fanout.frozen_at is not None:
+                    return True
+                audience = fanout.audience
+                result = session.execute(
+                    text(FREEZE.format(list=LIST_OF_KIND[fanout.kind])),
+                    {
+                        "language": audience.get("language") or "all",
+                        "codes": list(audience.get("municipality_codes") or []),
+                        "cursor": str(fanout.cursor) if fanout.cursor else None,
+                        "limit": self.settings.freeze_batch_size,
+                        "kind": fanout.kind,
+                        "cause": fanout.cause,
+                        "domain": self.composer.domain,
+                    },
+                ).one()
+                fanout.heartbeat_at = now()
+                if result.last is not None:
+                    fanout.cursor = result.last
+                if result.n < self.settings.freeze_batch_size:
+                    fanout.frozen_at = now()
+
+    def send_batch(self, fanout_id: str) -> str:
+        """Send up to a batch of pending rows over one SMTP connection; 'more' if any are left."""
+        with self.db.transaction() as session:
+            fanout = session.get(Fanout, uuid.UUID(fanout_id))
+            if fanout is None or fanout.cancelled_at or fanout.finished_at:
+                return "done"
+            fanout.heartbeat_at = now()
+            kind, cause = fanout.kind, fanout.cause
+            source = self.composer.source(
+                session, Outgoing(uuid.uuid4(), kind, "", "fi", cause, "")
+            )
+        batch = Batch(kind, cause, source, text(CLAIM.format(list=LIST_OF_KIND[kind])))
+        failures = 0
+        with Mailer(self.settings) as mailer, self.db.engine.connect() as conn:
+            for _ in range(self.settings.list_batch_size):
+                self.limiter.wait()
+                outcome = self._send_one(conn, mailer, batch)
+                if outcome is None:
+                    break
+                failures = failures + 1 if outcome == "retrying" else 0
+                if failures >= PAUSE_AFTER:
+                    return "paused"
+            else:
+                return "more"
+        self.finish_if_done(fanout_id)
+        return "done"
+
+    def _send_one(self, conn: Connection, mailer: Mailer, batch: Batch) -> str | None:
+        """Claim one pending row (locked while SMTP talks), send it, record the outcome."""
+        kind, cause = batch.kind, batch.cause
+        tx = conn.begin()
+        try:
+            row = conn.execute(batch.claim, {"kind": kind, "cause": cause}).mappings().first()
+            if row is None:
+                tx.rollback()
+                return None
+            delivery_id: uuid.UUID = row["id"]
+            if row["suppressed"] or not row["wants"]:
+                status = "suppressed" if row["suppressed"] else "skipped"
+                error = (
+                    "the address is suppressed (bounced)"
+                    if row["suppressed"]
+                    else (f"no longer subscribed to {LIST_OF_KIND[kind]}")
+                )
+                _set(conn, delivery_id, status, tried=0, error=error)
+                tx.commit()
+                return status
+            item = Outgoing(
+                id=row["id"],
+                kind=kind,
+                email=row["email"],
+                language=row["language"],
+                cause=cause,
+                message_id=row["message_id"],
+                member_id=row["member_id"],
+                context=row["context"] or {},
+                name=row["name"],
+            )
+            message = self.composer.compose(item, batch.source)
+
+            def mark_sent() -> None:
+                _set(conn, delivery_id, "sent", tried=1, error=None)
+                tx.commit()
+
+            mailer.send(message, before_final=mark_sent)
+            return "sent"
+        except ConnectionMailError:
+            if tx.is_active:
+                tx.rollback()  # nothing was said to the server about this row: it stays pending
+            raise
+        except (TemporaryMailError, PermanentMailError) as exc:
+            return self._failed(conn, tx, delivery_id, exc)
+        except BaseException:
+            if tx.is_active:
+                tx.rollback()
+            raise
+
+    def _failed(self, conn: Connection, tx: Any, delivery_id: uuid.UUID, exc: Exception) -> str:
+        """Record a refusal. After the final dot the row already says sent: correct it."""
+        committed = not tx.is_active  # refused at the final dot: the row already says sent
+        if committed:
+            tx = conn.begin()
+        attempts = conn.execute(
+            select(Delivery.attempts).where(Delivery.id == delivery_id)
+        ).scalar_one()
+        tried = 0 if committed else 1
+        attempts = attempts + tried
+        if isinstance(exc, PermanentMailError) or attempts >= self.settings.mail_max_attempts:
+            _set(conn, delivery_id, "failed", tried=tried, error=str(exc)[:2000])
+            tx.commit()
+            return "failed"
+        delay = backoff(attempts)
+        _set(
+            conn,
+            delivery_id,
+            "retrying",
+            tried=tried,
+            error=str(exc)[:2000],
+            next_attempt_at=now() + timedelta(seconds=delay),
+        )
+        tx.commit()
+        self.enqueue_retry(str(delivery_id), delay)
+        return "retrying"
+
+    def enqueue_retry(self, delivery_id: str, delay: float) -> None:
+        self.deliveries.enqueue(delivery_id, delay)
+
+    # -- completion, cancelling, progress, sweeping ----------------------------------------
+    def finish_if_done(self, fanout_id: str) -> bool:
+        with self.db.transaction() as session:
+            fanout = session.scalar(
+                select(Fanout).where(Fanout.id == uuid.UUID(fanout_id)).with_for_update()
+            )
+            if fanout is None or fanout.finished_at or fanout.frozen_at is None:
+                return False
+            open_rows = session.scalar(
+                select(func.count())
+                .select_from(Delivery)
+                .where(
+                    Delivery.cause == fanout.cause,
+                    Delivery.kind == fanout.kind,
+                    Delivery.status.in_(OPEN),
+                )
+            )
+            if open_rows:
+                return False
+            fanout.finished_at = now()
+            if fanout.kind == "newsletter":
+                session.execute(
+                    update(Newsletter)
+                    .where(Newsletter.id == uuid.UUID(fanout.cause), Newsletter.status == "sending")
+                    .values(status="sent", finished_at=now())
+                )
+            return True
+
+    def cancel(self, session: Session, *, kind: str, cause: str) -> int:
+        """Stop what has not been sent; a row being sent right now finishes first."""
+        session.execute(
+            update(Fanout)
+            .where(Fanout.kind == kind, Fanout.cause == cause)
+            .values(cancelled_at=func.coalesce(Fanout.cancelled_at, now()))
+        )
+        result = session.execute(
+            update(Delivery)
+            .where(Delivery.kind == kind, Delivery.cause == cause, Delivery.status.in_(OPEN))
+            .values(status="cancelled", error="cancelled before sending")
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    def sweep(self) -> int:
+        """Restart fan-outs whose chains stopped (a killed worker); finish those that are done."""
+        stale = now() - timedelta(seconds=self.settings.mail_requeue_after)
+        with self.db.transaction() as session:
+            ids = session.scalars(
+                update(Fanout)
+                .where(
+                    Fanout.finished_at.is_(None),
+                    Fanout.cancelled_at.is_(None),
+                    Fanout.heartbeat_at < stale,
+                )
+                .values(heartbeat_at=now())
+                .returning(Fanout.id)
+            ).all()
+        for fanout_id in ids:
+            if not self.finish_if_done(str(fanout_id)):
+                for _ in range(self.settings.list_parallel):
+                    self.enqueue(str(fanout_id), 0)
+        return len(ids)
+
+
+def _set(
+    conn: Connection,
+    delivery_id: uuid.UUID,
+    status: str,
+    *,
+    tried: int,
+    error: str | None,
+    next_attempt_at: datetime | None = None,
+) -> None:
+    conn.execute(
+        text(SET_STATUS),
+        {
+            "id": delivery_id,
+            "status": status,
+            "tried": tried,
+            "error": error,
+            "next_attempt_at": next_attempt_at,
+        },
+    )

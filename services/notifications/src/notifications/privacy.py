@@ -1,0 +1,124 @@
+"""A member's data here: the export the gateway merges, and erasure on request."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import String, cast, delete, func, literal, or_, select, update
+from sqlalchemy.orm import Session
+
+from notifications.adapters.models import EVENT_TABLES, Delivery, Newsletter, Recipient, Suppression
+from notifications.suppressions import email_hash
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def export_member(session: Session, member_id: uuid.UUID) -> dict[str, Any]:
+    """Everything notifications holds about one member, as JSON."""
+    recipient = session.get(Recipient, member_id)
+    deliveries = session.scalars(
+        select(Delivery).where(Delivery.member_id == member_id).order_by(Delivery.created_at)
+    ).all()
+    emails = {d.email for d in deliveries} | ({recipient.email} if recipient else set())
+    suppressions = (
+        session.scalars(
+            select(Suppression).where(Suppression.email_hash.in_([email_hash(e) for e in emails]))
+        ).all()
+        if emails
+        else []
+    )
+    newsletters = session.scalars(
+        select(Newsletter).where(Newsletter.created_by == member_id).order_by(Newsletter.created_at)
+    ).all()
+    return {
+        "service": "notifications",
+        "recipient": None
+        if recipient is None
+        else {
+            "email": recipient.email,
+            "name": recipient.name,
+            "language": recipient.language,
+            "organisation": recipient.organisation,
+            "municipality_code": recipient.municipality_code,
+            "newsletter": recipient.newsletter,
+            "invitations": recipient.invitations,
+            "active": recipient.active,
+        },
+        "deliveries": [
+            {
+                "id": str(d.id),
+                "kind": d.kind,
+                "email": d.email,
+                "language": d.language,
+                "status": d.status,
+                "attempts": d.attempts,
+                "created_at": _iso(d.created_at),
+                "sent_at": _iso(d.sent_at),
+                "error": d.error,
+            }
+            for d in deliveries
+        ],
+        "bounces": [
+            {
+                "soft_bounces": s.soft_bounces,
+                "hard_bounces": s.hard_bounces,
+                "suppressed_at": _iso(s.suppressed_at),
+            }
+            for s in suppressions
+        ],
+        "newsletters_created": [
+            {"id": str(n.id), "subject": n.subject, "created_at": _iso(n.created_at)}
+            for n in newsletters
+        ],
+    }
+
+
+def erase_member(session: Session, member_id: uuid.UUID) -> None:
+    """Remove the recipient; anonymise the delivery log; scrub events that name the address.
+
+    Bounce history stays, keyed by the address's hash only, so a dead address stays
+    suppressed if someone gives it again.
+    """
+    recipient = session.get(Recipient, member_id)
+    emails = set(
+        session.scalars(select(Delivery.email).where(Delivery.member_id == member_id)).all()
+    )
+    if recipient is not None:
+        emails.add(recipient.email)
+        session.delete(recipient)
+    mentions = or_(Delivery.member_id == member_id, Delivery.email.in_(emails))
+    session.execute(
+        update(Delivery)
+        .where(mentions, Delivery.status.in_(("pending", "retrying")))
+        .values(status="cancelled")
+    )
+    error = Delivery.error
+    for email in emails:
+        error = func.replace(func.lower(error), email.lower(), "<erased>")  # type: ignore[assignment]
+    session.execute(
+        update(Delivery)
+        .where(mentions)
+        .values(
+            email=literal("erased-") + cast(Delivery.id, String) + literal("@invalid"),
+            context={},
+            member_id=None,
+            error=error,
+        )
+    )
+    session.execute(
+        update(Newsletter).where(Newsletter.created_by == member_id).values(created_by=None)
+    )
+    # Kept events (for replay) and dead letters carry addresses and names: drop those rows.
+    needles = [str(member_id), *emails]
+    for table in (EVENT_TABLES.outbox, EVENT_TABLES.dead_letters):
+        text_of = cast(table.c.envelope, String)
+        session.execute(
+            delete(table).where(or_(*(text_of.ilike(f"%{_like(n)}%") for n in needles)))
+        )
+
+
+def _like(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

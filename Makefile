@@ -24,7 +24,10 @@ down: ## Stop the docker-compose stack
 	docker-compose down
 
 test: install ## The whole test suite (finds or starts PostgreSQL and Redis itself)
-	@$(RUN) pytest $(PYTEST_ARGS)
+	@$(RUN) pytest -m "not faults" $(PYTEST_ARGS)
+
+test-faults: install ## The fault suite: 2,000 sign-ups under kills and a Redis restart
+	@$(RUN) pytest -m faults -s tests/faults $(PYTEST_ARGS)
 
 test-e2e: install ## Only the end-to-end tests
 	@$(RUN) pytest -m e2e $(PYTEST_ARGS)

@@ -16,6 +16,7 @@ class MailStore:
         self.directory = directory
         self.directory.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        self._parsed: dict[str, dict[str, Any]] = {}  # files never change once written
 
     def save(self, raw: bytes, envelope_to: list[str]) -> str:
         name = f"{time.time_ns()}-{uuid.uuid4().hex[:8]}"
@@ -32,6 +33,15 @@ class MailStore:
         return path.read_bytes()
 
     def message(self, message_id: str) -> dict[str, Any]:
+        with self._lock:
+            cached = self._parsed.get(message_id)
+        if cached is None:
+            cached = self._parse(message_id)
+            with self._lock:
+                self._parsed[message_id] = cached
+        return cached
+
+    def _parse(self, message_id: str) -> dict[str, Any]:
         msg = email.message_from_bytes(self.raw(message_id), policy=email.policy.default)
         text = msg.get_body(preferencelist=("plain",))
         html = msg.get_body(preferencelist=("html",))
@@ -57,3 +67,5 @@ class MailStore:
     def clear(self) -> None:
         for path in self.directory.glob("*.eml"):
             path.unlink(missing_ok=True)
+        with self._lock:
+            self._parsed.clear()

@@ -117,6 +117,8 @@ def coordinator(
     make_token: Callable[..., str], service: Service
 ) -> tuple[uuid.UUID, dict[str, str]]:
     """A coordinator known to notifications (so a test copy has somewhere to go)."""
-    member_id = service.add_recipient(email="koordinaattori@kuntaliitto.fi", name="Kaisa K")
+    member_id = service.add_recipient(
+        email="koordinaattori@kuntaliitto.fi", name="Kaisa K", newsletter=False, invitations=False
+    )
     token = make_token(str(member_id), role="coordinator")
     return member_id, {"Authorization": f"Bearer {token}"}

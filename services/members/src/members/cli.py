@@ -21,13 +21,16 @@ cli = service_cli("members", build_runtime)
 @click.pass_obj
 def grant_role(lazy: object, email: str, role: str) -> None:
     runtime: Runtime = lazy.get()  # type: ignore[attr-defined]
-    with runtime.db.transaction() as session:
-        member = session.scalar(
-            select(Member).where(Member.email == email.strip().lower()).with_for_update()
-        )
-        if member is None or member.status != "active":
-            raise click.ClickException(f"no active member with the address {email}")
-        services_of(runtime).membership.set_role(session, member, role)
+    try:
+        with runtime.db.transaction() as session:
+            member = session.scalar(
+                select(Member).where(Member.email == email.strip().lower()).with_for_update()
+            )
+            if member is None or member.status != "active":
+                raise click.ClickException(f"no active member with the address {email}")
+            services_of(runtime).membership.set_role(session, member, role)
+    finally:
+        runtime.db.dispose()  # a one-shot command: leave no connection behind
     click.echo(f"{email}: {role}")
 
 

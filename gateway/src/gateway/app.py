@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import urllib3
-from flask import Flask, Response
-from uskalla_kit import Problem, current_identity
+from flask import Flask, Response, g, jsonify, render_template, request
+from uskalla_kit import Identity, Problem
 from uskalla_kit.auth import TokenVerifier
 from uskalla_kit.runtime import make_app, redis_check
 
+from gateway import session
+from gateway.compose import Composer
 from gateway.config import Settings
+from gateway.edge import init_edge
 from gateway.proxy import Upstreams
 from gateway.routes import service_for
 
@@ -17,44 +19,96 @@ METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 def build_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
-    upstreams = Upstreams(settings.services, settings.connect_timeout, settings.read_timeout)
-
-    def service_ready(name: str):  # type: ignore[no-untyped-def]
-        def check() -> None:
-            answer = upstreams.request(
-                name,
-                "GET",
-                "/readyz",
-                body=None,
-                headers={},
-                timeout=urllib3.Timeout(connect=1.0, read=3.0),
-            )
-            if answer.status != 200:
-                raise RuntimeError(f"{name} answered {answer.status}")
-
-        return check
-
-    checks = {name: service_ready(name) for name in settings.services}
-    checks["redis"] = redis_check(settings.redis_url)
+    upstreams = Upstreams(
+        settings.services, settings.connect_timeout, settings.read_timeout, settings.pool_size
+    )
+    composer = Composer(upstreams, settings.internal_token, settings.openapi_cache_seconds)
     app = make_app(
         "gateway",
         max_body_bytes=settings.max_body_bytes,
         verifier=TokenVerifier(
             settings.jwt_public_key, issuer=settings.jwt_issuer, audience=settings.jwt_audience
         ),
-        checks=checks,
+        checks={},
     )
     app.extensions["gateway.settings"] = settings
     app.extensions["gateway.upstreams"] = upstreams
+    app.extensions["gateway.composer"] = composer
+    limiter = init_edge(app, settings)
+    api_limit = limiter.shared_limit(settings.api_rate_limit, scope="api")
+    app.after_request(session.finish)
+    _replace_readiness(app, composer, settings)
 
     @app.route("/api/v1/<path:rest>", methods=METHODS)
+    @api_limit
     def forward(rest: str) -> Response:
-        from flask import request
-
         service = service_for(request.path)
         if service is None:
             raise Problem(404, "Not Found", "No such API path.")
-        current_identity()  # a token that is present must be valid before anything is forwarded
-        return upstreams.forward(service)
+        authorization = session.api_authorization()  # 401/403 before anything is forwarded
+        return upstreams.forward(service, authorization)
 
+    @app.get("/api/v1/members/me/export")
+    @api_limit
+    def export() -> Response:
+        session.api_authorization()
+        identity = _caller()
+        response = jsonify(composer.export(identity.member_id, g.request_id))
+        response.headers["Cache-Control"] = "no-store"
+        if request.args.get("download"):
+            response.headers["Content-Disposition"] = 'attachment; filename="uskalla-my-data.json"'
+        return response
+
+    @app.get("/api/v1/openapi.json")
+    @api_limit
+    def merged_openapi() -> Response:
+        return jsonify(composer.openapi())
+
+    @app.get("/api/docs")
+    def docs() -> str:
+        from gateway.apidocs import operations
+
+        document = composer.openapi()
+        return render_template("apidocs.html", doc=document, groups=operations(document))
+
+    from gateway.ui import init_ui
+
+    init_ui(app)
     return app
+
+
+def _caller() -> Identity:
+    from uskalla_kit import current_identity
+
+    identity = current_identity() or session.session_identity()
+    if identity is None:
+        raise Problem(401, "Unauthorized", "Sign in first.", headers={"WWW-Authenticate": "Bearer"})
+    return identity
+
+
+def _replace_readiness(app: Flask, composer: Composer, settings: Settings) -> None:
+    """The gateway is ready when it can serve; each service's state is reported beside it.
+
+    One unready service must not take the whole site (pages, other services' APIs) out of the
+    load balancer, so only `?strict=1` (for deploy smoke tests) fails on an unready service.
+    """
+    broker = redis_check(settings.redis_url)
+
+    def readyz() -> tuple[Response, int]:
+        services = composer.readiness()
+        try:
+            broker()
+            rate_limits = "ok"
+        except Exception as exc:  # rate limits fail open; report it, stay ready
+            rate_limits = f"unavailable: {type(exc).__name__}"
+        all_ok = rate_limits == "ok" and all(v == "ok" for v in services.values())
+        strict = request.args.get("strict") not in (None, "", "0", "false")
+        status = 200 if all_ok or not strict else 503
+        body = {
+            "status": "ok" if all_ok else "degraded",
+            "services": services,
+            "checks": {"redis": rate_limits},
+        }
+        return jsonify(body), status
+
+    app.view_functions["readyz"] = readyz

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass
 
 from uskalla_kit.settings import env, env_float, env_int, env_secret
+
+SERVICES = ("members", "experiments", "notifications")
 
 
 @dataclass
@@ -15,24 +19,32 @@ class Settings:
     jwt_issuer: str
     jwt_audience: str
     internal_token: str
-    port: int
-    max_body_bytes: int
-    connect_timeout: float
-    read_timeout: float
-    rate_limits: bool
-    public_base_url: str
+    port: int = 8080
+    max_body_bytes: int = 256 * 1024
+    connect_timeout: float = 2.0
+    read_timeout: float = 15.0
+    rate_limits: bool = True
+    api_rate_limit: str = "600/minute"
+    public_base_url: str = "http://127.0.0.1:8080"
+    cors_origins: tuple[str, ...] = ()
+    trusted_proxies: int = 0
+    csrf_secret: str = ""
+    openapi_cache_seconds: float = 60.0
+    pool_size: int = 32
+
+    @property
+    def csrf_key(self) -> bytes:
+        """CSRF_SECRET, or a key derived from the internal token (a secret every gateway has)."""
+        if self.csrf_secret:
+            return self.csrf_secret.encode()
+        return hmac.new(self.internal_token.encode(), b"uskalla csrf v1", hashlib.sha256).digest()
 
     @classmethod
     def from_env(cls) -> Settings:
         return cls(
             services={
-                "members": env("MEMBERS_URL", dev_default="http://127.0.0.1:8001").rstrip("/"),
-                "experiments": env("EXPERIMENTS_URL", dev_default="http://127.0.0.1:8002").rstrip(
-                    "/"
-                ),
-                "notifications": env(
-                    "NOTIFICATIONS_URL", dev_default="http://127.0.0.1:8003"
-                ).rstrip("/"),
+                name: env(f"{name.upper()}_URL", dev_default=f"http://127.0.0.1:{port}").rstrip("/")
+                for name, port in zip(SERVICES, (8001, 8002, 8003), strict=True)
             },
             redis_url=env("REDIS_URL", dev_default="redis://127.0.0.1:6379/0"),
             jwt_public_key=env_secret("JWT_PUBLIC_KEY") or "",
@@ -44,5 +56,13 @@ class Settings:
             connect_timeout=env_float("UPSTREAM_CONNECT_TIMEOUT", 2.0),
             read_timeout=env_float("UPSTREAM_READ_TIMEOUT", 15.0),
             rate_limits=env("RATE_LIMITS", "on").lower() != "off",
+            api_rate_limit=env("API_RATE_LIMIT", "600/minute"),
             public_base_url=env("PUBLIC_BASE_URL", dev_default="http://127.0.0.1:8080").rstrip("/"),
+            cors_origins=tuple(
+                o.strip().rstrip("/") for o in env("CORS_ORIGINS", "").split(",") if o.strip()
+            ),
+            trusted_proxies=env_int("TRUSTED_PROXIES", 0),
+            csrf_secret=env_secret("CSRF_SECRET", required=False) or "",
+            openapi_cache_seconds=env_float("OPENAPI_CACHE_SECONDS", 60.0),
+            pool_size=env_int("UPSTREAM_POOL_SIZE", 32),
         )

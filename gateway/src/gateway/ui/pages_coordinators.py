@@ -1,0 +1,216 @@
+"""Coordinators' pages: moderation, gatherings, the newsletter composer, the member list."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, redirect, request
+from markdown_it import MarkdownIt
+from markupsafe import Markup
+from werkzeug.wrappers import Response as BaseResponse
+
+from gateway import session
+from gateway.ui import client, ui
+from gateway.ui.common import coordinator, form_list, link, render, to_local_input
+from gateway.ui.pages_experiments import themes
+from gateway.ui.pages_gatherings import gathering_request_form
+from gateway.ui.pages_network import municipalities
+
+Page = tuple[str, int] | BaseResponse
+KINDS = ("forum", "tarinapaja", "network_meeting", "webinar")
+#: Newsletter preview: CommonMark with raw HTML off, so the preview cannot carry markup.
+MARKDOWN = MarkdownIt("commonmark", {"html": False, "linkify": False})
+
+
+def _csv(path: str, filename: str, **params: Any) -> Response:
+    answer = client.call("GET", path, params=params, accept="text/csv")
+    if not answer.ok:
+        from uskalla_kit import Problem
+
+        raise Problem(answer.status if answer.status >= 400 else 502, "CSV", "")
+    response = Response(answer.raw, mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@ui.get("/coordinators")
+def coordinators() -> Page:
+    coordinator()
+    return render("coord/index.html")
+
+
+@ui.get("/coordinators/moderation")
+def moderation() -> Page:
+    coordinator()
+    answer = client.get("/api/v1/moderation/comments", per_page=100)
+    return render("coord/moderation.html", items=client.items_of(answer), failed=not answer.ok)
+
+
+@ui.post("/coordinators/comments/<uuid:comment_id>/<any(hide, restore):action>")
+def moderate(comment_id: Any, action: str) -> BaseResponse:
+    coordinator()
+    session.check_form_csrf()
+    client.call("POST", f"/api/v1/comments/{comment_id}/{action}", body={})
+    notice = "hidden" if action == "hide" else "restored"
+    return redirect(link("moderation", notice=notice), 303)
+
+
+@ui.get("/coordinators/gatherings")
+def gatherings_admin() -> Page:
+    coordinator()
+    answer = client.get("/api/v1/gatherings", upcoming="false", status="all", per_page=100)
+    return render("coord/gatherings.html", items=client.items_of(answer), failed=not answer.ok)
+
+
+@ui.route("/coordinators/gatherings/new", methods=["GET", "POST"])
+@ui.route("/coordinators/gatherings/<uuid:gathering_id>", methods=["GET", "POST"])
+def gathering_form(gathering_id: Any = None) -> Page:
+    coordinator()
+    errors: dict[str, list[str]] = {}
+    current: dict[str, Any] = {}
+    if gathering_id is not None:
+        found = client.get(f"/api/v1/gatherings/{gathering_id}")
+        current = found.data if found.ok and isinstance(found.data, dict) else {}
+    if request.method == "POST":
+        session.check_form_csrf()
+        body = gathering_request_form()
+        if gathering_id is None:
+            answer = client.call("POST", "/api/v1/gatherings", body=body)
+        else:
+            answer = client.call("PATCH", f"/api/v1/gatherings/{gathering_id}", body=body)
+        if answer.ok:
+            new_id = answer.item("id") or gathering_id
+            return redirect(link("gathering_form", gathering_id=new_id, notice="saved"), 303)
+        errors = answer.errors
+        current = {**current, **{k: v for k, v in request.form.items() if k != "csrf_token"}}
+    else:
+        for key in ("starts_at", "ends_at", "registration_deadline"):
+            current[key] = to_local_input(current.get(key))
+    return render(
+        "coord/gathering_form.html",
+        status=422 if errors else 200,
+        gathering_id=gathering_id,
+        g=current,
+        errors=errors,
+        kinds=KINDS,
+    )
+
+
+@ui.post("/coordinators/gatherings/<uuid:gathering_id>/publish")
+def gathering_publish(gathering_id: Any) -> BaseResponse:
+    coordinator()
+    session.check_form_csrf()
+    answer = client.call("POST", f"/api/v1/gatherings/{gathering_id}/publish", body={})
+    notice = "published" if answer.ok else ""
+    return redirect(link("gathering_form", gathering_id=gathering_id, notice=notice), 303)
+
+
+@ui.get("/coordinators/gatherings/<uuid:gathering_id>/registrations.csv")
+def gathering_registrations(gathering_id: Any) -> Response:
+    coordinator()
+    return _csv(f"/api/v1/gatherings/{gathering_id}/registrations", "registrations.csv")
+
+
+@ui.get("/coordinators/members")
+def members() -> Page:
+    coordinator()
+    query = {k: request.args.get(k, "").strip() for k in ("q", "municipality_code", "newsletter")}
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    answer = client.get("/api/v1/members", page=page, per_page=50, **query)
+    total = int(answer.item("total", 0) or 0)
+    return render(
+        "coord/members.html",
+        items=client.items_of(answer),
+        total=total,
+        page=page,
+        pages=max(1, -(-total // 50)),
+        query=query,
+        municipalities=municipalities(),
+        failed=not answer.ok,
+    )
+
+
+@ui.get("/coordinators/members.csv")
+def members_csv() -> Response:
+    coordinator()
+    query = {k: request.args.get(k, "").strip() for k in ("q", "municipality_code", "newsletter")}
+    return _csv("/api/v1/members", "members.csv", **query)
+
+
+@ui.route("/coordinators/newsletters", methods=["GET", "POST"])
+def newsletters() -> Page:
+    coordinator()
+    if request.method == "POST":
+        session.check_form_csrf()
+        answer = client.call("POST", "/api/v1/newsletters", body=_newsletter_body())
+        if answer.ok and answer.item("id"):
+            return redirect(
+                link("newsletter", newsletter_id=answer.item("id"), notice="created"), 303
+            )
+        return _composer(None, {}, answer.errors)
+    answer = client.get("/api/v1/newsletters", per_page=50)
+    return render("coord/newsletters.html", items=client.items_of(answer), failed=not answer.ok)
+
+
+def _newsletter_body() -> dict[str, Any]:
+    form = request.form
+    return {
+        "subject": form.get("subject", "").strip(),
+        "body": form.get("body", ""),
+        "language": form.get("language") or "all",
+        "municipality_codes": form_list("municipality_codes"),
+        "themes": form.getlist("themes"),
+    }
+
+
+def _composer(
+    newsletter_id: Any, letter: dict[str, Any], errors: dict[str, list[str]], preview: bool = False
+) -> Page:
+    body = str(letter.get("body") or "")
+    return render(
+        "coord/newsletter.html",
+        status=422 if errors else 200,
+        newsletter_id=newsletter_id,
+        n=letter,
+        errors=errors,
+        preview=Markup(MARKDOWN.render(body)) if preview or body else None,  # noqa: S704 - html off
+        themes=themes(),
+        municipalities=municipalities(),
+    )
+
+
+@ui.get("/coordinators/newsletters/new")
+def newsletter_new() -> Page:
+    coordinator()
+    return _composer(None, {"language": "all"}, {})
+
+
+@ui.route("/coordinators/newsletters/<uuid:newsletter_id>", methods=["GET", "POST"])
+def newsletter(newsletter_id: Any) -> Page:
+    coordinator()
+    found = client.get(f"/api/v1/newsletters/{newsletter_id}")
+    letter = dict(found.data) if found.ok and isinstance(found.data, dict) else {}
+    if request.method == "POST":
+        session.check_form_csrf()
+        body = _newsletter_body()
+        if request.form.get("action") == "preview":
+            return _composer(newsletter_id, {**letter, **body}, {}, preview=True)
+        answer = client.call("PATCH", f"/api/v1/newsletters/{newsletter_id}", body=body)
+        if answer.ok:
+            return redirect(link("newsletter", newsletter_id=newsletter_id, notice="saved"), 303)
+        return _composer(newsletter_id, {**letter, **body}, answer.errors)
+    return _composer(newsletter_id, letter, {})
+
+
+@ui.post("/coordinators/newsletters/<uuid:newsletter_id>/<any(test, send, cancel):action>")
+def newsletter_action(newsletter_id: Any, action: str) -> Page:
+    coordinator()
+    session.check_form_csrf()
+    answer = client.call("POST", f"/api/v1/newsletters/{newsletter_id}/{action}", body={})
+    if answer.ok:
+        notice = {"test": "test_sent", "send": "sending", "cancel": "cancelled"}[action]
+        return redirect(link("newsletter", newsletter_id=newsletter_id, notice=notice), 303)
+    found = client.get(f"/api/v1/newsletters/{newsletter_id}")
+    letter = dict(found.data) if found.ok and isinstance(found.data, dict) else {}
+    return _composer(newsletter_id, letter, answer.errors)

@@ -1,0 +1,149 @@
+"""Every public path reaches its service; headers are cleaned both ways; request ids travel."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from flask.testing import FlaskClient
+from gateway.routes import ROUTES, service_for
+from stub_service import StubService
+
+ID = str(uuid.uuid4())
+#: Every path of API.md, with the service that owns it.
+API_PATHS = [
+    ("POST", "/api/v1/members", "members"),
+    ("POST", "/api/v1/members/confirm", "members"),
+    ("POST", "/api/v1/auth/sign-in", "members"),
+    ("POST", "/api/v1/auth/token", "members"),
+    ("GET", "/api/v1/members/me", "members"),
+    ("PATCH", "/api/v1/members/me", "members"),
+    ("DELETE", "/api/v1/members/me", "members"),
+    ("GET", "/api/v1/members", "members"),
+    ("PATCH", f"/api/v1/members/{ID}", "members"),
+    ("POST", "/api/v1/unsubscribe", "members"),
+    ("GET", "/api/v1/municipalities", "members"),
+    ("GET", "/api/v1/gatherings", "members"),
+    ("POST", "/api/v1/gatherings", "members"),
+    ("GET", f"/api/v1/gatherings/{ID}", "members"),
+    ("PATCH", f"/api/v1/gatherings/{ID}", "members"),
+    ("POST", f"/api/v1/gatherings/{ID}/publish", "members"),
+    ("POST", f"/api/v1/gatherings/{ID}/registrations", "members"),
+    ("DELETE", f"/api/v1/gatherings/{ID}/registrations/me", "members"),
+    ("GET", f"/api/v1/gatherings/{ID}/registrations", "members"),
+    ("GET", f"/api/v1/gatherings/{ID}/calendar.ics", "members"),
+    ("GET", "/api/v1/experiments", "experiments"),
+    ("POST", "/api/v1/experiments", "experiments"),
+    ("GET", f"/api/v1/experiments/{ID}", "experiments"),
+    ("PATCH", f"/api/v1/experiments/{ID}", "experiments"),
+    ("POST", f"/api/v1/experiments/{ID}/publish", "experiments"),
+    ("POST", f"/api/v1/experiments/{ID}/stage", "experiments"),
+    ("PUT", f"/api/v1/experiments/{ID}/evaluation", "experiments"),
+    ("GET", f"/api/v1/experiments/{ID}/comments", "experiments"),
+    ("POST", f"/api/v1/experiments/{ID}/comments", "experiments"),
+    ("PATCH", f"/api/v1/comments/{ID}", "experiments"),
+    ("DELETE", f"/api/v1/comments/{ID}", "experiments"),
+    ("POST", f"/api/v1/comments/{ID}/reports", "experiments"),
+    ("POST", f"/api/v1/comments/{ID}/hide", "experiments"),
+    ("POST", f"/api/v1/comments/{ID}/restore", "experiments"),
+    ("GET", "/api/v1/moderation/comments", "experiments"),
+    ("GET", "/api/v1/themes", "experiments"),
+    ("GET", "/api/v1/experiments/stats", "experiments"),
+    ("GET", "/api/v1/experiments/feed.atom", "experiments"),
+    ("GET", "/api/v1/experiments.csv", "experiments"),
+    ("GET", "/api/v1/newsletters", "notifications"),
+    ("POST", "/api/v1/newsletters", "notifications"),
+    ("GET", f"/api/v1/newsletters/{ID}", "notifications"),
+    ("PATCH", f"/api/v1/newsletters/{ID}", "notifications"),
+    ("POST", f"/api/v1/newsletters/{ID}/test", "notifications"),
+    ("POST", f"/api/v1/newsletters/{ID}/send", "notifications"),
+    ("POST", f"/api/v1/newsletters/{ID}/cancel", "notifications"),
+    ("GET", "/api/v1/deliveries", "notifications"),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "service"), API_PATHS)
+def test_every_api_path_reaches_its_service(
+    client: FlaskClient, services: dict[str, StubService], method: str, path: str, service: str
+) -> None:
+    answer = client.open(path, method=method, json={"x": 1} if method != "GET" else None)
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    assert answer.json["service"] == service
+    assert answer.json["method"] == method
+    assert answer.json["path"] == path
+    assert service_for(path) == service
+
+
+def test_the_routing_table_has_no_shadowed_prefix() -> None:
+    prefixes = [prefix for prefix, _ in ROUTES]
+    assert len(prefixes) == len(set(prefixes))
+    assert service_for("/api/v1/membersx") is None
+    assert service_for("/api/v1/experimentsfoo") is None
+
+
+def test_an_unknown_api_path_is_a_404_problem(client: FlaskClient) -> None:
+    answer = client.get("/api/v1/nothing-here")
+    assert answer.status_code == 404
+    assert answer.mimetype == "application/problem+json"
+    assert answer.json["status"] == 404
+
+
+def test_query_and_body_are_passed_on(client: FlaskClient) -> None:
+    answer = client.post("/api/v1/experiments?q=kirjasto&page=2", json={"title": "Kokeilu"})
+    assert answer.json["path"] == "/api/v1/experiments?q=kirjasto&page=2"
+    assert answer.json["body"] == '{"title": "Kokeilu"}'
+    assert answer.json["headers"]["Content-Type"] == "application/json"
+
+
+def test_hop_by_hop_and_private_headers_are_not_forwarded(client: FlaskClient) -> None:
+    answer = client.get(
+        "/api/v1/themes",
+        headers={
+            "Connection": "keep-alive, X-Drop-Me",
+            "X-Drop-Me": "secret",
+            "Keep-Alive": "timeout=5",
+            "Proxy-Authorization": "Basic abc",
+            "TE": "trailers",
+            "Upgrade": "websocket",
+            "X-Internal-Token": "forged",
+            "Cookie": "uskalla_session=nope; other=1",
+            "X-Forwarded-For": "6.6.6.6",
+            "X-Kept": "yes",
+        },
+    )
+    sent = {k.lower(): v for k, v in answer.json["headers"].items()}
+    for name in ("x-drop-me", "proxy-authorization", "te", "upgrade", "x-internal-token", "cookie"):
+        assert name not in sent, name
+    assert sent["x-kept"] == "yes"
+    assert sent["x-forwarded-for"] == "127.0.0.1"  # ours, not the client's claim
+    # ...and the service's hop-by-hop answer headers do not reach the client.
+    assert "X-Secret" not in answer.headers
+    assert "Keep-Alive" not in answer.headers
+
+
+def test_request_id_is_generated_passed_on_and_returned(client: FlaskClient) -> None:
+    answer = client.get("/api/v1/themes")
+    rid = answer.headers["X-Request-ID"]
+    assert uuid.UUID(rid)
+    assert answer.json["headers"]["X-Request-ID"] == rid
+
+    mine = client.get("/api/v1/themes", headers={"X-Request-ID": "client-id-42"})
+    assert mine.headers["X-Request-ID"] == "client-id-42"
+    assert mine.json["headers"]["X-Request-ID"] == "client-id-42"
+
+    insane = client.get("/api/v1/themes", headers={"X-Request-ID": "<script>" + "x" * 200})
+    assert insane.headers["X-Request-ID"] != "<script>" + "x" * 200
+
+
+def test_service_status_and_problem_bodies_are_relayed(
+    client: FlaskClient, services: dict[str, StubService]
+) -> None:
+    services["members"].answers[("POST", "/api/v1/members")] = (
+        422,
+        {"status": 422, "title": "Validation failed", "errors": {"email": ["Not valid."]}},
+        {"Content-Type": "application/problem+json"},
+    )
+    answer = client.post("/api/v1/members", json={"email": "x"})
+    assert answer.status_code == 422
+    assert answer.mimetype == "application/problem+json"
+    assert answer.json["errors"] == {"email": ["Not valid."]}

@@ -126,3 +126,34 @@ def test_routes_without_documentation_do_not_exist(runtime: Runtime) -> None:
 def test_uuid_in_path_is_checked(client: FlaskClient) -> None:
     assert client.get(f"/api/v1/gatherings/{uuid.uuid4()}/calendar.ics").status_code == 404
     assert client.get("/api/v1/gatherings/not-an-id/calendar.ics").status_code == 404
+
+
+def test_text_postgresql_cannot_store_is_422_not_500(
+    client: FlaskClient,
+    add_member: Callable[..., Member],
+    auth: Callable[[Member], dict[str, str]],
+) -> None:
+    coordinator = add_member(role="coordinator")
+    join = {"email": "a@example.fi", "consent": True}
+    for bad in ("nul\x00byte", "lone \ud800 surrogate"):
+        answer = client.post("/api/v1/members", json={**join, "name": bad})
+        assert answer.status_code == 422 and "name" in answer.json["errors"]
+        patch = client.patch(
+            "/api/v1/members/me", json={"organisation": bad}, headers=auth(coordinator)
+        )
+        assert patch.status_code == 422 and "organisation" in patch.json["errors"]
+        gathering = client.post(
+            "/api/v1/gatherings",
+            json={
+                "title": bad,
+                "kind": "forum",
+                "starts_at": "2030-01-01T10:00:00Z",
+                "ends_at": "2030-01-01T12:00:00Z",
+                "online_url": f"https://x.fi/{bad}",
+            },
+            headers=auth(coordinator),
+        )
+        assert gathering.status_code == 422
+        assert {"title", "online_url"} <= set(gathering.json["errors"])
+    search = client.get("/api/v1/members?q=%00", headers=auth(coordinator))
+    assert search.status_code == 422

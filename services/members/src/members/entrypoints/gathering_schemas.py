@@ -10,7 +10,12 @@ from uskalla_kit.pagination import PageQuery, page_schema
 
 from members.domain.gatherings import KINDS, schedule_errors
 from members.domain.rules import LANGUAGES
+from members.entrypoints.schemas import Text
 
+WEB_ADDRESS = [
+    validate.Length(max=500),
+    validate.URL(schemes={"http", "https"}, error="Not a web address (http or https)."),
+]
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 
@@ -38,38 +43,31 @@ def not_blank(value: str) -> None:
 
 
 class GatheringFields(Schema):
-    title = fields.String(validate=[validate.Length(min=1, max=200), not_blank])
-    kind = fields.String(validate=validate.OneOf(KINDS))
-    description = fields.String(validate=validate.Length(max=10_000))
+    title = Text(validate=[validate.Length(min=1, max=200), not_blank])
+    kind = Text(validate=validate.OneOf(KINDS))
+    description = Text(validate=validate.Length(max=10_000))
     starts_at = UTCDateTime()
     ends_at = UTCDateTime()
-    location = fields.String(allow_none=True, validate=validate.Length(max=300))
-    online_url = fields.URL(
-        allow_none=True, schemes={"http", "https"}, validate=validate.Length(max=500)
-    )
+    location = Text(allow_none=True, validate=validate.Length(max=300))
+    online_url = Text(allow_none=True, validate=WEB_ADDRESS)
     capacity = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=100_000))
     registration_deadline = UTCDateTime(allow_none=True)
-    language = fields.String(validate=validate.OneOf(LANGUAGES))
+    language = Text(validate=validate.OneOf(LANGUAGES))
 
 
 class GatheringCreateSchema(GatheringFields):
-    title = fields.String(required=True, validate=[validate.Length(min=1, max=200), not_blank])
-    kind = fields.String(required=True, validate=validate.OneOf(KINDS))
-    description = fields.String(load_default="", validate=validate.Length(max=10_000))
+    title = Text(required=True, validate=[validate.Length(min=1, max=200), not_blank])
+    kind = Text(required=True, validate=validate.OneOf(KINDS))
+    description = Text(load_default="", validate=validate.Length(max=10_000))
     starts_at = UTCDateTime(required=True)
     ends_at = UTCDateTime(required=True)
-    location = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=300))
-    online_url = fields.URL(
-        load_default=None,
-        allow_none=True,
-        schemes={"http", "https"},
-        validate=validate.Length(max=500),
-    )
+    location = Text(load_default=None, allow_none=True, validate=validate.Length(max=300))
+    online_url = Text(load_default=None, allow_none=True, validate=WEB_ADDRESS)
     capacity = fields.Integer(
         load_default=None, allow_none=True, validate=validate.Range(min=1, max=100_000)
     )
     registration_deadline = UTCDateTime(load_default=None, allow_none=True)
-    language = fields.String(load_default="fi", validate=validate.OneOf(LANGUAGES))
+    language = Text(load_default="fi", validate=validate.OneOf(LANGUAGES))
 
     @validates_schema(skip_on_field_errors=True)
     def _schedule(self, data: dict[str, Any], **_: Any) -> None:
@@ -120,12 +118,10 @@ class GatheringListQuery(PageQuery):
         unknown = EXCLUDE
 
     upcoming = fields.Boolean(load_default=True)
-    kind = fields.String(validate=validate.OneOf(KINDS))
-    language = fields.String(validate=validate.OneOf(LANGUAGES))
+    kind = Text(validate=validate.OneOf(KINDS))
+    language = Text(validate=validate.OneOf(LANGUAGES))
     # Drafts are listed for coordinators only.
-    status = fields.String(
-        load_default="published", validate=validate.OneOf(["published", "draft"])
-    )
+    status = Text(load_default="published", validate=validate.OneOf(["published", "draft"]))
 
 
 class RegistrationStatusSchema(Schema):

@@ -20,7 +20,21 @@ from members.domain.municipalities import municipalities
 from members.domain.rules import LANGUAGES, LISTS, ROLES, STATUSES
 
 
-class EmailAddress(fields.String):
+class Text(fields.String):
+    """A string PostgreSQL can store: valid UTF-8 (no lone surrogates) and no NUL characters."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if "\x00" in text:
+            raise ValidationError("Must not contain NUL characters.")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValidationError("Must be valid Unicode text.") from None
+        return text
+
+
+class EmailAddress(Text):
     """An e-mail address in real syntax (RFC 5321/5322 via email-validator), normalised."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
@@ -33,10 +47,10 @@ class EmailAddress(fields.String):
             raise ValidationError(f"Not a valid e-mail address: {exc}") from None
 
 
-def municipality_code(*, default_none: bool = True) -> fields.String:
+def municipality_code(*, default_none: bool = True) -> Text:
     """A Statistics Finland code from the shipped list (absent = None only where asked)."""
     extra: dict[str, Any] = {"load_default": None} if default_none else {}
-    return fields.String(
+    return Text(
         allow_none=True,
         validate=validate.OneOf(
             sorted(municipalities()),
@@ -48,11 +62,11 @@ def municipality_code(*, default_none: bool = True) -> fields.String:
 
 class JoinSchema(Schema):
     email = EmailAddress(required=True)
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    organisation = fields.String(load_default="", validate=validate.Length(max=200))
+    name = Text(required=True, validate=validate.Length(min=1, max=200))
+    organisation = Text(load_default="", validate=validate.Length(max=200))
     municipality_code = municipality_code()
-    title = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
-    language = fields.String(load_default="fi", validate=validate.OneOf(LANGUAGES))
+    title = Text(load_default=None, allow_none=True, validate=validate.Length(max=200))
+    language = Text(load_default="fi", validate=validate.OneOf(LANGUAGES))
     newsletter = fields.Boolean(load_default=True)
     invitations = fields.Boolean(load_default=True)
     consent = fields.Boolean(required=True)
@@ -76,22 +90,22 @@ def not_blank(value: str) -> None:
 class ProfilePatchSchema(Schema):
     """A member's own changes: any of these fields, nothing else."""
 
-    name = fields.String(validate=[validate.Length(min=1, max=200), not_blank])
-    organisation = fields.String(allow_none=True, validate=validate.Length(max=200))
+    name = Text(validate=[validate.Length(min=1, max=200), not_blank])
+    organisation = Text(allow_none=True, validate=validate.Length(max=200))
     municipality_code = municipality_code(default_none=False)
-    title = fields.String(allow_none=True, validate=validate.Length(max=200))
-    language = fields.String(validate=validate.OneOf(LANGUAGES))
+    title = Text(allow_none=True, validate=validate.Length(max=200))
+    language = Text(validate=validate.OneOf(LANGUAGES))
     newsletter = fields.Boolean()
     invitations = fields.Boolean()
 
 
 class TokenSchema(Schema):
-    token = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    token = Text(required=True, validate=validate.Length(min=1, max=200))
 
 
 class UnsubscribeSchema(Schema):
     # Signed tokens are longer than the random ones; still bounded.
-    token = fields.String(required=True, validate=validate.Length(min=1, max=1000))
+    token = Text(required=True, validate=validate.Length(min=1, max=1000))
 
 
 class UnsubscribedSchema(Schema):
@@ -140,12 +154,12 @@ class MemberListQuery(PageQuery):
     class Meta:
         unknown = EXCLUDE
 
-    q = fields.String(validate=validate.Length(min=1, max=200))
+    q = Text(validate=validate.Length(min=1, max=200))
     municipality_code = municipality_code(default_none=False)
     newsletter = fields.Boolean()
     invitations = fields.Boolean()
-    role = fields.String(validate=validate.OneOf(ROLES))
-    status = fields.String(load_default="active", validate=validate.OneOf(STATUSES))
+    role = Text(validate=validate.OneOf(ROLES))
+    status = Text(load_default="active", validate=validate.OneOf(STATUSES))
 
 
 class MemberAdminPatchSchema(Schema):

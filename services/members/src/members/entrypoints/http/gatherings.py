@@ -65,7 +65,7 @@ def base_url() -> str:
     "drafts with status=draft",
     query=GatheringListQuery,
     responses={200: GatheringPageSchema},
-    problems=(403,),
+    problems=(401, 403),
     tags=("gatherings",),
 )
 def list_gatherings() -> Response:
@@ -109,6 +109,7 @@ def create_gathering() -> tuple[Response, int]:
 @documented(
     "A gathering with its registered and waitlisted counts (drafts: coordinators only)",
     responses={200: GatheringSchema},
+    problems=(401,),
     tags=("gatherings",),
 )
 def get_gathering(gathering_id: uuid.UUID) -> Response:
@@ -210,6 +211,7 @@ def list_registrations(gathering_id: uuid.UUID) -> Response:
     "The gathering as an iCalendar (RFC 5545) event",
     responses={200: "text/calendar"},
     content_types={200: "text/calendar"},
+    problems=(401,),
     tags=("gatherings",),
 )
 def calendar(gathering_id: uuid.UUID) -> Response:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, validate
 from uskalla_kit import current_runtime, json_body
 from uskalla_kit.openapi import documented
 
@@ -18,6 +18,7 @@ from members.entrypoints.schemas import (
     MunicipalityListSchema,
     ProfilePatchSchema,
     StatusSchema,
+    Text,
     TokenSchema,
     UnsubscribedSchema,
     UnsubscribeSchema,
@@ -121,7 +122,7 @@ def erase_me() -> tuple[Response, int]:
 
 
 class UnsubscribeQuery(Schema):
-    token = fields.String(validate=validate.Length(min=1, max=1000))
+    token = Text(validate=validate.Length(min=1, max=1000))
 
 
 @bp.post("/unsubscribe")

@@ -28,7 +28,7 @@
         .then(function (letter) {
           if (!letter) { return; }
           var p = letter.progress || {};
-          var done = (p.sent || 0) + (p.failed || 0);
+          var done = Math.max((p.recipients || 0) - (p.pending || 0), 0);
           bar.max = Math.max(p.recipients || 0, 1);
           bar.value = done;
           panel.setAttribute("data-status", letter.status);
@@ -38,6 +38,9 @@
           }
           if (statusText && panel.getAttribute("data-label-" + letter.status)) {
             statusText.textContent = panel.getAttribute("data-label-" + letter.status);
+          }
+          if (letter.status !== "sending") {
+            Array.prototype.forEach.call(document.querySelectorAll("[data-while-sending]"), function (el) { el.hidden = true; });
           }
           if (letter.status === "sending" || (letter.status === "draft" && done === 0 && panel.getAttribute("data-watch"))) {
             window.setTimeout(poll, 1000);

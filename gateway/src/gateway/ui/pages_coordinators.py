@@ -59,8 +59,13 @@ def moderate(comment_id: Any, action: str) -> BaseResponse:
 @ui.get("/coordinators/gatherings")
 def gatherings_admin() -> Page:
     coordinator()
-    answer = client.get("/api/v1/gatherings", upcoming="false", status="all", per_page=100)
-    return render("coord/gatherings.html", items=client.items_of(answer), failed=not answer.ok)
+    drafts = client.get("/api/v1/gatherings", upcoming="false", status="draft", per_page=100)
+    published = client.get("/api/v1/gatherings", upcoming="false", per_page=100)
+    return render(
+        "coord/gatherings.html",
+        items=client.items_of(drafts) + client.items_of(published),
+        failed=not (drafts.ok and published.ok),
+    )
 
 
 @ui.route("/coordinators/gatherings/new", methods=["GET", "POST"])

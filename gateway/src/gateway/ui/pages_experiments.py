@@ -129,6 +129,7 @@ def experiment(experiment_id: Any) -> Page:
         stages=STAGES,
         reasons=REASONS,
         errors={},
+        themes=themes(),
     )
 
 
@@ -166,6 +167,7 @@ def _action(experiment_id: Any, path: str, body: Any, notice: str, method: str =
         reasons=REASONS,
         errors=answer.errors,
         comment_body=request.form.get("body", ""),
+        themes=themes(),
     )
 
 

@@ -1,0 +1,238 @@
+"""Gateway overhead: GET /api/v1/experiments through the gateway and straight to the service.
+
+Starts the experiments API and the gateway as real processes with the same server settings
+(gunicorn gthread, WEB_WORKERS x WEB_THREADS), on a fresh migrated database with published
+experiments, then loads both from one client with several threads, each keeping its own
+connection, for a fixed number of requests, alternating rounds so both see the same machine.
+Prints requests per second, p50 and p99 latency of each, and the ratios. Target: the gateway
+keeps at least 0.85 of direct throughput and adds under 2 ms at p50.
+
+    TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres \\
+    TEST_REDIS_URL=redis://127.0.0.1:6379/0 .venv/bin/python bench/bench_gateway.py
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import jwt
+import requests
+import urllib3
+from uskalla_devstack.keys import ensure_dev_keys
+from uskalla_devstack.servers import ServerSet, create_database, free_port
+
+REQUESTS = int(os.environ.get("BENCH_REQUESTS", "3000"))  # per target and round
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
+CLIENTS = int(os.environ.get("BENCH_CLIENTS", "8"))
+WORKERS = os.environ.get("BENCH_WEB_WORKERS", "2")
+THREADS = os.environ.get("BENCH_WEB_THREADS", "8")
+SEED = int(os.environ.get("BENCH_EXPERIMENTS", "40"))
+PATH = "/api/v1/experiments?per_page=20"
+BIN = Path(sys.executable).parent
+
+
+def servers(work: Path) -> tuple[str, str, ServerSet | None]:
+    pg, rd = os.environ.get("TEST_DATABASE_URL"), os.environ.get("TEST_REDIS_URL")
+    if pg and rd:
+        return pg, rd, None
+    found = ServerSet(work / "servers")
+    return pg or found.postgres(), rd or found.redis(), found
+
+
+def start(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    sink = log.open("wb")
+    return subprocess.Popen(
+        argv, env=env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True
+    )
+
+
+def wait_ready(url: str, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url, timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(url)
+
+
+def seed(base: str, private_key: str) -> int:
+    """Published experiments, made through the service's own API as their owner would."""
+    now = datetime.now(UTC)
+    token = jwt.encode(
+        {
+            "sub": str(uuid.uuid4()),
+            "role": "coordinator",
+            "iss": "uskalla-members",
+            "aud": "uskalla",
+            "iat": now,
+            "exp": now + timedelta(minutes=30),
+        },
+        private_key,
+        algorithm="EdDSA",
+    )
+    headers = {"Authorization": f"Bearer {token}"}
+    made = 0
+    with requests.Session() as http:
+        for i in range(SEED):
+            created = http.post(
+                f"{base}/api/v1/experiments",
+                json={
+                    "title": f"Kirjaston itsepalvelukokeilu {i}",
+                    "summary": "Kirjasto auki iltaisin ilman henkilökuntaa.",
+                    "kind": "experiment",
+                    "scale": "small" if i % 2 else "large",
+                    "themes": ["digital-municipality"],
+                    "municipality_codes": ["049"],
+                    "organisation": "Espoon kaupunki",
+                },
+                headers=headers,
+                timeout=10,
+            )
+            if created.status_code != 201:
+                print(f"seeding: {created.status_code} {created.text[:200]}")
+                break
+            published = http.post(
+                f"{base}/api/v1/experiments/{created.json()['id']}/publish",
+                headers=headers,
+                timeout=10,
+            )
+            made += published.status_code == 200
+    return made
+
+
+def load(base: str, count: int) -> tuple[float, list[float]]:
+    """`count` GETs from CLIENTS threads, each on its own kept-alive connection."""
+    latencies: list[float] = []
+    lock = threading.Lock()
+    per_client = count // CLIENTS
+    start_line = threading.Barrier(CLIENTS + 1)
+
+    def client() -> None:
+        host, port = base.removeprefix("http://").split(":")
+        pool = urllib3.HTTPConnectionPool(host, int(port), maxsize=1)
+        mine: list[float] = []
+        start_line.wait()
+        for _ in range(per_client):
+            started = time.perf_counter()
+            answer = pool.request("GET", PATH)
+            mine.append(time.perf_counter() - started)
+            if answer.status != 200:
+                raise RuntimeError(f"{base}: {answer.status} {answer.data[:200]!r}")
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=client) for _ in range(CLIENTS)]
+    for thread in threads:
+        thread.start()
+    start_line.wait()
+    began = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - began, latencies
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+def main() -> None:
+    work = Path(tempfile.mkdtemp(prefix="bench-gateway-"))
+    pg, rd, found = servers(work)
+    private, public = ensure_dev_keys(work / "keys")
+    database = create_database(pg, "bench_gateway_experiments", drop=True)
+    service_port, gateway_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "USKALLA_ENV": "dev",
+        "EXPERIMENTS_DATABASE_URL": database,
+        "REDIS_URL": rd,
+        "JWT_PUBLIC_KEY_FILE": str(public),
+        "INTERNAL_API_TOKEN": "bench-internal-token",
+        "RATE_LIMITS": "off",
+        "LOG_LEVEL": "WARNING",
+        "WEB_WORKERS": WORKERS,
+        "WEB_THREADS": THREADS,
+        "EXPERIMENTS_URL": f"http://127.0.0.1:{service_port}",
+        "MEMBERS_URL": "http://127.0.0.1:9",
+        "NOTIFICATIONS_URL": "http://127.0.0.1:9",
+    }
+    subprocess.run([str(BIN / "experiments"), "migrate"], env=env, check=True, capture_output=True)
+    processes = [
+        start(
+            [str(BIN / "experiments"), "api", "--host", "127.0.0.1", "--port", str(service_port)],
+            env,
+            work / "experiments.log",
+        ),
+        start(
+            [str(BIN / "gateway"), "api", "--host", "127.0.0.1", "--port", str(gateway_port)],
+            env,
+            work / "gateway.log",
+        ),
+    ]
+    try:
+        direct = f"http://127.0.0.1:{service_port}"
+        gateway = f"http://127.0.0.1:{gateway_port}"
+        wait_ready(direct + "/readyz")
+        wait_ready(gateway + "/healthz")
+        made = seed(direct, private.read_text())
+        items = requests.get(direct + PATH, timeout=10).json().get("total")
+        print(
+            f"{made} experiments published ({items} listed); {CLIENTS} client threads, "
+            f"{REQUESTS} requests x {ROUNDS} rounds per target; servers: {WORKERS} workers x "
+            f"{THREADS} threads each"
+        )
+        load(direct, CLIENTS * 25)  # warm both: connections, pools, caches
+        load(gateway, CLIENTS * 25)
+        results: dict[str, tuple[float, list[float]]] = {"direct": (0.0, []), "gateway": (0.0, [])}
+        for _ in range(ROUNDS):
+            for name, base in (("direct", direct), ("gateway", gateway)):
+                seconds, latencies = load(base, REQUESTS)
+                total, all_latencies = results[name]
+                results[name] = (total + seconds, all_latencies + latencies)
+        report(results)
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(20)
+        if found is not None:
+            found.close()
+
+
+def report(results: dict[str, tuple[float, list[float]]]) -> None:
+    figures = {}
+    for name, (seconds, latencies) in results.items():
+        rps = len(latencies) / seconds
+        p50, p99 = percentile(latencies, 0.50), percentile(latencies, 0.99)
+        figures[name] = (rps, p50, p99)
+        print(
+            f"{name:>8}: {rps:8.0f} req/s   p50 {p50:6.2f} ms   p99 {p99:6.2f} ms   "
+            f"mean {statistics.fmean(latencies) * 1000:6.2f} ms"
+        )
+    ratio = figures["gateway"][0] / figures["direct"][0]
+    added = figures["gateway"][1] - figures["direct"][1]
+    print(
+        f"throughput ratio gateway/direct: {ratio:.2f} (target >= 0.85)  "
+        f"{'OK' if ratio >= 0.85 else 'BELOW TARGET'}"
+    )
+    print(
+        f"added p50 latency: {added:.2f} ms (target < 2 ms)  "
+        f"{'OK' if added < 2 else 'ABOVE TARGET'}"
+    )
+
+
+if __name__ == "__main__":
+    main()

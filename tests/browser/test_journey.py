@@ -1,0 +1,149 @@
+"""The whole journey in Chromium: join, confirm, sign in, register an experiment, comment,
+register for a gathering; a coordinator sends a newsletter and watches the progress bar."""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import COORDINATOR, System
+from .journey import join_and_confirm, mail_count, shot, sign_in, wait_for_subject
+
+pytestmark = [pytest.mark.browser, pytest.mark.e2e]
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+
+def test_member_and_coordinator_journey(system: System, chromium: Any, screenshots: Path) -> None:
+    base, mail = system.gateway_url, system.mail
+    member = f"maija.{uuid.uuid4().hex[:8]}@example.fi"
+    coordinator = os.environ.get("BROWSER_COORDINATOR", COORDINATOR)
+    errors: list[str] = []
+
+    member_ctx = chromium.new_context(viewport=DESKTOP, locale="fi-FI")
+    page = member_ctx.new_page()
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(f"{base}/")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.className") == "skip-link"
+    shot(page, screenshots, "01-home")
+    page.goto(f"{base}/join")
+    shot(page, screenshots, "02-join")
+
+    # Member: join, confirm from the e-mail, sign in by the e-mailed link.
+    join_and_confirm(page, base, mail, member, "Maija Meikäläinen")
+    shot(page, screenshots, "03-confirmed")
+    sign_in(page, base, mail, member)
+    assert page.input_value("#f-name") == "Maija Meikäläinen"
+    shot(page, screenshots, "04-my-page")
+
+    # Register an experiment, publish it, comment on it.
+    page.goto(f"{base}/experiments/new")
+    page.fill("#f-title", "Kirjasto auki iltaisin")
+    page.fill("#f-summary", "Omatoimikirjasto ilman henkilökuntaa iltaisin.")
+    page.select_option("#f-kind", "experiment")
+    page.select_option("#f-scale", "small")
+    page.check("#f-theme-digital-municipality")
+    page.select_option("#f-municipality_codes", ["049"])
+    page.fill("#f-organisation", "Espoon kaupunki")
+    shot(page, screenshots, "05-experiment-form")
+    page.click("main form button[type=submit]")
+    page.wait_for_url(re.compile(r".*/experiments/[0-9a-f-]{36}\?notice=created$"))
+    experiment_url = page.url.split("?")[0]
+    page.click("form[action$='/publish'] button")
+    page.wait_for_selector(".notice:has-text('Julkaistu')")
+    page.fill("#f-body", "Hieno kokeilu!\nLisätietoa: https://example.fi/kirjasto")
+    page.click("form.comment-form button[type=submit]")
+    page.wait_for_selector(".notice:has-text('Kommenttisi on julkaistu')")
+    comment = page.locator(".comment-body").last
+    assert comment.locator("a[href='https://example.fi/kirjasto']").count() == 1
+    assert "HTML-merkintöjä ei sallita" in page.inner_text("#f-body-hint")
+    shot(page, screenshots, "06-experiment-detail")
+
+    # Coordinator: join (bootstrapped as coordinator), sign in, publish a gathering.
+    coord_ctx = chromium.new_context(viewport=DESKTOP, locale="fi-FI")
+    coord = coord_ctx.new_page()
+    coord.on("dialog", lambda dialog: dialog.accept())
+    if mail_count(mail, coordinator) == 0:
+        join_and_confirm(coord, base, mail, coordinator, "Kaisa Koordinaattori")
+    sign_in(coord, base, mail, coordinator)
+    coord.goto(f"{base}/coordinators")
+    shot(coord, screenshots, "07-coordinators")
+    coord.goto(f"{base}/coordinators/gatherings/new")
+    coord.fill("#f-title", "Tarinapaja Espoossa")
+    coord.select_option("#f-kind", "tarinapaja")
+    coord.fill("#f-description", "Kehitetään omia kokeiluideoita yhdessä.")
+    coord.fill("#f-starts_at", "2031-05-20T10:00")
+    coord.fill("#f-ends_at", "2031-05-20T15:00")
+    coord.fill("#f-location", "Espoon kulttuurikeskus")
+    coord.fill("#f-capacity", "30")
+    coord.click("main form button[type=submit]")
+    coord.wait_for_url(re.compile(r".*/coordinators/gatherings/[0-9a-f-]{36}\?notice=saved$"))
+    gathering_id = coord.url.split("/")[-1].split("?")[0]
+    coord.click("form[action$='/publish'] button")
+    coord.wait_for_selector(".notice:has-text('Julkaistu')")
+    coord.goto(f"{base}/coordinators/gatherings")
+    shot(coord, screenshots, "08-gatherings-admin")
+
+    # Member: register for the gathering; the calendar link is there.
+    page.goto(f"{base}/gatherings")
+    shot(page, screenshots, "09-gatherings")
+    page.goto(f"{base}/gatherings/{gathering_id}")
+    page.click("form[action$='/register'] button")
+    page.wait_for_selector(".notice:has-text('Olet ilmoittautunut')")
+    assert page.locator(f"a[href='/api/v1/gatherings/{gathering_id}/calendar.ics']").count() == 1
+    shot(page, screenshots, "10-gathering-registered")
+
+    # Coordinator: compose, preview, test-send, send; watch the progress bar fill.
+    coord.goto(f"{base}/coordinators/newsletters/new")
+    coord.fill("#f-subject", "Kevään kokeilukirje")
+    coord.fill("#f-body", "# Hei verkosto!\n\nUusia **kokeiluja** on julkaistu.")
+    coord.click("main form button[value=save]")
+    coord.wait_for_url(re.compile(r".*/coordinators/newsletters/[0-9a-f-]{36}\?notice=created$"))
+    coord.click("main form button[value=preview]")
+    coord.wait_for_selector(".preview-body h1:has-text('Hei verkosto!')")
+    shot(coord, screenshots, "11-newsletter-preview")
+    before = mail_count(mail, coordinator)
+    coord.click("form[action$='/test'] button")
+    coord.wait_for_selector(".notice:has-text('Testiviesti')")
+    wait_for_subject(mail, coordinator, "Kevään kokeilukirje", before)
+    member_before = mail_count(mail, member)
+    coord.click("form[action$='/send'] button")
+    coord.wait_for_selector("[data-newsletter-progress]")
+    shot(coord, screenshots, "12-newsletter-sending")
+    coord.wait_for_function(
+        "() => { const p = document.querySelector('[data-newsletter-progress]');"
+        " const bar = p.querySelector('progress');"
+        " return p.dataset.status === 'sent' && bar.value === bar.max && bar.max > 0; }",
+        timeout=90_000,
+    )
+    assert "Lähetetty" in coord.inner_text("[data-field=status]")
+    shot(coord, screenshots, "13-newsletter-sent")
+    wait_for_subject(mail, member, "Kevään kokeilukirje", member_before)
+
+    # The rest of the main pages, as pictures.
+    for name, path in (
+        ("14-experiments", "/experiments?q=kirjasto"),
+        ("15-statistics", "/statistics"),
+        ("16-api-docs", "/api/docs"),
+        ("17-sv-home", "/sv/"),
+        ("18-en-experiments", "/en/experiments"),
+    ):
+        page.goto(base + path)
+        shot(page, screenshots, name)
+    coord.goto(f"{base}/coordinators/members")
+    shot(coord, screenshots, "19-members")
+    coord.goto(f"{base}/coordinators/moderation")
+    shot(coord, screenshots, "20-moderation")
+    phone = chromium.new_context(viewport=PHONE, is_mobile=True).new_page()
+    phone.goto(f"{base}/")
+    shot(phone, screenshots, "21-phone-home")
+    phone.goto(experiment_url)
+    assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    shot(phone, screenshots, "22-phone-experiment")
+    assert not errors, errors

@@ -45,7 +45,12 @@ def events(runtime: Runtime) -> Callable[..., list[dict[str, Any]]]:
     def read(event_type: str | None = None) -> list[dict[str, Any]]:
         outbox = runtime.events.tables.outbox
         with runtime.db.transaction() as session:
-            rows = session.execute(select(outbox.c.envelope).order_by(outbox.c.created_at))
+            # created_at is the transaction's start: within one, the envelope's own time orders.
+            rows = session.execute(
+                select(outbox.c.envelope).order_by(
+                    outbox.c.created_at, outbox.c.envelope["occurred_at"].astext
+                )
+            )
             found = [r.envelope for r in rows]
         return [e for e in found if event_type is None or e["type"] == event_type]
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.utils import parseaddr
+from email.charset import QP, Charset
+from email.header import Header
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import formataddr, formatdate, parseaddr
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -51,7 +54,9 @@ class Composer:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.base = settings.common.public_base_url
-        self.sender_address = parseaddr(settings.mail_from)[1] or "noreply@uskalla.fi"
+        name, address = parseaddr(settings.mail_from)
+        self.sender_address = address or "noreply@uskalla.fi"
+        self.sender = formataddr((name, self.sender_address), charset="utf-8")
         self.domain = self.sender_address.rsplit("@", 1)[-1]
         self.unsubscribe = SignedTokens(settings.unsubscribe_secret, "unsubscribe")
         self._sources: dict[tuple[str, str], dict[str, Any]] = {}
@@ -81,7 +86,9 @@ class Composer:
             raise LookupError(f"gathering {source_id} is gone")
         return gathering_context(g)
 
-    def compose(self, item: Outgoing, source: dict[str, Any] | None = None) -> EmailMessage:
+    def compose(self, item: Outgoing, source: dict[str, Any] | None = None) -> Message:
+        """The message for one delivery. Built with the compat32 MIME classes: several times
+        faster than EmailMessage's parsed headers, which matters at 100,000 newsletters."""
         language = item.language
         context: dict[str, Any] = {
             "site_url": links.site(self.base, language),
@@ -106,11 +113,24 @@ class Composer:
         context["test"] = item.kind == "newsletter_test"
         rendered = render(TEMPLATE_OF_KIND.get(item.kind, item.kind), language, context)
 
-        message = EmailMessage()
-        message["Subject"] = rendered.subject
-        message["From"] = self.settings.mail_from
-        message["To"] = Address(addr_spec=item.email)
+        body: Message = _text(rendered.text, "plain")
+        if rendered.html:
+            body = _multipart("alternative", body, _text(rendered.html, "html"))
+        calendar = self._calendar(item, context)
+        if calendar is not None:
+            method, data = calendar
+            invite = _text(data.decode(), "calendar")
+            invite.set_param("method", method)
+            filename = "kutsu.ics" if language == "fi" else "event.ics"
+            invite.add_header("Content-Disposition", "attachment", filename=filename)
+            body = _multipart("mixed", body, invite)
+        message = body
+        message["Subject"] = _header(rendered.subject)
+        message["From"] = self.sender
+        message["To"] = item.email
         message["Message-ID"] = item.message_id
+        message["Date"] = formatdate(localtime=False, usegmt=True)
+        message["Content-Language"] = language
         message["Auto-Submitted"] = "auto-generated"
         if unsubscribe_token is not None:
             url = links.one_click_unsubscribe(self.base, unsubscribe_token)
@@ -118,21 +138,6 @@ class Composer:
             message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
             message["List-Id"] = f"MeUskaltajat {list_name} <{list_name}.{self.domain}>"
             message["Precedence"] = "bulk"
-        message.set_content(rendered.text)
-        if rendered.html:
-            message.add_alternative(rendered.html, subtype="html")
-        calendar = self._calendar(item, context)
-        if calendar is not None:
-            method, data = calendar
-            message.add_attachment(
-                data,
-                maintype="text",
-                subtype="calendar",
-                filename="kutsu.ics" if language == "fi" else "event.ics",
-                params={"method": method},
-            )
-        # After the body: set_content replaces Content-* headers.
-        message["Content-Language"] = language
         return message
 
     def _calendar(self, item: Outgoing, context: dict[str, Any]) -> tuple[str, bytes] | None:
@@ -177,6 +182,28 @@ def gathering_context(g: Gathering) -> dict[str, Any]:
         "event_language": g.language,
         "description": g.description,
     }
+
+
+#: Quoted-printable UTF-8: readable source, safe through 7-bit relays.
+UTF8 = Charset("utf-8")
+UTF8.body_encoding = QP
+
+
+def _text(content: str, subtype: str) -> MIMEText:
+    return MIMEText(content, subtype, UTF8)  # type: ignore[arg-type]
+
+
+def _multipart(subtype: str, *parts: Message) -> MIMEMultipart:
+    # Our own random boundary: the generator would otherwise search the whole text for one.
+    message = MIMEMultipart(subtype, boundary=f"=_{uuid.uuid4().hex}")
+    for part in parts:
+        message.attach(part)
+    return message
+
+
+def _header(value: str) -> str:
+    """Non-ASCII as RFC 2047 encoded words, folded here (the wire policy does not fold)."""
+    return value if value.isascii() else Header(value, "utf-8").encode(linesep="\r\n")
 
 
 def _moment(value: Any) -> datetime:

@@ -12,8 +12,8 @@ import re
 import smtplib
 import ssl
 from collections.abc import Callable
-from email.message import EmailMessage
-from email.policy import SMTP as SMTP_POLICY
+from email.message import Message
+from email.policy import compat32
 from email.utils import getaddresses, parseaddr
 from types import TracebackType
 
@@ -32,6 +32,9 @@ class PermanentMailError(Exception):
     """Do not try again: a 5xx answer."""
 
 
+#: compat32 generation (no header re-parsing) with CRLF line ends, as SMTP wants. Headers are
+#: not folded: a List-Unsubscribe URL stays on its line (well under SMTP's 998 characters).
+WIRE = compat32.clone(linesep="\r\n", max_line_length=None)
 _EOL = re.compile(rb"\r\n|\n|\r(?!\n)")
 _LEADING_DOT = re.compile(rb"(?m)^\.")
 
@@ -72,13 +75,13 @@ class Mailer:
             raise ConnectionMailError(f"cannot reach {s.smtp_host}:{s.smtp_port}: {exc}") from exc
         return smtp
 
-    def send(self, message: EmailMessage, before_final: Callable[[], None] | None = None) -> None:
+    def send(self, message: Message, before_final: Callable[[], None] | None = None) -> None:
         if self._smtp is None:
             self._smtp = self._connect()
         smtp = self._smtp
         sender = parseaddr(str(message["From"]))[1]
         recipients = [a for _, a in getaddresses([str(v) for v in message.get_all("To", [])])]
-        data = dot_stuffed(message.as_bytes(policy=SMTP_POLICY))
+        data = dot_stuffed(message.as_bytes(policy=WIRE))
         try:
             _expect(smtp.mail(sender), 250)
             for recipient in recipients:

@@ -193,3 +193,22 @@ def test_exchange_clears_the_undeliverable_mark(
     client.post("/api/v1/auth/token", json={"token": link_token(events)})
     with runtime.db.transaction() as session:
         assert session.get(Member, member.id).undeliverable is False  # type: ignore[union-attr]
+
+
+def test_housekeeping_forgets_spent_links_after_a_day(
+    client: FlaskClient, runtime: Runtime, add_member: Callable[..., Member], events: Events
+) -> None:
+    from members.service_layer import services_of
+    from members.service_layer.housekeeping import housekeeping_job
+
+    add_member(email="tidy@example.fi")
+    for _ in range(3):
+        ask(client, "tidy@example.fi")
+    old = datetime.now(UTC) - timedelta(days=2)
+    with runtime.db.transaction() as session:
+        first, second, _ = session.scalars(select(SignInToken).order_by(SignInToken.created_at))
+        first.used_at = old
+        second.expires_at = old
+    housekeeping_job(runtime.db, services_of(runtime), interval=0)()
+    with runtime.db.transaction() as session:
+        assert len(session.scalars(select(SignInToken)).all()) == 1

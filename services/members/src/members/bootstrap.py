@@ -44,7 +44,7 @@ def build_runtime(settings: Settings | None = None) -> Runtime:
         events=events,
         migrations=Path(__file__).parent / "migrations",
         build_app=build_app,
-        relay_jobs=[housekeeping_job(db, services)],
+        relay_jobs=[housekeeping_job(db, services, settings.housekeeping_interval)],
     )
     runtime.extra["settings"] = settings
     runtime.extra["services"] = services

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from uskalla_kit.runtime import CommonSettings
-from uskalla_kit.settings import SettingError, env, env_int, env_secret
+from uskalla_kit.settings import SettingError, env, env_float, env_int, env_secret
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,7 @@ class Settings:
     bootstrap_coordinators: frozenset[str]
     unsubscribe_secret: str
     rate_limits: RateLimits
+    housekeeping_interval: float
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -62,6 +63,7 @@ class Settings:
             )
             or "",
             rate_limits=RateLimits.from_env(),
+            housekeeping_interval=env_float("HOUSEKEEPING_INTERVAL_SECONDS", 60.0),
         )
 
 

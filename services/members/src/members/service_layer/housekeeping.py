@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 
 from uskalla_events import Database
@@ -12,10 +13,15 @@ from members.service_layer import Services
 log = logging.getLogger(__name__)
 
 
-def housekeeping_job(db: Database, services: Services) -> Callable[[], int]:
-    """A relay job: one sweep, in its own transaction; the number of pending members removed."""
+def housekeeping_job(db: Database, services: Services, interval: float) -> Callable[[], int]:
+    """A relay job: a sweep at most every `interval` seconds (the relay beats every second);
+    returns how many unconfirmed members it removed."""
+    last = [float("-inf")]
 
     def sweep() -> int:
+        if time.monotonic() - last[0] < interval:
+            return 0
+        last[0] = time.monotonic()
         with db.transaction() as session:
             removed = services.personal_data.remove_expired_pending(session)
             services.sign_in.remove_spent(session)

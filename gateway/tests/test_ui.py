@@ -232,3 +232,48 @@ def test_unknown_page_is_a_friendly_404(client: FlaskClient) -> None:
     answer = client.get("/en/no-such-page")
     assert answer.status_code == 404
     assert "Page not found" in answer.get_data(as_text=True)
+
+
+PAGES = [
+    "/",
+    "/join",
+    "/join/sent",
+    "/confirm?token=t",
+    "/sign-in",
+    "/sign-in/sent",
+    "/sign-in/callback?token=t",
+    "/unsubscribe?token=t",
+    "/experiments",
+    "/experiments?q=kirjasto&theme=digital-municipality&page=2",
+    "/experiments/new",
+    f"/experiments/{EXPERIMENT}",
+    f"/experiments/{EXPERIMENT}/edit",
+    f"/experiments/{EXPERIMENT}/evaluation",
+    "/gatherings",
+    f"/gatherings/{EXPERIMENT}",
+    "/me",
+    "/me/delete",
+    "/statistics",
+    "/coordinators",
+    "/coordinators/moderation",
+    "/coordinators/gatherings",
+    "/coordinators/gatherings/new",
+    f"/coordinators/gatherings/{EXPERIMENT}",
+    "/coordinators/newsletters",
+    "/coordinators/newsletters/new",
+    f"/coordinators/newsletters/{EXPERIMENT}",
+    "/coordinators/members",
+    "/api/docs",
+]
+
+
+@pytest.mark.parametrize("prefix", ["", "/sv", "/en"])
+def test_every_page_renders_for_a_coordinator(
+    client: FlaskClient, make_token: Callable[..., str], prefix: str
+) -> None:
+    """Against services that answer with unexpected shapes, pages still render (never a 500)."""
+    client.set_cookie(SESSION_COOKIE, make_token(MEMBER, role="coordinator"))
+    for path in PAGES:
+        full = path if path.startswith("/api/") else prefix + path
+        answer = client.get(full)
+        assert answer.status_code == 200, (full, answer.status_code)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import (
+    Connection,
     Column,
     DateTime,
     Index,
@@ -18,6 +19,16 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+
+
+#: Constraint and index names every service's metadata uses (stable names for migrations).
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
 
 
 @dataclass(frozen=True)
@@ -66,3 +77,16 @@ def event_tables(metadata: MetaData) -> EventTables:
         Column("retried_at", DateTime(timezone=True)),
     )
     return EventTables(outbox, inbox, dead_letters)
+
+
+def create_event_tables(bind: Connection) -> None:
+    """For a service's first migration: create the three tables as `event_tables` defines them."""
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    event_tables(metadata)
+    metadata.create_all(bind)
+
+
+def drop_event_tables(bind: Connection) -> None:
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    event_tables(metadata)
+    metadata.drop_all(bind)

@@ -1,9 +1,5 @@
 """Database conventions shared by every service's models."""
 
-NAMING_CONVENTION = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
+from uskalla_events.tables import NAMING_CONVENTION
+
+__all__ = ["NAMING_CONVENTION"]

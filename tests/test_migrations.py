@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from alembic import command
-
 from uskalla_kit.migrations import alembic_config
 
 ROOT = Path(__file__).resolve().parents[1]

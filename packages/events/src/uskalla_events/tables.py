@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import (
-    Connection,
     Column,
+    Connection,
     DateTime,
     Index,
     Integer,
@@ -19,7 +19,6 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-
 
 #: Constraint and index names every service's metadata uses (stable names for migrations).
 NAMING_CONVENTION = {

@@ -11,6 +11,7 @@ from members.config import Settings
 from members.service_layer.gatherings import Gatherings
 from members.service_layer.membership import Membership
 from members.service_layer.personal_data import PersonalData
+from members.service_layer.registrations import Registrations
 from members.service_layer.signin import SignIn
 
 
@@ -20,17 +21,19 @@ class Services:
     membership: Membership
     sign_in: SignIn
     gatherings: Gatherings
+    registrations: Registrations
     personal_data: PersonalData
 
     @classmethod
     def build(cls, settings: Settings, events: EventSystem) -> Services:
-        gatherings = Gatherings(settings, events.outbox)
+        registrations = Registrations(events.outbox)
         return cls(
             settings=settings,
             membership=Membership(settings, events.outbox),
             sign_in=SignIn(settings, events.outbox),
-            gatherings=gatherings,
-            personal_data=PersonalData(events.outbox, events.tables, gatherings),
+            gatherings=Gatherings(settings, events.outbox, registrations),
+            registrations=registrations,
+            personal_data=PersonalData(events.outbox, events.tables, registrations),
         )
 
 

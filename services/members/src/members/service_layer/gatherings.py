@@ -1,29 +1,21 @@
-"""Gathering use cases: drafts, publishing, registration with capacity and an ordered waitlist.
-
-Every change to a gathering's registrations first locks the gathering's row, so counting the
-places and taking one happen as one step: parallel registrations never exceed the capacity.
-"""
+"""Gathering use cases: drafts, editing, publishing, reading and listing."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
-from sqlalchemy import Select, delete, func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 from uskalla_events.outbox import Outbox
 from uskalla_kit import Problem, validation_problem
 
-from members.adapters.models import Gathering, Member, Registration
+from members.adapters.models import Gathering, Member
 from members.config import Settings
-from members.domain.gatherings import (
-    free_places,
-    place_for,
-    registration_closes_at,
-    schedule_errors,
-)
+from members.domain.gatherings import schedule_errors
 from members.service_layer.clock import now
-from members.service_layer.views import gathering_event_payload, iso
+from members.service_layer.registrations import Registrations, locked_gathering
+from members.service_layer.views import gathering_event_payload
 
 EDITABLE = (
     "title",
@@ -39,16 +31,11 @@ EDITABLE = (
 )
 
 
-def not_found() -> Problem:
-    return Problem(404, "Not found", "No such gathering.")
-
-
 class Gatherings:
-    def __init__(self, settings: Settings, outbox: Outbox) -> None:
+    def __init__(self, settings: Settings, outbox: Outbox, registrations: Registrations) -> None:
         self.settings = settings
         self.outbox = outbox
-
-    # -- coordinators -------------------------------------------------------------------
+        self.registrations = registrations
 
     def create(self, session: Session, author: Member, data: dict[str, Any]) -> Gathering:
         moment = now()
@@ -69,7 +56,7 @@ class Gatherings:
     def update(
         self, session: Session, gathering_id: uuid.UUID, changes: dict[str, Any]
     ) -> Gathering:
-        gathering = self.locked(session, gathering_id)
+        gathering = locked_gathering(session, gathering_id)
         merged = {k: changes.get(k, getattr(gathering, k)) for k in EDITABLE}
         errors = schedule_errors(
             merged["starts_at"],
@@ -78,7 +65,7 @@ class Gatherings:
             merged["location"],
             merged["online_url"],
         )
-        registered, _ = self.counts(session, [gathering.id]).get(gathering.id, (0, 0))
+        registered, _ = self.registrations.counts(session, [gathering.id])[gathering.id]
         if merged["capacity"] is not None and merged["capacity"] < registered:
             errors["capacity"] = [
                 f"{registered} people are already registered; the capacity cannot be lower."
@@ -94,11 +81,11 @@ class Gatherings:
             gathering.sequence += 1
             gathering.updated_at = now()
             session.flush()
-            self.promote(session, gathering)
+            self.registrations.promote(session, gathering)
         return gathering
 
     def publish(self, session: Session, gathering_id: uuid.UUID) -> Gathering:
-        gathering = self.locked(session, gathering_id)
+        gathering = locked_gathering(session, gathering_id)
         if gathering.status == "published":
             raise Problem(409, "Conflict", "The gathering is already published.")
         gathering.status = "published"
@@ -109,48 +96,10 @@ class Gatherings:
         )
         return gathering
 
-    def registrants(
-        self, session: Session, gathering_id: uuid.UUID, page: int | None, per_page: int
-    ) -> tuple[list[dict[str, Any]], int]:
-        """Who is coming (registered first, then the waitlist in order), and how many in all."""
-        self.get(session, gathering_id, include_drafts=True)
-        position = func.row_number().over(
-            partition_by=Registration.status, order_by=Registration.seq
-        )
-        query = (
-            select(Registration, Member, position.label("position"))
-            .join(Member, Member.id == Registration.member_id)
-            .where(Registration.gathering_id == gathering_id)
-            .order_by(Registration.status, Registration.seq)
-        )
-        total = session.scalar(
-            select(func.count())
-            .select_from(Registration)
-            .where(Registration.gathering_id == gathering_id)
-        )
-        if page is not None:
-            query = query.offset((page - 1) * per_page).limit(per_page)
-        rows = [
-            {
-                "member_id": str(member.id),
-                "name": member.name,
-                "email": member.email,
-                "organisation": member.organisation,
-                "municipality_code": member.municipality_code,
-                "status": registration.status,
-                "position": int(pos),
-                "registered_at": iso(registration.created_at),
-            }
-            for registration, member, pos in session.execute(query)
-        ]
-        return rows, int(total or 0)
-
-    # -- anyone -------------------------------------------------------------------------
-
     def get(self, session: Session, gathering_id: uuid.UUID, *, include_drafts: bool) -> Gathering:
         gathering = session.get(Gathering, gathering_id)
         if gathering is None or (gathering.status != "published" and not include_drafts):
-            raise not_found()
+            raise Problem(404, "Not found", "No such gathering.")
         return gathering
 
     def listing(
@@ -177,129 +126,3 @@ class Gatherings:
             query.order_by(order, Gathering.id).offset((page - 1) * per_page).limit(per_page)
         ).all()
         return list(items), int(total or 0)
-
-    def counts(
-        self, session: Session, gathering_ids: list[uuid.UUID]
-    ) -> dict[uuid.UUID, tuple[int, int]]:
-        """(registered, waitlisted) for each gathering."""
-        result: dict[uuid.UUID, tuple[int, int]] = {g: (0, 0) for g in gathering_ids}
-        rows = session.execute(
-            select(Registration.gathering_id, Registration.status, func.count())
-            .where(Registration.gathering_id.in_(gathering_ids))
-            .group_by(Registration.gathering_id, Registration.status)
-        )
-        for gathering_id, status, count in rows:
-            registered, waitlisted = result[gathering_id]
-            if status == "registered":
-                registered = int(count)
-            else:
-                waitlisted = int(count)
-            result[gathering_id] = (registered, waitlisted)
-        return result
-
-    def registration_of(
-        self, session: Session, gathering_id: uuid.UUID, member_id: uuid.UUID
-    ) -> str | None:
-        return session.scalar(
-            select(Registration.status).where(
-                Registration.gathering_id == gathering_id, Registration.member_id == member_id
-            )
-        )
-
-    # -- members ------------------------------------------------------------------------
-
-    def register(self, session: Session, gathering_id: uuid.UUID, member: Member) -> str:
-        """A place, or one in the waitlist when full; `registered` or `waitlisted`."""
-        gathering = self.locked(session, gathering_id)
-        if gathering.status != "published":
-            raise not_found()
-        closes = registration_closes_at(gathering.starts_at, gathering.registration_deadline)
-        if now() > closes:
-            raise Problem(
-                422,
-                "Registration closed",
-                f"Registration for this gathering closed at {iso(closes)}.",
-                errors={"registration_deadline": ["Registration has closed."]},
-            )
-        if self.registration_of(session, gathering.id, member.id) is not None:
-            raise Problem(409, "Conflict", "You are already registered for this gathering.")
-        registered, _ = self.counts(session, [gathering.id])[gathering.id]
-        status = place_for(gathering.capacity, registered)
-        session.add(
-            Registration(
-                id=uuid.uuid4(),
-                gathering_id=gathering.id,
-                member_id=member.id,
-                status=status,
-                created_at=now(),
-            )
-        )
-        session.flush()
-        self.changed(session, gathering, member.id, status)
-        return status
-
-    def cancel(self, session: Session, gathering_id: uuid.UUID, member: Member) -> None:
-        gathering = self.locked(session, gathering_id)
-        if gathering.status != "published":
-            raise not_found()
-        if not self.release(session, gathering, member.id, tell=True):
-            raise Problem(404, "Not found", "You are not registered for this gathering.")
-
-    def release(
-        self, session: Session, gathering: Gathering, member_id: uuid.UUID, *, tell: bool
-    ) -> bool:
-        """Give up a member's place (the gathering is locked); promote the waitlist. Found?"""
-        result = session.execute(
-            delete(Registration)
-            .where(Registration.gathering_id == gathering.id, Registration.member_id == member_id)
-            .returning(Registration.status)
-        ).first()
-        if result is None:
-            return False
-        if tell:
-            self.changed(session, gathering, member_id, "cancelled")
-        self.promote(session, gathering)
-        return True
-
-    def promote(self, session: Session, gathering: Gathering) -> None:
-        """Move the first in the waitlist into the free places, in the order they came."""
-        registered, waitlisted = self.counts(session, [gathering.id])[gathering.id]
-        places = free_places(gathering.capacity, registered, waitlisted)
-        if not places:
-            return
-        chosen = session.scalars(
-            select(Registration)
-            .where(Registration.gathering_id == gathering.id, Registration.status == "waitlisted")
-            .order_by(Registration.seq)
-            .limit(places)
-        ).all()
-        for registration in chosen:
-            registration.status = "registered"
-            registration.promoted_at = now()
-            self.changed(session, gathering, registration.member_id, "promoted")
-        session.flush()
-
-    # -- helpers ------------------------------------------------------------------------
-
-    def locked(self, session: Session, gathering_id: uuid.UUID) -> Gathering:
-        gathering = session.scalar(
-            select(Gathering).where(Gathering.id == gathering_id).with_for_update()
-        )
-        if gathering is None:
-            raise not_found()
-        return gathering
-
-    def changed(
-        self, session: Session, gathering: Gathering, member_id: uuid.UUID, status: str
-    ) -> None:
-        self.outbox.add(
-            session,
-            "members.registration.changed.v1",
-            {
-                "gathering_id": str(gathering.id),
-                "member_id": str(member_id),
-                "status": status,
-                "title": gathering.title,
-                "starts_at": iso(gathering.starts_at),
-            },
-        )

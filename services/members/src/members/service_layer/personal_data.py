@@ -18,15 +18,15 @@ from uskalla_kit import Problem
 
 from members.adapters.models import Gathering, Member, Registration
 from members.service_layer.clock import now
-from members.service_layer.gatherings import Gatherings
+from members.service_layer.registrations import Registrations, locked_gathering
 from members.service_layer.views import iso, member_view
 
 
 class PersonalData:
-    def __init__(self, outbox: Outbox, tables: EventTables, gatherings: Gatherings) -> None:
+    def __init__(self, outbox: Outbox, tables: EventTables, registrations: Registrations) -> None:
         self.outbox = outbox
         self.tables = tables
-        self.gatherings = gatherings
+        self.registrations = registrations
 
     def export(self, session: Session, member_id: uuid.UUID) -> dict[str, Any]:
         member = session.get(Member, member_id)
@@ -71,9 +71,9 @@ class PersonalData:
             .order_by(Registration.gathering_id)
         ).all()
         for gathering_id in gathering_ids:
-            gathering = self.gatherings.locked(session, gathering_id)
+            gathering = locked_gathering(session, gathering_id)
             # No notice to the erased person; those promoted in their place are told.
-            self.gatherings.release(session, gathering, member.id, tell=False)
+            self.registrations.release(session, gathering, member.id, tell=False)
         self.forget(session, member)
 
     def forget(self, session: Session, member: Member) -> None:

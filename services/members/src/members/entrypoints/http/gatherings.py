@@ -43,13 +43,15 @@ REGISTRANT_COLUMNS = [
 
 def view_of(session: Session, gathering: Gathering) -> dict[str, object]:
     """The gathering with its counts, and the caller's own registration if signed in."""
-    gatherings = services().gatherings
-    counts = gatherings.counts(session, [gathering.id])[gathering.id]
+    registrations = services().registrations
+    counts = registrations.counts(session, [gathering.id])[gathering.id]
     identity = current_identity()
     mine = None
     if identity is not None:
         try:
-            mine = gatherings.registration_of(session, gathering.id, uuid.UUID(identity.member_id))
+            mine = registrations.registration_of(
+                session, gathering.id, uuid.UUID(identity.member_id)
+            )
         except ValueError:
             mine = None
     return gathering_view(gathering, base_url(), counts, mine)
@@ -73,8 +75,7 @@ def list_gatherings() -> Response:
     with current_runtime().db.transaction() as session:
         if args["status"] == "draft":
             acting_member(session, "coordinator")
-        gatherings = services().gatherings
-        found, total = gatherings.listing(
+        found, total = services().gatherings.listing(
             session,
             status=args["status"],
             upcoming=args["upcoming"],
@@ -83,7 +84,7 @@ def list_gatherings() -> Response:
             page=args["page"],
             per_page=args["per_page"],
         )
-        counts = gatherings.counts(session, [g.id for g in found])
+        counts = services().registrations.counts(session, [g.id for g in found])
         items = [gathering_view(g, base_url(), counts[g.id]) for g in found]
     return jsonify(page_of(items, args["page"], args["per_page"], total))
 
@@ -165,7 +166,7 @@ def publish_gathering(gathering_id: uuid.UUID) -> Response:
 def register(gathering_id: uuid.UUID) -> tuple[Response, int]:
     with current_runtime().db.transaction() as session:
         member = acting_member(session, lock="share")
-        status = services().gatherings.register(session, gathering_id, member)
+        status = services().registrations.register(session, gathering_id, member)
     return jsonify(status=status), 201
 
 
@@ -180,7 +181,7 @@ def register(gathering_id: uuid.UUID) -> tuple[Response, int]:
 def cancel_registration(gathering_id: uuid.UUID) -> Response:
     with current_runtime().db.transaction() as session:
         member = acting_member(session, lock="share")
-        services().gatherings.cancel(session, gathering_id, member)
+        services().registrations.cancel(session, gathering_id, member)
     return jsonify(status="cancelled")
 
 
@@ -198,7 +199,7 @@ def list_registrations(gathering_id: uuid.UUID) -> Response:
     csv = wants_csv()
     with current_runtime().db.transaction() as session:
         acting_member(session, "coordinator")
-        rows, total = services().gatherings.registrants(
+        rows, total = services().registrations.registrants(
             session, gathering_id, None if csv else args["page"], args["per_page"]
         )
     if csv:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
@@ -54,12 +55,26 @@ def _document(config: str) -> str:
     )
 
 
+def _head(config: str) -> str:
+    return (
+        f"setweight(to_tsvector('{config}'::regconfig, coalesce(title, '')), 'A') || "
+        f"setweight(to_tsvector('{config}'::regconfig, coalesce(summary, '')), 'B')"
+    )
+
+
+def _by_language(document: Callable[[str], str]) -> str:
+    return (
+        "CASE language "
+        + " ".join(f"WHEN '{lang}' THEN {document(cfg)}" for lang, cfg in SEARCH_CONFIGS.items())
+        + f" ELSE {document('simple')} END"
+    )
+
+
 #: The stored search document, in the text search configuration of the experiment's language.
-SEARCH_DOCUMENT = (
-    "CASE language "
-    + " ".join(f"WHEN '{lang}' THEN {_document(cfg)}" for lang, cfg in SEARCH_CONFIGS.items())
-    + f" ELSE {_document('simple')} END"
-)
+SEARCH_DOCUMENT = _by_language(_document)
+#: Title and summary only: small enough to stay in the row, so ranking thousands of matches
+#: does not read every large document back from TOAST storage.
+SEARCH_HEAD = _by_language(_head)
 
 
 class Author(Base):
@@ -138,6 +153,7 @@ class Experiment(Base):
     next_steps: Mapped[str | None] = mapped_column(Text)
     evaluated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     search: Mapped[Any] = mapped_column(TSVECTOR, Computed(SEARCH_DOCUMENT, persisted=True))
+    search_head: Mapped[Any] = mapped_column(TSVECTOR, Computed(SEARCH_HEAD, persisted=True))
 
 
 class ExperimentOwner(Base):

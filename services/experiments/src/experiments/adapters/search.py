@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, func, literal_column, select
+from sqlalchemy import ColumnElement, Row, Select, func, literal_column, select, text
 from sqlalchemy.orm import Session
 
 from experiments.adapters.models import Experiment
@@ -49,7 +49,8 @@ class ExperimentFilters:
     scale: str | None = None
     outcome: str | None = None
     language: str | None = None
-    #: newest (published_at), updated (updated_at) or relevance (ts_rank; newest without q)
+    #: newest (published_at), updated (updated_at) or relevance (ts_rank of title and summary;
+    #: newest without q)
     sort: str = "newest"
 
 
@@ -88,7 +89,9 @@ def conditions(filters: ExperimentFilters) -> list[ColumnElement[bool]]:
 
 def ordered(statement: Select[Any], filters: ExperimentFilters) -> Select[Any]:
     if filters.sort == "relevance" and filters.q:
-        rank = func.ts_rank(Experiment.search, text_query(filters.q))
+        # Ranked on title (A) and summary (B), kept in the row; matches only in the body or
+        # the evaluation (C, D) rank 0 and follow, newest first.
+        rank = func.ts_rank(Experiment.search_head, text_query(filters.q))
         return statement.order_by(rank.desc(), Experiment.published_at.desc(), Experiment.id)
     if filters.sort == "updated":
         return statement.order_by(Experiment.updated_at.desc(), Experiment.id)
@@ -99,6 +102,8 @@ def search_experiments(
     session: Session, filters: ExperimentFilters, page: int = 1, per_page: int = 20
 ) -> tuple[Sequence[Row[Any]], int]:
     """One page of matching published experiments (summary columns) and the total count."""
+    # A short interactive query: compiling it (JIT) costs more than it could ever save.
+    session.execute(text("SET LOCAL jit = off"))
     where = conditions(filters)
     columns: list[Any] = [*SUMMARY_COLUMNS, func.count().over().label("total")]
     statement: Select[Any] = select(*columns).where(*where)

@@ -1,0 +1,302 @@
+"""Search benchmark: 100,000 experiments in a real PostgreSQL, the service's own query function.
+
+Seeds a fresh database (migrated to head) with 100,000 experiments of Finnish text made from a
+word list with a Zipf-like word frequency (6 % Swedish, 4 % English), then times
+`experiments.adapters.search.search_experiments` in-process, exactly as the API calls it, for
+several filtered full-text queries. It prints p50/p95 with the GIN search index and, side by
+side, without it (dropped inside a transaction that is rolled back), and the ratio to a plain
+primary-key lookup. Target: p95 under 20 ms with the index.
+
+    TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres \
+        .venv/bin/python bench/bench_search.py
+BENCH_REUSE=1 measures again on the database seeded before; BENCH_RUNS, BENCH_EXPERIMENTS.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import os
+import random
+import statistics
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+from alembic import command
+from alembic.config import Config
+from experiments.adapters.models import Experiment
+from experiments.adapters.search import ExperimentFilters, search_experiments
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+from uskalla_events import Database
+
+N = int(os.environ.get("BENCH_EXPERIMENTS", "100000"))
+RUNS = int(os.environ.get("BENCH_RUNS", "200"))
+RUNS_WITHOUT_INDEX = int(os.environ.get("BENCH_RUNS_WITHOUT_INDEX", "5"))
+DB_NAME = "bench_experiments_search"
+MIGRATIONS = Path(__file__).parents[1] / "services/experiments/src/experiments/migrations"
+
+FINNISH = """
+kokeilu kokeilun kokeiluja kokeilussa kokeilua kokeilut kokeilusta kokeiluun kunta kunnan kunnassa
+kuntia kuntien kuntalaiset kuntalaisten asukas asukkaat asukkaiden palvelu palvelun palveluja
+palveluiden palvelut digitaalinen digitaalisen digitaalisia sähköinen sähköisen asiointi asioinnin
+kirjasto kirjaston kirjastossa kirjastoja koulu koulun koulussa kouluja oppilaat oppilaiden
+opettaja opettajat päiväkoti päiväkodin varhaiskasvatus varhaiskasvatuksen nuoret nuorten nuoria
+ikäihmiset ikäihmisten vanhus vanhusten kotihoito kotihoidon terveys terveyden terveyskeskus
+sosiaalipalvelut sote hyvinvointialue hyvinvointialueen hyvinvointi hyvinvoinnin hankinta hankinnan
+hankintoja hankinnat innovatiivinen innovatiivisen innovaatio innovaatiot yritys yritykset yritysten
+yhteistyö yhteistyön yhteistyössä kumppani kumppanit järjestö järjestöt järjestöjen vapaaehtoiset
+osallisuus osallisuuden osallistuminen osallistava osallistavan budjetointi budjetoinnin demokratia
+asukasraati asukasraadin työllisyys työllisyyden työnhakija työnhakijat työpaikka työpaikat
+liikunta liikunnan liikuntapaikka liikuntapaikat kulttuuri kulttuurin museo museon teatteri
+ympäristö ympäristön ilmasto ilmaston energia energian kierrätys kierrätyksen jätehuolto
+liikenne liikenteen joukkoliikenne kyyti kyydit pyöräily kävely katu kadut tie tiet
+kaavoitus kaavoituksen rakentaminen rakennus rakennukset tila tilat tilojen käyttö käytön
+aineisto aineiston data datan tekoäly tekoälyn robotti robotiikka sovellus sovelluksen mobiili
+verkkopalvelu verkkopalvelun chatbot etäyhteys etävastaanotto videoyhteys laite laitteet
+tulos tulokset tuloksia arviointi arvioinnin mittari mittarit vaikutus vaikutukset vaikuttavuus
+oppiminen oppimisen kehittäminen kehittämisen muutos muutoksen prosessi prosessin malli mallin
+toimintamalli toimintamallin pilotti pilotin pilotointi rinnakkaisorganisaatio ketterä ketterän
+henkilöstö henkilöstön työntekijät työntekijöiden johtaminen johtamisen esimies tiimi tiimit
+asiakas asiakkaat asiakkaiden asiakaskokemus palaute palautteen kysely kyselyn haastattelu
+kesä talvi syksy kevät vuosi vuoden kuukausi viikko päivä aamu ilta
+uusi uuden uusia vanha hyvä parempi paras helppo nopea nopeampi yhteinen yhteisen oma omat
+pieni suuri laaja paikallinen alueellinen valtakunnallinen avoin avoimen maksuton edullinen
+parantaa parantaminen vähentää lisätä tukea tuki tuen ohjaus ohjauksen neuvonta neuvonnan
+epäonnistui onnistui opittiin kokeiltiin toteutettiin selvitettiin testattiin mitattiin
+ja tai sekä että kun jos mutta myös vielä jo nyt sitten kanssa ilman kautta mukaan
+""".split()  # noqa: SIM905 (a word list reads best as text)
+SWEDISH = """
+försök försöket försöken kommun kommunen kommunens invånare invånarna tjänst tjänster tjänsterna
+digital digitala bibliotek biblioteket skola skolan elever äldre hemvård hälsa välfärd upphandling
+innovativ samarbete föreningar delaktighet budget sysselsättning kultur miljö klimat trafik
+resultat utvärdering lärande utveckling modell kund kunder enkät och eller men även med utan
+""".split()  # noqa: SIM905 (a word list reads best as text)
+ENGLISH = """
+experiment experiments experimenting municipality municipalities residents service services
+digital library libraries school pupils elderly care health wellbeing procurement innovative
+cooperation organisations participation budgeting employment culture environment climate
+transport results evaluation learning development model customers survey and or but also with
+""".split()  # noqa: SIM905 (a word list reads best as text)
+THEMES = [
+    "digital-municipality",
+    "health-and-social-reform",
+    "innovative-procurement",
+    "parallel-organisations",
+    "participation-and-democracy",
+    "education-and-learning",
+    "employment",
+    "climate-and-environment",
+]
+MUNICIPALITIES = ["091", "049", "092", "837", "564", "853", "179", "297", "398", "905", "109"]
+OUTCOMES = ["succeeded", "partly_succeeded", "failed", "inconclusive"]
+
+
+FINNISH_SUFFIXES = ["", "n", "ssa", "sta", "lla", "lle", "ksi", "a", "t", "jen", "ihin", "na"]
+
+
+def finnish_vocabulary(rng: random.Random) -> list[str]:
+    """Inflected forms of the stems and two-stem compounds (kirjastopalvelu), as Finnish has."""
+    stems = [w for w in dict.fromkeys(FINNISH) if len(w) > 3]
+    forms = [stem + suffix for stem in stems for suffix in FINNISH_SUFFIXES]
+    compounds = {rng.choice(stems) + rng.choice(stems) for _ in range(8000)}
+    vocabulary = forms + sorted(compounds)
+    rng.shuffle(vocabulary)  # frequency rank independent of the list's order
+    return vocabulary
+
+
+def zipf_words(words: list[str], exponent: float = 1.0) -> Callable[[random.Random, int], str]:
+    """Words drawn with Zipf-like frequencies (rank r has weight 1/r^s), as in real text."""
+    weights = [1 / (rank + 1) ** exponent for rank in range(len(words))]
+    cumulative = list(itertools.accumulate(weights))
+
+    def make(rng: random.Random, count: int) -> str:
+        return " ".join(rng.choices(words, cum_weights=cumulative, k=count))
+
+    return make
+
+
+def fresh_database(server: str) -> str:
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{DB_NAME}"')
+    url = server.rsplit("/", 1)[0] + "/" + DB_NAME
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", url.replace("postgresql://", "postgresql+psycopg://"))
+    command.upgrade(config, "head")
+    return url
+
+
+def seed(url: str) -> None:
+    rng = random.Random(20260101)
+    texts = {
+        "fi": zipf_words(finnish_vocabulary(rng)),
+        "sv": zipf_words(SWEDISH, 0.7),
+        "en": zipf_words(ENGLISH, 0.7),
+    }
+    columns = (
+        "id, title, summary, description, kind, scale, themes, municipality_codes, organisation,"
+        " problem, goals, starts_on, ends_on, language, stage, created_at, updated_at,"
+        " published_at, outcome, rating, lessons, what_worked, what_failed"
+    )
+    start = datetime(2020, 1, 1, tzinfo=UTC)
+    with psycopg.connect(url) as conn, conn.cursor() as cur:
+        with cur.copy(f"COPY experiments ({columns}) FROM STDIN") as copy:
+            for n in range(N):
+                language = rng.choices(["fi", "sv", "en"], [90, 6, 4])[0]
+                words = texts[language]
+                stage = rng.choices(
+                    ["idea", "planning", "running", "evaluated", "discontinued"],
+                    [10, 15, 35, 32, 8],
+                )[0]
+                evaluated = stage in ("evaluated", "discontinued") or (
+                    stage == "running" and rng.random() < 0.2
+                )
+                created = start + timedelta(minutes=n * 30 + rng.randint(0, 29))
+                begins = date(2020, 1, 1) + timedelta(days=rng.randint(0, 2400))
+                copy.write_row(
+                    (
+                        uuid.UUID(int=rng.getrandbits(128), version=4),
+                        words(rng, rng.randint(3, 8)).capitalize(),
+                        words(rng, rng.randint(12, 30)),
+                        words(rng, rng.randint(50, 150)),
+                        rng.choices(["experiment", "pilot"], [70, 30])[0],
+                        rng.choices(["small", "large"], [75, 25])[0],
+                        rng.sample(THEMES, rng.randint(1, 3)),
+                        rng.sample(MUNICIPALITIES, rng.randint(1, 2)),
+                        f"Kunta {rng.randint(1, 300)}",
+                        words(rng, rng.randint(15, 40)),
+                        words(rng, rng.randint(10, 30)),
+                        begins,
+                        begins + timedelta(days=rng.randint(30, 700)),
+                        language,
+                        stage,
+                        created,
+                        created + timedelta(days=rng.randint(0, 90)),
+                        created if rng.random() < 0.95 else None,
+                        rng.choice(OUTCOMES) if evaluated else None,
+                        rng.randint(1, 10) if evaluated else None,
+                        words(rng, rng.randint(10, 40)) if evaluated else None,
+                        words(rng, rng.randint(5, 20)) if evaluated else None,
+                        words(rng, rng.randint(5, 20)) if evaluated else None,
+                    )
+                )
+        conn.commit()
+        conn.autocommit = True
+        conn.execute("VACUUM ANALYZE experiments")
+
+
+def timed(fn: Callable[[], object], runs: int) -> tuple[float, float, object]:
+    result = fn()  # warm-up (plans, caches)
+    samples = []
+    for _ in range(runs):
+        began = time.perf_counter()
+        result = fn()
+        samples.append((time.perf_counter() - began) * 1000)
+    samples.sort()
+    p95 = samples[min(len(samples) - 1, round(0.95 * len(samples)) - 1)]
+    return statistics.median(samples), p95, result
+
+
+QUERIES: list[tuple[str, ExperimentFilters]] = [
+    ("q=kokeilu, relevance", ExperimentFilters(q="kokeilu", sort="relevance")),
+    (
+        "q=kokeiluja theme=digital-municipality",
+        ExperimentFilters(q="kokeiluja", theme="digital-municipality", sort="relevance"),
+    ),
+    (
+        "q=hankinta outcome=failed",
+        ExperimentFilters(q="hankinta", outcome="failed", sort="relevance"),
+    ),
+    (
+        "q='digitaalinen palvelu' municipality=091",
+        ExperimentFilters(q="digitaalinen palvelu", municipality_code="091", sort="relevance"),
+    ),
+    (
+        "q=kirjasto stage=running, newest",
+        ExperimentFilters(q="kirjasto", stage="running", sort="newest"),
+    ),
+    (
+        "q=tekoäly kind=pilot theme=innovative-procurement",
+        ExperimentFilters(
+            q="tekoäly", kind="pilot", theme="innovative-procurement", sort="relevance"
+        ),
+    ),
+    ("q=försök (Swedish)", ExperimentFilters(q="försök", sort="relevance")),
+    ("no q: theme + stage, newest", ExperimentFilters(theme="employment", stage="evaluated")),
+]
+
+
+def main() -> int:
+    server = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    server = server.replace("postgresql+psycopg://", "postgresql://")
+    began = time.perf_counter()
+    if os.environ.get("BENCH_REUSE") == "1":  # measure again on the database seeded before
+        url = server.rsplit("/", 1)[0] + "/" + DB_NAME
+    else:
+        url = fresh_database(server)
+        seed(url)
+        print(f"seeded {N:,} experiments in {time.perf_counter() - began:.1f} s ({DB_NAME})")
+    db = Database(url.replace("postgresql://", "postgresql+psycopg://"), pool_size=2)
+    try:
+        with db.transaction() as session:
+            some_id = session.scalar(select(Experiment.id).limit(1))
+        lookup, _, _ = timed(
+            lambda: _in_session(db, lambda s: s.get(Experiment, some_id, populate_existing=True)),
+            RUNS,
+        )
+        print(f"baseline: primary-key lookup p50 {lookup:.2f} ms\n")
+        header = (
+            f"{'query':<48} {'matches':>8} {'p50 ms':>8} {'p95 ms':>8} {'xpk':>6} | "
+            f"{'no GIN p50':>10} {'p95':>8} {'speed-up':>8}"
+        )
+        print(header)
+        print("-" * len(header))
+        with_index = []
+        for name, filters in QUERIES:
+            query = functools.partial(search_experiments, filters=filters)
+            p50, p95, result = timed(functools.partial(_in_session, db, query), RUNS)
+            with_index.append((name, filters, p50, p95, result[1]))  # type: ignore[index]
+        without = _without_index(db)
+        for (name, _, p50, p95, total), (n50, n95) in zip(with_index, without, strict=True):
+            print(
+                f"{name:<48} {total:>8} {p50:>8.2f} {p95:>8.2f} {p50 / lookup:>6.1f} | "
+                f"{n50:>10.2f} {n95:>8.2f} {n50 / p50:>7.1f}x"
+            )
+        worst = max(p95 for *_, p95, _ in with_index)
+        verdict = "OK" if worst < 20 else "MISSED"
+        print(f"\nworst p95 with the index: {worst:.2f} ms (target < 20 ms): {verdict}")
+    finally:
+        db.dispose()
+    return 0
+
+
+def _in_session(db: Database, fn: Callable[[Session], object]) -> object:
+    with db.transaction() as session:
+        return fn(session)
+
+
+def _without_index(db: Database) -> list[tuple[float, float]]:
+    """The same queries with the GIN search index dropped in a transaction rolled back after."""
+    figures = []
+    with db.engine.connect() as conn:
+        transaction = conn.begin()
+        conn.execute(text("DROP INDEX ix_experiments_search"))
+        session = Session(bind=conn)
+        for _, filters in QUERIES:
+            query = functools.partial(search_experiments, session, filters)
+            p50, p95, _ = timed(query, RUNS_WITHOUT_INDEX)
+            figures.append((p50, p95))
+        session.close()
+        transaction.rollback()
+    return figures
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -101,3 +101,20 @@ def test_parallel_cancellations_promote_exactly_as_many(
         ).all()
     # The one who stayed plus the first four of the waitlist, in the order they came.
     assert registered == [m.id for m in members[4:9]]
+
+
+def test_parallel_joins_for_one_address_all_answer_202(server: str, runtime: Runtime) -> None:
+    start = threading.Barrier(8)
+
+    def join(_: int) -> int:
+        start.wait(timeout=30)
+        return requests.post(
+            f"{server}/api/v1/members",
+            json={"email": "twice@example.fi", "name": "Kaksi", "consent": True},
+            timeout=60,
+        ).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        assert list(pool.map(join, range(8))) == [202] * 8
+    with runtime.db.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(Member)) == 1

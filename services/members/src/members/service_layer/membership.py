@@ -6,7 +6,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 from uskalla_events.outbox import Outbox
 from uskalla_kit import Problem
@@ -32,6 +32,8 @@ class Membership:
     def join(self, session: Session, data: dict[str, Any]) -> None:
         """Register or re-register; the same outcome for the caller whether the address is known."""
         email = data["email"].lower()
+        # Two joins for one new address at once would both insert: take turns per address.
+        session.execute(select(func.pg_advisory_xact_lock(func.hashtext(email))))
         member = session.scalar(select(Member).where(Member.email == email).with_for_update())
         if member is not None and member.status == "deactivated":
             # A coordinator closed this membership: joining again must not reopen it, and

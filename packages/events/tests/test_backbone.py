@@ -167,3 +167,29 @@ def test_outbox_rows_are_kept_for_replay_and_purged_after_retention(pair: Pair) 
     assert pair.publisher.outbox.purge(timedelta(seconds=-1)) == 1
     with pair.publisher.db.transaction() as session:
         assert session.execute(select(TABLES.outbox)).first() is None
+
+
+def test_failing_after_commit_step_does_not_undo_or_dead_letter_a_handled_event(pair: Pair) -> None:
+    """Work after commit (e.g. enqueueing a task while Redis restarts) is best effort."""
+    import redis.exceptions
+    from sqlalchemy.orm import Session
+    from uskalla_events import EventHandlers, after_commit
+    from uskalla_events.consumer import Consumer
+
+    from .conftest import effects
+
+    def broker_away() -> None:
+        raise redis.exceptions.ConnectionError("Error 111 connecting to the broker")
+
+    handlers = EventHandlers("experiments")
+
+    @handlers.on("members.member.joined.v1")
+    def record(session: Session, event: Envelope) -> None:
+        session.execute(effects.insert().values(event_id=event.id, name=event.data["name"]))
+        after_commit(session, broker_away)
+
+    consumer = Consumer(pair.consumer.db, TABLES, handlers)
+    envelope = new_envelope("members.member.joined.v1", joined("Sanna"))
+    assert consumer.handle(envelope) is True
+    assert pair.effect_count() == 1 and consumer.list_dead_letters() == []
+    assert consumer.handle(envelope) is False

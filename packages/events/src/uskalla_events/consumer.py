@@ -6,6 +6,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import kombu.exceptions
+import redis.exceptions
 from celery import Celery, Task
 from kombu import Exchange, Queue
 from sqlalchemy import insert, select, update
@@ -35,6 +37,9 @@ TEMPORARY_ERRORS: tuple[type[BaseException], ...] = (
     OperationalError,
     ConnectionError,
     TimeoutError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    kombu.exceptions.OperationalError,
 )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -9,6 +10,7 @@ from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
 AFTER_COMMIT = "uskalla.after_commit"
+log = logging.getLogger(__name__)
 
 
 def after_commit(session: Session, callback: Callable[[], None]) -> None:
@@ -37,7 +39,12 @@ class Database:
         finally:
             session.close()
         for callback in callbacks:
-            callback()
+            # The transaction has committed: work after it is best effort and its failure must
+            # not make the caller believe otherwise (each such step has its own sweeper).
+            try:
+                callback()
+            except Exception:
+                log.warning("after-commit step failed; its sweeper will catch up", exc_info=True)
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -36,15 +36,9 @@ class Outbox:
                 id=envelope.id, type=envelope.type, envelope=envelope.to_dict()
             )
         )
-        after_commit(session, lambda: self._publish_after_commit(envelope.id))
-        return envelope
-
-    def _publish_after_commit(self, event_id: str) -> None:
         # Best effort for low latency; the relay's sweep publishes whatever this misses.
-        try:
-            self.publish_pending(ids=[event_id])
-        except Exception:
-            log.warning("publish after commit failed; the relay will retry", exc_info=True)
+        after_commit(session, lambda: self.publish_pending(ids=[envelope.id]))
+        return envelope
 
     def publish_pending(
         self, *, ids: Sequence[str] | None = None, limit: int = 500, older_than: float = 0

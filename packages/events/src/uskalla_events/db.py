@@ -13,7 +13,7 @@ AFTER_COMMIT = "uskalla.after_commit"
 log = logging.getLogger(__name__)
 
 
-def after_commit(session: Session, callback: Callable[[], None]) -> None:
+def after_commit(session: Session, callback: Callable[[], object]) -> None:
     """Run callback once the session's transaction has committed (never on rollback)."""
     session.info.setdefault(AFTER_COMMIT, []).append(callback)
 

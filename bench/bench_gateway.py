@@ -4,8 +4,10 @@ Starts the experiments API and the gateway as real processes with the same serve
 (gunicorn gthread, WEB_WORKERS x WEB_THREADS), on a fresh migrated database with published
 experiments, then loads both from one client with several threads, each keeping its own
 connection, for a fixed number of requests, alternating rounds so both see the same machine.
-Prints requests per second, p50 and p99 latency of each, and the ratios. Target: the gateway
-keeps at least 0.85 of direct throughput and adds under 2 ms at p50.
+Prints requests per second, p50 and p99 latency of each, and the ratios; then the same with
+one client at a time, where the p50 difference is the cost of the extra hop itself (under
+load it is mostly queueing). Target: the gateway keeps at least 0.85 of direct throughput and
+adds under 2 ms at p50.
 
     TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres \\
     TEST_REDIS_URL=redis://127.0.0.1:6379/0 .venv/bin/python bench/bench_gateway.py
@@ -30,8 +32,9 @@ import urllib3
 from uskalla_devstack.keys import ensure_dev_keys
 from uskalla_devstack.servers import ServerSet, create_database, free_port
 
-REQUESTS = int(os.environ.get("BENCH_REQUESTS", "3000"))  # per target and round
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
+REQUESTS = int(os.environ.get("BENCH_REQUESTS", "1000"))  # per target and round
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))  # interleaved, to share out noise
+SEQUENTIAL = int(os.environ.get("BENCH_SEQUENTIAL", "300"))  # per target and round, 1 client
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "8"))
 WORKERS = os.environ.get("BENCH_WEB_WORKERS", "2")
 THREADS = os.environ.get("BENCH_WEB_THREADS", "8")
@@ -112,12 +115,12 @@ def seed(base: str, private_key: str) -> int:
     return made
 
 
-def load(base: str, count: int) -> tuple[float, list[float]]:
-    """`count` GETs from CLIENTS threads, each on its own kept-alive connection."""
+def load(base: str, count: int, clients: int = CLIENTS) -> tuple[float, list[float]]:
+    """`count` GETs from `clients` threads, each on its own kept-alive connection."""
     latencies: list[float] = []
     lock = threading.Lock()
-    per_client = count // CLIENTS
-    start_line = threading.Barrier(CLIENTS + 1)
+    per_client = count // clients
+    start_line = threading.Barrier(clients + 1)
 
     def client() -> None:
         host, port = base.removeprefix("http://").split(":")
@@ -133,7 +136,7 @@ def load(base: str, count: int) -> tuple[float, list[float]]:
         with lock:
             latencies.extend(mine)
 
-    threads = [threading.Thread(target=client) for _ in range(CLIENTS)]
+    threads = [threading.Thread(target=client) for _ in range(clients)]
     for thread in threads:
         thread.start()
     start_line.wait()
@@ -202,7 +205,16 @@ def main() -> None:
                 seconds, latencies = load(base, REQUESTS)
                 total, all_latencies = results[name]
                 results[name] = (total + seconds, all_latencies + latencies)
-        report(results)
+        report("throughput", results)
+        # Latency without queueing: one client, one request at a time, so the difference
+        # at p50 is what the extra hop costs rather than how long requests wait in line.
+        quiet: dict[str, tuple[float, list[float]]] = {"direct": (0.0, []), "gateway": (0.0, [])}
+        for _ in range(ROUNDS):
+            for name, base in (("direct", direct), ("gateway", gateway)):
+                seconds, latencies = load(base, SEQUENTIAL, clients=1)
+                total, all_latencies = quiet[name]
+                quiet[name] = (total + seconds, all_latencies + latencies)
+        report("one client at a time", quiet)
     finally:
         for process in processes:
             process.terminate()
@@ -212,7 +224,8 @@ def main() -> None:
             found.close()
 
 
-def report(results: dict[str, tuple[float, list[float]]]) -> None:
+def report(title: str, results: dict[str, tuple[float, list[float]]]) -> None:
+    print(f"-- {title}")
     figures = {}
     for name, (seconds, latencies) in results.items():
         rps = len(latencies) / seconds

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from flask import Flask, Response, g, jsonify, render_template, request
 from uskalla_kit import Identity, Problem
 from uskalla_kit.auth import TokenVerifier
@@ -35,7 +38,12 @@ def build_app(settings: Settings | None = None) -> Flask:
     app.extensions["gateway.upstreams"] = upstreams
     app.extensions["gateway.composer"] = composer
     limiter = init_edge(app, settings)
-    api_limit = limiter.shared_limit(settings.api_rate_limit, scope="api")
+    # With limits off (benchmarks, load tests) the views are not wrapped at all.
+    api_limit: Callable[[Callable[..., Any]], Callable[..., Any]] = (
+        limiter.shared_limit(settings.api_rate_limit, scope="api")
+        if settings.rate_limits
+        else _unlimited
+    )
     app.after_request(session.finish)
     _replace_readiness(app, composer, settings)
 
@@ -75,6 +83,10 @@ def build_app(settings: Settings | None = None) -> Flask:
 
     init_ui(app)
     return app
+
+
+def _unlimited(view: Callable[..., Any]) -> Callable[..., Any]:
+    return view
 
 
 def _caller() -> Identity:

@@ -81,11 +81,16 @@ class Upstreams:
         pool_size: int = 32,
     ) -> None:
         self.services = services
-        # block=False: a burst beyond the pool opens extra connections instead of queueing
-        # (a queue would be a hang); retries=False: a non-idempotent POST is never replayed.
-        self.pool = urllib3.PoolManager(
-            num_pools=len(services) + 2, maxsize=pool_size, block=False, retries=False
-        )
+        # One pool per service, built once (no URL parsing per request). block=False: a burst
+        # beyond the pool opens extra connections instead of queueing (a queue would be a
+        # hang); retries=False: a non-idempotent POST is never replayed.
+        self.pools = {
+            name: urllib3.connection_from_url(url, maxsize=pool_size, block=False, retries=False)
+            for name, url in services.items()
+        }
+        self.prefixes = {
+            name: urllib3.util.parse_url(url).path or "" for name, url in services.items()
+        }
         self.timeout = urllib3.Timeout(connect=connect_timeout, read=read_timeout)
 
     def request(
@@ -99,15 +104,16 @@ class Upstreams:
         timeout: urllib3.Timeout | None = None,
     ) -> urllib3.BaseHTTPResponse:
         """One call to `service`; a 502/504 problem when it is down or slow."""
-        url = self.services[service] + path
         try:
-            return self.pool.request(
+            return self.pools[service].urlopen(
                 method,
-                url,
+                self.prefixes[service] + path,
                 body=body,
                 headers=headers or {},
                 timeout=timeout or self.timeout,
+                retries=False,
                 redirect=False,
+                assert_same_host=False,
                 preload_content=True,
                 decode_content=False,
             )

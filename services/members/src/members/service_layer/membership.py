@@ -134,6 +134,24 @@ class Membership:
             self.update_profile(session, member, {mailing_list: False})
         return str(mailing_list)
 
+    def administer(
+        self, session: Session, actor: Member, member_id: uuid.UUID, changes: dict[str, Any]
+    ) -> Member:
+        """A coordinator's change to a member: `role` and/or `active`."""
+        member = session.scalar(select(Member).where(Member.id == member_id).with_for_update())
+        if member is None:
+            raise Problem(404, "Not found", "No such member.")
+        if member.id == actor.id and (
+            changes.get("role") == "member" or changes.get("active") is False
+        ):
+            # Keeps the network from losing its last coordinator by accident.
+            raise Problem(409, "Conflict", "Ask another coordinator to change your own role.")
+        if "active" in changes:
+            self.set_active(session, member, changes["active"])
+        if "role" in changes:
+            self.set_role(session, member, changes["role"])
+        return member
+
     def set_role(self, session: Session, member: Member, role: str) -> None:
         if member.role != role:
             member.role = role

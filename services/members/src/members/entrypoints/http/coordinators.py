@@ -5,12 +5,10 @@ from __future__ import annotations
 import uuid
 
 from flask import Blueprint, Response, jsonify
-from sqlalchemy import select
-from uskalla_kit import Problem, current_runtime, json_body
+from uskalla_kit import current_runtime, json_body
 from uskalla_kit.openapi import documented
 from uskalla_kit.pagination import page_of
 
-from members.adapters.models import Member
 from members.entrypoints.http.requests import csv_response, query, services, wants_csv
 from members.entrypoints.schemas import (
     MemberAdminPatchSchema,
@@ -76,18 +74,6 @@ def update_member(member_id: uuid.UUID) -> Response:
     changes = MemberAdminPatchSchema().load(json_body())
     with current_runtime().db.transaction() as session:
         actor = acting_member(session, "coordinator")
-        member = session.scalar(select(Member).where(Member.id == member_id).with_for_update())
-        if member is None:
-            raise Problem(404, "Not found", "No such member.")
-        if member.id == actor.id and (
-            changes.get("role") == "member" or changes.get("active") is False
-        ):
-            # Keeps the network from losing its last coordinator by accident.
-            raise Problem(409, "Conflict", "Ask another coordinator to change your own role.")
-        membership = services().membership
-        if "active" in changes:
-            membership.set_active(session, member, changes["active"])
-        if "role" in changes:
-            membership.set_role(session, member, changes["role"])
+        member = services().membership.administer(session, actor, member_id, changes)
         view = member_admin_view(member)
     return jsonify(view)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 from flask.testing import FlaskClient
+from notifications.adapters.mailer import Mailer
 from notifications.adapters.models import Delivery
 from sqlalchemy import func, select, text
 from uskalla_kit.signed import SignedTokens
@@ -265,3 +267,62 @@ def test_delivery_log_filters_and_pages(
     assert mine["total"] == 1 and mine["items"][0]["member_id"] == str(members[0])
     bad = client.get("/api/v1/deliveries?status=lost&per_page=1000", headers=coordinator[1])
     assert bad.status_code == 422 and set(bad.json["errors"]) == {"status", "per_page"}
+
+
+def test_rows_of_a_dead_chain_return_after_its_lease(
+    client: FlaskClient, coordinator: Auth, service: Service
+) -> None:
+    for _ in range(6):
+        service.add_recipient()
+    draft = create(client, coordinator)
+    client.post(f"/api/v1/newsletters/{draft['id']}/send", headers=coordinator[1])
+    fanouts = service.runtime.extra["fanouts"]
+    fanout_id = service.tasks.fanouts.pop(0)[0]
+    assert fanouts.freeze(fanout_id)
+    # A chain claimed four rows and was killed (SIGKILL): they stay 'sending' under its claim.
+    with service.runtime.db.transaction() as session:
+        session.execute(
+            text(
+                "UPDATE deliveries SET status = 'sending', claimed_by = gen_random_uuid(),"
+                " claimed_until = now() + interval '1 hour'"
+                " WHERE id IN (SELECT id FROM deliveries ORDER BY id LIMIT 4)"
+            )
+        )
+    assert fanouts.step(fanout_id, chain=False) == "done"
+    assert len(service.mails()) == 2  # the live chain leaves the claimed rows alone
+    view = client.get(f"/api/v1/newsletters/{draft['id']}", headers=coordinator[1]).json
+    assert view["status"] == "sending" and view["progress"]["pending"] == 4
+    with service.runtime.db.transaction() as session:
+        session.execute(text("UPDATE deliveries SET claimed_until = now() - interval '1 second'"))
+    assert fanouts.step(fanout_id, chain=False) == "done"
+    assert len(service.mails()) == 6 and len({m["to"][0] for m in service.mails()}) == 6
+    view = client.get(f"/api/v1/newsletters/{draft['id']}", headers=coordinator[1]).json
+    assert view["status"] == "sent" and view["progress"]["sent"] == 6
+
+
+def test_a_lost_claim_drops_the_message_unsent(
+    client: FlaskClient, coordinator: Auth, service: Service
+) -> None:
+    member = service.add_recipient()
+    draft = create(client, coordinator)
+    client.post(f"/api/v1/newsletters/{draft['id']}/send", headers=coordinator[1])
+    fanouts = service.runtime.extra["fanouts"]
+    fanout_id = service.tasks.fanouts.pop(0)[0]
+    assert fanouts.freeze(fanout_id)
+    mailer_send = Mailer.send
+
+    def taken_over(self: Mailer, message: Any, before_final: Any = None) -> None:
+        def steal_then_mark() -> None:
+            # Our lease ran out mid-message and another chain claimed the row.
+            with service.runtime.db.transaction() as session:
+                session.execute(text("UPDATE deliveries SET claimed_by = gen_random_uuid()"))
+            before_final()
+
+        mailer_send(self, message, before_final=steal_then_mark)
+
+    Mailer.send = taken_over  # type: ignore[method-assign]
+    try:
+        fanouts.step(fanout_id, chain=False)
+    finally:
+        Mailer.send = mailer_send  # type: ignore[method-assign]
+    assert service.mails(f"{member}@example.fi") == []  # no final dot: the server dropped it

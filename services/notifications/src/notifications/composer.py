@@ -12,6 +12,7 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import formataddr, formatdate, parseaddr
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session
 from uskalla_kit.signed import SignedTokens
@@ -58,6 +59,8 @@ class Composer:
         self.sender_address = address or "noreply@uskalla.fi"
         self.sender = formataddr((name, self.sender_address), charset="utf-8")
         self.domain = self.sender_address.rsplit("@", 1)[-1]
+        # The same UID as the members service's calendar.ics, so both are one calendar entry.
+        self.calendar_host = urlsplit(self.base).hostname or "uskalla"
         self.unsubscribe = SignedTokens(settings.unsubscribe_secret, "unsubscribe")
         self._sources: dict[tuple[str, str], dict[str, Any]] = {}
 
@@ -161,7 +164,7 @@ class Composer:
         )
         data = ics(
             entry,
-            domain=self.domain,
+            domain=self.calendar_host,
             method=method,
             organizer=self.sender_address,
             attendee=item.email,

@@ -27,8 +27,15 @@ class Settings:
     list_batch_size: int
     #: Batch task chains working on one fan-out at once (each with its own SMTP connection).
     list_parallel: int
+    #: Rows a chain claims at a time, and how long its claim lasts if it dies (seconds).
+    list_claim_size: int
+    list_lease: float
     #: Recipients frozen into delivery rows per transaction.
     freeze_batch_size: int
+    #: Wait for the WAL flush when marking list mail sent. Off by default: a killed worker
+    #: loses nothing either way (PostgreSQL flushes the commit); only a database crash could
+    #: forget the last fraction of a second of marks and re-send those few newsletters.
+    list_sync_commit: bool
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -50,5 +57,8 @@ class Settings:
             list_rate=env_float("LIST_MAIL_RATE", 0.0),
             list_batch_size=max(1, env_int("LIST_MAIL_BATCH_SIZE", 500)),
             list_parallel=max(1, env_int("LIST_MAIL_PARALLEL", 2)),
+            list_claim_size=max(1, env_int("LIST_MAIL_CLAIM_SIZE", 50)),
+            list_lease=max(1.0, env_float("LIST_MAIL_LEASE", 120.0)),
             freeze_batch_size=max(1, env_int("LIST_FREEZE_BATCH_SIZE", 5000)),
+            list_sync_commit=env_bool("LIST_MAIL_SYNC_COMMIT", False),
         )

@@ -26,6 +26,7 @@ SEND_TASK = "notifications.send_delivery"
 MAIL_QUEUE = "notifications.mail"
 #: Kinds sent by fan-out batch chains while pending (their retries go one by one like the rest).
 FANOUT_KINDS = ("newsletter", "invitation")
+#: What a single send may pick up (a `sending` row belongs to a batch chain).
 OPEN = ("pending", "retrying")
 
 

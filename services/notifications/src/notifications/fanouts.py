@@ -6,32 +6,28 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, select, text, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 from uskalla_events import Database, after_commit
 
-from notifications.adapters.mailer import (
-    ConnectionMailError,
-    Mailer,
-    PermanentMailError,
-    TemporaryMailError,
-)
+from notifications.adapters.mailer import ConnectionMailError
 from notifications.adapters.models import Delivery, Fanout, Newsletter
 from notifications.adapters.ratelimit import RateLimiter
+from notifications.batches import Batch, BatchSender
 from notifications.composer import LIST_OF_KIND, Outgoing
 from notifications.config import Settings
-from notifications.deliveries import OPEN, Deliveries, backoff
+from notifications.deliveries import Deliveries
+
+#: Rows not yet settled: waiting, being sent by a chain, or waiting for a retry.
+OPEN = ("pending", "sending", "retrying")
 
 log = logging.getLogger(__name__)
 
 FANOUT_TASK = "notifications.fanout_step"
-#: Consecutive temporary failures after which a chain pauses instead of trying every row.
-PAUSE_AFTER = 3
 
 FREEZE = """
 WITH chunk AS (
@@ -60,38 +56,9 @@ SELECT (SELECT count(*) FROM chunk) AS n,
        (SELECT member_id FROM chunk ORDER BY member_id DESC LIMIT 1) AS last
 """
 
-CLAIM = """
-SELECT d.id, d.kind, d.email, d.language, d.cause, d.message_id, d.member_id, d.context,
-       r.name, coalesce(r.active AND r.{list}, false) AS wants,
-       EXISTS (SELECT 1 FROM suppressions s WHERE s.suppressed_at IS NOT NULL
-               AND s.email_hash = encode(sha256(convert_to(d.email, 'UTF8')), 'hex'))
-           AS suppressed
-FROM deliveries d LEFT JOIN recipients r ON r.member_id = d.member_id
-WHERE d.cause = :cause AND d.kind = :kind AND d.status = 'pending'
-LIMIT 1 FOR UPDATE OF d SKIP LOCKED
-"""
-
-SET_STATUS = """
-UPDATE deliveries SET status = CAST(:status AS varchar), attempts = attempts + :tried,
-       error = CAST(:error AS text),
-       sent_at = CASE WHEN CAST(:status AS varchar) = 'sent' THEN now() ELSE sent_at END,
-       next_attempt_at = CAST(:next_attempt_at AS timestamptz), enqueued_at = now()
-WHERE id = :id
-"""
-
 
 def now() -> datetime:
     return datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class Batch:
-    """What every row of one fan-out's batch shares."""
-
-    kind: str
-    cause: str
-    source: dict[str, Any]
-    claim: Any
 
 
 class Fanouts:
@@ -109,6 +76,7 @@ class Fanouts:
         self.composer = deliveries.composer
         self.enqueue = enqueue
         self.limiter = limiter
+        self.sender = BatchSender(settings, self.composer, deliveries, limiter)
 
     def start(self, session: Session, *, kind: str, cause: str, audience: dict[str, Any]) -> None:
         """Record a fan-out in the caller's transaction (once per kind and cause); run it after."""
@@ -192,101 +160,18 @@ class Fanouts:
             source = self.composer.source(
                 session, Outgoing(uuid.uuid4(), kind, "", "fi", cause, "")
             )
-        batch = Batch(kind, cause, source, text(CLAIM.format(list=LIST_OF_KIND[kind])))
-        failures = 0
-        with Mailer(self.settings) as mailer, self.db.engine.connect() as conn:
-            for _ in range(self.settings.list_batch_size):
-                self.limiter.wait()
-                outcome = self._send_one(conn, mailer, batch)
-                if outcome is None:
-                    break
-                failures = failures + 1 if outcome == "retrying" else 0
-                if failures >= PAUSE_AFTER:
-                    return "paused"
-            else:
-                return "more"
-        self.finish_if_done(fanout_id)
-        return "done"
-
-    def _send_one(self, conn: Connection, mailer: Mailer, batch: Batch) -> str | None:
-        """Claim one pending row (locked while SMTP talks), send it, record the outcome."""
-        kind, cause = batch.kind, batch.cause
-        tx = conn.begin()
-        try:
-            row = conn.execute(batch.claim, {"kind": kind, "cause": cause}).mappings().first()
-            if row is None:
-                tx.rollback()
-                return None
-            delivery_id: uuid.UUID = row["id"]
-            if row["suppressed"] or not row["wants"]:
-                status = "suppressed" if row["suppressed"] else "skipped"
-                error = (
-                    "the address is suppressed (bounced)"
-                    if row["suppressed"]
-                    else (f"no longer subscribed to {LIST_OF_KIND[kind]}")
-                )
-                _set(conn, delivery_id, status, tried=0, error=error)
-                tx.commit()
-                return status
-            item = Outgoing(
-                id=row["id"],
-                kind=kind,
-                email=row["email"],
-                language=row["language"],
-                cause=cause,
-                message_id=row["message_id"],
-                member_id=row["member_id"],
-                context=row["context"] or {},
-                name=row["name"],
-            )
-            message = self.composer.compose(item, batch.source)
-
-            def mark_sent() -> None:
-                _set(conn, delivery_id, "sent", tried=1, error=None)
-                tx.commit()
-
-            mailer.send(message, before_final=mark_sent)
-            return "sent"
-        except ConnectionMailError:
-            if tx.is_active:
-                tx.rollback()  # nothing was said to the server about this row: it stays pending
-            raise
-        except (TemporaryMailError, PermanentMailError) as exc:
-            return self._failed(conn, tx, delivery_id, exc)
-        except BaseException:
-            if tx.is_active:
-                tx.rollback()
-            raise
-
-    def _failed(self, conn: Connection, tx: Any, delivery_id: uuid.UUID, exc: Exception) -> str:
-        """Record a refusal. After the final dot the row already says sent: correct it."""
-        committed = not tx.is_active  # refused at the final dot: the row already says sent
-        if committed:
-            tx = conn.begin()
-        attempts = conn.execute(
-            select(Delivery.attempts).where(Delivery.id == delivery_id)
-        ).scalar_one()
-        tried = 0 if committed else 1
-        attempts = attempts + tried
-        if isinstance(exc, PermanentMailError) or attempts >= self.settings.mail_max_attempts:
-            _set(conn, delivery_id, "failed", tried=tried, error=str(exc)[:2000])
-            tx.commit()
-            return "failed"
-        delay = backoff(attempts)
-        _set(
-            conn,
-            delivery_id,
-            "retrying",
-            tried=tried,
-            error=str(exc)[:2000],
-            next_attempt_at=now() + timedelta(seconds=delay),
-        )
-        tx.commit()
-        self.enqueue_retry(str(delivery_id), delay)
-        return "retrying"
-
-    def enqueue_retry(self, delivery_id: str, delay: float) -> None:
-        self.deliveries.enqueue(delivery_id, delay)
+        engine = self.db.engine.execution_options(isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            if not self.settings.list_sync_commit:
+                conn.execute(text("SET synchronous_commit = off"))
+            try:
+                outcome = self.sender.send(conn, Batch(kind, cause, source))
+            finally:
+                if not self.settings.list_sync_commit:
+                    conn.execute(text("RESET synchronous_commit"))  # for the pool's next user
+        if outcome == "done":
+            self.finish_if_done(fanout_id)
+        return outcome
 
     # -- completion, cancelling, progress, sweeping ----------------------------------------
     def finish_if_done(self, fanout_id: str) -> bool:
@@ -349,24 +234,3 @@ class Fanouts:
                 for _ in range(self.settings.list_parallel):
                     self.enqueue(str(fanout_id), 0)
         return len(ids)
-
-
-def _set(
-    conn: Connection,
-    delivery_id: uuid.UUID,
-    status: str,
-    *,
-    tried: int,
-    error: str | None,
-    next_attempt_at: datetime | None = None,
-) -> None:
-    conn.execute(
-        text(SET_STATUS),
-        {
-            "id": delivery_id,
-            "status": status,
-            "tried": tried,
-            "error": error,
-            "next_attempt_at": next_attempt_at,
-        },
-    )

@@ -18,6 +18,7 @@ PROGRESS_OF_STATUS = {
     "sent": "sent",
     "failed": "failed",
     "pending": "pending",
+    "sending": "pending",
     "retrying": "pending",
     "suppressed": "skipped",
     "skipped": "skipped",

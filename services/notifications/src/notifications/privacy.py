@@ -92,7 +92,7 @@ def erase_member(session: Session, member_id: uuid.UUID) -> None:
     mentions = or_(Delivery.member_id == member_id, Delivery.email.in_(emails))
     session.execute(
         update(Delivery)
-        .where(mentions, Delivery.status.in_(("pending", "retrying")))
+        .where(mentions, Delivery.status.in_(("pending", "sending", "retrying")))
         .values(status="cancelled")
     )
     error = Delivery.error

@@ -8,10 +8,13 @@ left is the microseconds between that commit and one socket write.
 
 from __future__ import annotations
 
+import io
 import re
 import smtplib
+import socket
 import ssl
 from collections.abc import Callable
+from email.generator import BytesGenerator
 from email.message import Message
 from email.policy import compat32
 from email.utils import getaddresses, parseaddr
@@ -39,6 +42,25 @@ _EOL = re.compile(rb"\r\n|\n|\r(?!\n)")
 _LEADING_DOT = re.compile(rb"(?m)^\.")
 
 
+class _WireGenerator(BytesGenerator):
+    """Writes plain ASCII header values as they are: our composer sets them ready for the wire
+    (encoded words pre-folded), and re-folding each one costs more than the rest of a message."""
+
+    def _write_headers(self, msg: Message) -> None:
+        for name, value in msg.raw_items():
+            if isinstance(value, str) and value.isascii():
+                self._fp.write(f"{name}: {value}{self._NL}".encode("ascii"))  # type: ignore[attr-defined]
+            else:
+                self._fp.write(WIRE.fold_binary(name, value))  # type: ignore[attr-defined]
+        self.write(self._NL)  # type: ignore[attr-defined]
+
+
+def wire_bytes(message: Message) -> bytes:
+    buffer = io.BytesIO()
+    _WireGenerator(buffer, mangle_from_=False, policy=WIRE).flatten(message)
+    return buffer.getvalue()
+
+
 def dot_stuffed(data: bytes) -> bytes:
     """RFC 5321 transparency: CRLF line ends, leading dots doubled, ending in CRLF."""
     data = _LEADING_DOT.sub(b"..", _EOL.sub(b"\r\n", data))
@@ -62,6 +84,10 @@ class Mailer:
         s = self.settings
         try:
             smtp = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout)
+            # SMTP is request/reply, and the final dot follows the data without a reply between:
+            # with Nagle's algorithm that write waits for a delayed ACK (tens of ms a message).
+            if smtp.sock is not None:
+                smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             smtp.ehlo()
             if s.smtp_starttls:
                 smtp.starttls(context=ssl.create_default_context())
@@ -81,7 +107,7 @@ class Mailer:
         smtp = self._smtp
         sender = parseaddr(str(message["From"]))[1]
         recipients = [a for _, a in getaddresses([str(v) for v in message.get_all("To", [])])]
-        data = dot_stuffed(message.as_bytes(policy=WIRE))
+        data = dot_stuffed(wire_bytes(message))
         try:
             _expect(smtp.mail(sender), 250)
             for recipient in recipients:

@@ -58,13 +58,13 @@ class Delivery(Base):
     __tablename__ = "deliveries"
     __table_args__ = (
         UniqueConstraint("kind", "email", "cause", name="uq_deliveries_kind_email_cause"),
-        # List mail is claimed row by row from here; the partial index stays as small as
-        # what is left to send, so claiming the next row never rescans the sent ones.
+        # List mail is claimed from here; the partial index stays as small as what is left
+        # to send, so claiming the next rows never rescans the sent ones.
         Index(
-            "ix_deliveries_pending_cause",
+            "ix_deliveries_open_cause",
             "cause",
             "kind",
-            postgresql_where=text("status = 'pending'"),
+            postgresql_where=text("status IN ('pending', 'sending')"),
         ),
         Index("ix_deliveries_cause_status", "cause", "status"),
     )
@@ -84,6 +84,10 @@ class Delivery(Base):
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     error: Mapped[str | None] = mapped_column(Text)
+    #: The batch chain that holds the row while it is `sending` (a fencing token), and until
+    #: when: a dead chain's rows go back to the others after that.
+    claimed_by: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Fanout(Base):

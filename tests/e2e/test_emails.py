@@ -125,6 +125,8 @@ def notifications(
         "WORKER_CONCURRENCY": "4",
         "LIST_MAIL_BATCH_SIZE": "50",
         "LIST_MAIL_PARALLEL": "2",
+        "LIST_MAIL_CLAIM_SIZE": "20",
+        "LIST_MAIL_LEASE": "6",
         "RATE_LIMITS": "off",
         "WORKER_HEARTBEAT_FILE": str(var / "worker.hb"),
         "RELAY_HEARTBEAT_FILE": str(var / "relay.hb"),

@@ -56,6 +56,7 @@ def build_runtime(settings: Settings | None = None) -> Runtime:
         handlers,
         common.redis_url,
         visibility_timeout=common.visibility_timeout,
+        redeliver_after=common.redeliver_after,
     )
     runtime = Runtime(
         settings=common,

@@ -105,11 +105,33 @@ def search_experiments(
     # A short interactive query: compiling it (JIT) costs more than it could ever save.
     session.execute(text("SET LOCAL jit = off"))
     where = conditions(filters)
-    columns: list[Any] = [*SUMMARY_COLUMNS, func.count().over().label("total")]
-    statement: Select[Any] = select(*columns).where(*where)
-    rows = session.execute(
-        ordered(statement, filters).limit(per_page).offset((page - 1) * per_page)
-    ).all()
+    relevance = filters.sort == "relevance" and bool(filters.q)
+    columns: list[Any] = list(SUMMARY_COLUMNS)
+    if relevance:
+        # Ranked on title (A) and summary (B), kept in the row; matches only in the body or
+        # the evaluation (C, D) rank 0 and follow, newest first.
+        columns.append(
+            func.ts_rank(Experiment.search_head, text_query(filters.q or "")).label("rank")
+        )
+    # The matches are found first (bitmap scans of the GIN and b-tree indexes), then sorted:
+    # otherwise the planner walks the published_at index backwards testing every row's large
+    # search document, which is far slower than its estimate.
+    matches = select(*columns).where(*where).cte("matches").prefix_with("MATERIALIZED")
+    order: list[Any] = []
+    if relevance:
+        order.append(matches.c.rank.desc())
+    order.append(
+        matches.c.updated_at.desc() if filters.sort == "updated" else matches.c.published_at.desc()
+    )
+    order.append(matches.c.id)
+    page_columns: list[Any] = [matches.c[c.key] for c in SUMMARY_COLUMNS]
+    statement: Select[Any] = (
+        select(*page_columns, func.count().over().label("total"))
+        .order_by(*order)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    )
+    rows: Sequence[Row[Any]] = session.execute(statement).all()
     if rows:
         return rows, int(rows[0].total)
     if page == 1:

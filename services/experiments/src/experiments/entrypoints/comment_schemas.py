@@ -16,7 +16,7 @@ class CommentBodySchema(Schema):
         required=True,
         validate=[
             validate.Length(min=1, max=BODY_MAX),
-            validate.Regexp(r"(?s).*\S", error="A comment cannot be blank."),
+            validate.Regexp(r"[\s\S]*\S", error="A comment cannot be blank."),
         ],
     )
 

@@ -20,7 +20,7 @@ def text(maximum: int, *, required: bool = False, blank: bool = True) -> fields.
     """A text field with a length limit (and, unless `blank`, at least one visible character)."""
     checks: list[Any] = [validate.Length(max=maximum)]
     if not blank:
-        checks.append(validate.Regexp(r"(?s).*\S", error="Cannot be blank."))
+        checks.append(validate.Regexp(r"[\s\S]*\S", error="Cannot be blank."))
     if required:
         return fields.String(required=True, validate=checks)
     return fields.String(validate=checks)

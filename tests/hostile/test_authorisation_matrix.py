@@ -1,0 +1,254 @@
+"""Every endpoint of API.md by every kind of caller: no access where none belongs, access where it
+does. The expected table is written out from API.md's "who" column."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from .system import Member, System
+from .tokens import hostile_tokens
+from .world import World, build_world
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
+
+# Who may call, from API.md. "draft-owner" and "draft-coordinator" are reads that anyone may do
+# once the thing is published, but of a draft only its owners / coordinators.
+ANYONE, MEMBER, OWNER, COORDINATOR = "anyone", "member", "owner", "coordinator"
+DRAFT_OWNER, DRAFT_COORDINATOR = "draft-owner", "draft-coordinator"
+
+GOOD_CALLERS = ("anonymous", "other_member", "member", "coordinator")
+BAD_TOKENS = ("expired", "other_key", "alg_none", "wrong_audience", "wrong_issuer", "garbage")
+
+
+@dataclass
+class Call:
+    who: str
+    body: Any = None
+    # Path ids by name of a World field, or a factory giving a fresh object for each caller
+    # (for calls that use their object up, like deleting a comment).
+    ids: Mapping[str, str | Callable[[World, System], str]] = field(default_factory=dict)
+
+
+def _gathering_body() -> dict[str, Any]:
+    starts = datetime.now(UTC) + timedelta(days=40)
+    return {
+        "title": "Webinaari",
+        "kind": "webinar",
+        "starts_at": starts.isoformat(),
+        "ends_at": (starts + timedelta(hours=1)).isoformat(),
+        "online_url": "https://meet.example.fi/x",
+        "language": "fi",
+    }
+
+
+def _fresh_comment(world: World, system: System) -> str:
+    answer = system.api(
+        "POST",
+        f"/experiments/{world.published_experiment}/comments",
+        headers=world.owner.auth,
+        json={"body": "Poistettava kommentti"},
+    )
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["id"])
+
+
+EXP = {"experiment_id": "draft_experiment"}
+PUB = {"experiment_id": "published_experiment"}
+COMMENT = {"comment_id": "comment"}
+GDRAFT = {"gathering_id": "draft_gathering"}
+GPUB = {"gathering_id": "published_gathering"}
+LETTER = {"newsletter_id": "newsletter"}
+
+# In the order they are called: reads of drafts before they are published, registering before
+# cancelling, and erasure last.
+EXPECTED: dict[tuple[str, str], Call] = {
+    ("GET", "/api/v1/openapi.json"): Call(ANYONE),
+    ("GET", "/api/v1/municipalities"): Call(ANYONE),
+    ("GET", "/api/v1/themes"): Call(ANYONE),
+    ("POST", "/api/v1/members"): Call(
+        ANYONE,
+        {
+            "email": "joiner@example.fi",
+            "name": "Jussi Joiner",
+            "organisation": "Oy",
+            "language": "fi",
+            "newsletter": False,
+            "invitations": False,
+            "consent": True,
+        },
+    ),
+    ("POST", "/api/v1/members/confirm"): Call(ANYONE, {"token": "not-a-real-token"}),
+    ("POST", "/api/v1/auth/sign-in"): Call(ANYONE, {"email": "nobody@example.fi"}),
+    ("POST", "/api/v1/auth/token"): Call(ANYONE, {"token": "not-a-real-token"}),
+    ("POST", "/api/v1/unsubscribe"): Call(ANYONE, {"token": "not-a-real-token"}),
+    ("GET", "/api/v1/members/me"): Call(MEMBER),
+    ("PATCH", "/api/v1/members/me"): Call(MEMBER, {"title": "Kehittäjä"}),
+    ("GET", "/api/v1/members/me/export"): Call(MEMBER),
+    ("GET", "/api/v1/members"): Call(COORDINATOR),
+    ("PATCH", "/api/v1/members/{member_id}"): Call(
+        COORDINATOR, {"role": "member"}, {"member_id": "other_member_id"}
+    ),
+    ("GET", "/api/v1/gatherings"): Call(ANYONE),
+    ("POST", "/api/v1/gatherings"): Call(COORDINATOR, _gathering_body()),
+    ("GET", "/api/v1/gatherings/{gathering_id}"): Call(DRAFT_COORDINATOR, ids=GDRAFT),
+    ("GET", "/api/v1/gatherings/{gathering_id}/calendar.ics"): Call(ANYONE, ids=GPUB),
+    ("PATCH", "/api/v1/gatherings/{gathering_id}"): Call(
+        COORDINATOR, {"description": "Uusi kuvaus"}, GDRAFT
+    ),
+    ("POST", "/api/v1/gatherings/{gathering_id}/publish"): Call(COORDINATOR, ids=GDRAFT),
+    ("POST", "/api/v1/gatherings/{gathering_id}/registrations"): Call(MEMBER, ids=GPUB),
+    ("GET", "/api/v1/gatherings/{gathering_id}/registrations"): Call(COORDINATOR, ids=GPUB),
+    ("DELETE", "/api/v1/gatherings/{gathering_id}/registrations/me"): Call(MEMBER, ids=GPUB),
+    ("GET", "/api/v1/experiments"): Call(ANYONE),
+    ("GET", "/api/v1/experiments.csv"): Call(ANYONE),
+    ("GET", "/api/v1/experiments/feed.atom"): Call(ANYONE),
+    ("GET", "/api/v1/experiments/stats"): Call(ANYONE),
+    ("POST", "/api/v1/experiments"): Call(
+        MEMBER, {"title": "Uusi", "summary": "Tiivistelmä", "kind": "pilot", "scale": "large"}
+    ),
+    ("GET", "/api/v1/experiments/{experiment_id}"): Call(DRAFT_OWNER, ids=EXP),
+    ("PATCH", "/api/v1/experiments/{experiment_id}"): Call(
+        OWNER, {"summary": "Muutettu tiivistelmä"}, EXP
+    ),
+    ("POST", "/api/v1/experiments/{experiment_id}/stage"): Call(OWNER, {"stage": "planning"}, EXP),
+    ("PUT", "/api/v1/experiments/{experiment_id}/evaluation"): Call(
+        OWNER,
+        {
+            "outcome": "failed",
+            "rating": 3,
+            "what_worked": "Yhteistyö",
+            "what_failed": "Aikataulu",
+            "lessons": "Pienemmin",
+            "next_steps": "Uusi yritys",
+        },
+        EXP,
+    ),
+    ("POST", "/api/v1/experiments/{experiment_id}/publish"): Call(OWNER, ids=EXP),
+    ("GET", "/api/v1/experiments/{experiment_id}/comments"): Call(ANYONE, ids=PUB),
+    ("POST", "/api/v1/experiments/{experiment_id}/comments"): Call(
+        MEMBER, {"body": "Kiinnostavaa"}, PUB
+    ),
+    ("PATCH", "/api/v1/comments/{comment_id}"): Call(OWNER, {"body": "Korjattu"}, COMMENT),
+    ("POST", "/api/v1/comments/{comment_id}/reports"): Call(
+        MEMBER, {"reason": "off_topic"}, COMMENT
+    ),
+    ("POST", "/api/v1/comments/{comment_id}/hide"): Call(COORDINATOR, ids=COMMENT),
+    ("POST", "/api/v1/comments/{comment_id}/restore"): Call(COORDINATOR, ids=COMMENT),
+    ("GET", "/api/v1/moderation/comments"): Call(COORDINATOR),
+    ("DELETE", "/api/v1/comments/{comment_id}"): Call(OWNER, ids={"comment_id": _fresh_comment}),
+    ("GET", "/api/v1/newsletters"): Call(COORDINATOR),
+    ("POST", "/api/v1/newsletters"): Call(
+        COORDINATOR, {"subject": "Toinen", "body": "Teksti", "language": "fi"}
+    ),
+    ("GET", "/api/v1/newsletters/{newsletter_id}"): Call(COORDINATOR, ids=LETTER),
+    ("PATCH", "/api/v1/newsletters/{newsletter_id}"): Call(
+        COORDINATOR, {"subject": "Uutiskirje 2"}, LETTER
+    ),
+    ("POST", "/api/v1/newsletters/{newsletter_id}/test"): Call(COORDINATOR, ids=LETTER),
+    ("POST", "/api/v1/newsletters/{newsletter_id}/send"): Call(COORDINATOR, ids=LETTER),
+    ("POST", "/api/v1/newsletters/{newsletter_id}/cancel"): Call(COORDINATOR, ids=LETTER),
+    ("GET", "/api/v1/deliveries"): Call(COORDINATOR),
+    ("POST", "/api/v1/bounces"): Call(
+        COORDINATOR, {"email": "bounced@example.fi", "kind": "soft", "reason": "mailbox full"}
+    ),
+    ("DELETE", "/api/v1/members/me"): Call(MEMBER),
+}
+
+#: Signed-in callers whose "no" may be either answer: 403, or 404 where even existence is private.
+DENIED = {403, 404}
+
+
+def allowed(who: str, caller: str) -> bool:
+    if who == ANYONE or caller == "coordinator":
+        return True
+    if caller == "anonymous":
+        return False
+    if who == MEMBER:
+        return True
+    return caller == "member" and who in (OWNER, DRAFT_OWNER)
+
+
+def check(who: str, caller: str, status: int) -> str | None:
+    """None if `status` is right for `caller` on an endpoint for `who`, else what is wrong."""
+    if status >= 500:
+        return "server error"
+    if caller in BAD_TOKENS:
+        # A public endpoint may ignore a bad token or refuse it; nothing else may let it through.
+        if who == ANYONE:
+            return None
+        if who in (DRAFT_OWNER, DRAFT_COORDINATOR):
+            return None if status in (401, 404) else "bad token saw a draft"
+        return None if status == 401 else "bad token not refused with 401"
+    if allowed(who, caller):
+        return "refused a caller who belongs" if status in (401, 403, 404) else None
+    if caller == "anonymous":
+        expected = {404} if who in (DRAFT_OWNER, DRAFT_COORDINATOR) else {401}
+        return None if status in expected else f"anonymous: expected {expected}"
+    return None if status in DENIED else "a signed-in caller without rights got in"
+
+
+@pytest.fixture(scope="module")
+def world(system: System) -> World:
+    return build_world(system, "matrix")
+
+
+def test_the_table_covers_every_operation_of_the_merged_openapi(system: System) -> None:
+    document = system.api("GET", "/openapi.json").json()
+    operations = {
+        (method.upper(), path)
+        for path, item in document["paths"].items()
+        for method in item
+        if method in ("get", "post", "put", "patch", "delete")
+    }
+    assert operations == set(EXPECTED), (
+        f"not in the table: {sorted(operations - set(EXPECTED))}; "
+        f"not served: {sorted(set(EXPECTED) - operations)}"
+    )
+
+
+def test_no_access_where_none_belongs(system: System, world: World) -> None:
+    bad = hostile_tokens(
+        system.stack.config.var_dir / "keys" / "jwt-private.pem", world.coordinator.id
+    )
+    members: dict[str, Member] = {
+        "member": world.owner,
+        "other_member": world.other,
+        "coordinator": world.coordinator,
+    }
+    named = {**world.__dict__, "other_member_id": world.other.id}
+    failures: list[str] = []
+    seen: dict[str, list[int]] = {}
+    checked = 0
+    for (method, template), call in EXPECTED.items():
+        for caller in BAD_TOKENS + GOOD_CALLERS:
+            path = template
+            for param, source in call.ids.items():
+                value = source(world, system) if callable(source) else named[source]
+                path = path.replace("{" + param + "}", str(value))
+            if caller in BAD_TOKENS:
+                headers = {"Authorization": f"Bearer {bad[caller]}"}
+            elif caller == "anonymous":
+                headers = {}
+            else:
+                headers = members[caller].auth
+            answer = system.api(
+                method, path.removeprefix("/api/v1"), headers=headers, json=call.body
+            )
+            checked += 1
+            seen.setdefault(f"{method} {template}", []).append(answer.status_code)
+            problem = check(call.who, caller, answer.status_code)
+            if problem:
+                failures.append(
+                    f"{method} {path} as {caller}: {answer.status_code} ({problem}) "
+                    f"{answer.text[:200]!r}"
+                )
+    print(f"\nauthorisation matrix: {len(EXPECTED)} endpoints, {checked} calls checked")
+    print("callers:", " ".join(BAD_TOKENS + GOOD_CALLERS))
+    for operation, statuses in seen.items():
+        print(f"{operation:<62} {' '.join(map(str, statuses))}")
+    assert not failures, "\n".join(failures)

@@ -193,3 +193,50 @@ def test_failing_after_commit_step_does_not_undo_or_dead_letter_a_handled_event(
     assert consumer.handle(envelope) is True
     assert pair.effect_count() == 1 and consumer.list_dead_letters() == []
     assert consumer.handle(envelope) is False
+
+
+def test_consumers_confirm_receipts_and_the_relay_marks_events_confirmed(pair: Pair) -> None:
+    pair.publisher.redeliver_after = 0
+    with pair.publisher.db.transaction() as session:
+        envelope = pair.publisher.outbox.add(session, "members.member.joined.v1", joined("Tiina"))
+    with consumer_running(pair):
+        wait_until(
+            lambda: (
+                "experiments" in pair.publisher.receipts.confirmed_by([envelope.id])[envelope.id]
+            ),
+            message="experiments' receipt",
+        )
+    redelivery = pair.publisher.redelivery()
+    assert redelivery.sweep() == (0, 0)  # notifications has not confirmed, but it is behind
+    pair.publisher.receipts.confirm("notifications", envelope.id)
+    assert redelivery.sweep() == (1, 0)
+    with pair.publisher.db.transaction() as session:
+        row = session.execute(select(TABLES.outbox)).one()
+    assert row.confirmed_at is not None and row.redeliveries == 0
+    assert pair.effect_count() == 1
+
+
+def test_a_message_lost_between_broker_and_consumer_is_redelivered(pair: Pair) -> None:
+    """kombu's Redis transport pops a message before recording it as unacked: a consumer killed
+    in between loses it. The relay's receipts sweep sends it again to that consumer only."""
+    pair.publisher.redeliver_after = 0
+    with pair.publisher.db.transaction() as session:
+        envelope = pair.publisher.outbox.add(session, "members.member.joined.v1", joined("Paavo"))
+    client = redis.Redis.from_url(pair.publisher.celery.conf.broker_url)
+    assert client.rpop("experiments.events") is not None  # the message vanishes in flight
+    pair.publisher.receipts.confirm("notifications", envelope.id)  # the other consumer is fine
+    assert pair.publisher.redelivery().sweep() == (0, 1)
+    assert queue_length(pair, "experiments.events") == 1
+    assert queue_length(pair, "notifications.events") == 1  # untouched: no copy for it
+    with consumer_running(pair):
+        wait_until(lambda: pair.effect_count() == 1, message="the redelivered event handled")
+    client.close()
+
+
+def test_no_redelivery_to_a_consumer_that_is_only_behind(pair: Pair) -> None:
+    pair.publisher.redeliver_after = 0
+    with pair.publisher.db.transaction() as session:
+        pair.publisher.outbox.add(session, "members.member.joined.v1", joined("Reijo"))
+    # Both consumers still have it queued (nobody consumed): they are behind, nothing is lost.
+    assert pair.publisher.redelivery().sweep() == (0, 0)
+    assert queue_length(pair, "experiments.events") == 1

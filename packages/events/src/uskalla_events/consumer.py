@@ -201,6 +201,7 @@ def register_event_task(
     app: Celery,
     consumer: Consumer,
     *,
+    confirm: Callable[[str], None] | None = None,
     max_retries: int = 8,
     backoff_base: float = 2.0,
     backoff_cap: float = 300.0,
@@ -213,9 +214,20 @@ def register_event_task(
         retries = self.request.retries
         raw = raw if isinstance(raw, dict) else {"raw": repr(raw)}
         token = correlation_id.set(raw.get("correlation_id"))
+
+        def received() -> None:
+            # Only after the inbox row committed (or the dead letter was written): the relay
+            # redelivers events that a consumer never confirmed.
+            if confirm is not None and raw.get("id"):
+                try:
+                    confirm(str(raw["id"]))
+                except Exception:
+                    log.warning("receipt not written; the event may be redelivered", exc_info=True)
+
         try:
             try:
                 consumer.handle(Envelope.from_dict(raw))
+                received()
                 return
             except TEMPORARY_ERRORS as exc:
                 if retries < max_retries:
@@ -223,9 +235,11 @@ def register_event_task(
                     failure: BaseException | None = exc
                 else:
                     consumer.dead_letter(raw, exc, retries + 1)
+                    received()
                     return
             except Exception as exc:
                 consumer.dead_letter(raw, exc, retries + 1)
+                received()
                 return
         except TEMPORARY_ERRORS as exc:  # the dead letter itself could not be written
             failure = exc

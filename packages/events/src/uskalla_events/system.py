@@ -21,6 +21,7 @@ from uskalla_events.consumer import (
 from uskalla_events.contracts import consumed_by
 from uskalla_events.db import Database
 from uskalla_events.outbox import Outbox
+from uskalla_events.receipts import Receipts, Redelivery
 from uskalla_events.relay import Relay
 from uskalla_events.tables import EventTables
 
@@ -41,6 +42,7 @@ class EventSystem:
         max_retries: int = 8,
         backoff_base: float = 2.0,
         backoff_cap: float = 300.0,
+        redeliver_after: float = 30.0,
     ) -> None:
         self.service = service
         self.db = db
@@ -52,10 +54,14 @@ class EventSystem:
         self.outbox = Outbox(db, tables, self._publish)
         self.handlers = handlers
         self.consumer = Consumer(db, tables, handlers)
+        self.broker_url = broker_url
+        self.redeliver_after = redeliver_after
+        self._receipts: Receipts | None = None
         if consumed_by(service):
             register_event_task(
                 self.celery,
                 self.consumer,
+                confirm=lambda event_id: self.receipts.confirm(service, event_id),
                 max_retries=max_retries,
                 backoff_base=backoff_base,
                 backoff_cap=backoff_cap,
@@ -74,6 +80,19 @@ class EventSystem:
         self.declare()
         send_event(self.celery, envelope)
 
+    @property
+    def receipts(self) -> Receipts:
+        if self._receipts is None:
+            self._receipts = Receipts(self.broker_url)
+        return self._receipts
+
+    def redelivery(self) -> Redelivery:
+        def send(envelope: dict[str, Any], consumer: str) -> None:
+            self.declare()
+            send_event(self.celery, envelope, queue=direct_queue(consumer))
+
+        return Redelivery(self.db, self.tables, self.receipts, send, after=self.redeliver_after)
+
     def relay(
         self,
         *,
@@ -83,11 +102,12 @@ class EventSystem:
         heartbeat_file: str | None = None,
     ) -> Relay:
         heartbeat = (lambda: Path(heartbeat_file).touch()) if heartbeat_file else None
+        redelivery = self.redelivery()
         return Relay(
             self.outbox,
             interval=interval,
             retention=timedelta(days=retention_days),
-            jobs=jobs,
+            jobs=[redelivery.sweep, *(jobs or [])],
             heartbeat=heartbeat,
         )
 

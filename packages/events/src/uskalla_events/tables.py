@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import (
     Column,
@@ -49,12 +50,21 @@ def event_tables(metadata: MetaData) -> EventTables:
         Column("published_at", DateTime(timezone=True)),
         Column("attempts", Integer, nullable=False, server_default="0"),
         Column("last_error", Text),
+        # Receipts: when every consumer had confirmed it, and the relay's redeliveries so far.
+        Column("confirmed_at", DateTime(timezone=True)),
+        Column("redelivered_at", DateTime(timezone=True)),
+        Column("redeliveries", Integer, nullable=False, server_default="0"),
         Index(
             "ix_event_outbox_pending",
             "created_at",
             postgresql_where=text("published_at IS NULL"),
         ),
         Index("ix_event_outbox_published_at", "published_at"),
+        Index(
+            "ix_event_outbox_unconfirmed",
+            "published_at",
+            postgresql_where=text("published_at IS NOT NULL AND confirmed_at IS NULL"),
+        ),
     )
     inbox = Table(
         "event_inbox",
@@ -89,3 +99,32 @@ def drop_event_tables(bind: Connection) -> None:
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     event_tables(metadata)
     metadata.drop_all(bind)
+
+
+def add_outbox_receipts(op: Any) -> None:
+    """Migration step: the outbox columns for receipts and redelivery (see receipts.py).
+
+    Idempotent, because a database created after this step existed already has the columns
+    (the first migration creates the event tables as this package defines them now).
+    """
+    op.execute(
+        "ALTER TABLE event_outbox ADD COLUMN IF NOT EXISTS confirmed_at TIMESTAMP WITH TIME ZONE,"
+        " ADD COLUMN IF NOT EXISTS redelivered_at TIMESTAMP WITH TIME ZONE,"
+        " ADD COLUMN IF NOT EXISTS redeliveries INTEGER DEFAULT 0 NOT NULL"
+    )
+    # Rows published before receipts existed count as confirmed.
+    op.execute(
+        "UPDATE event_outbox SET confirmed_at = published_at"
+        " WHERE published_at IS NOT NULL AND confirmed_at IS NULL AND redeliveries = 0"
+        " AND published_at < now() - interval '1 minute'"
+    )
+    op.execute(
+        "CREATE INDEX IF NOT EXISTS ix_event_outbox_unconfirmed ON event_outbox (published_at)"
+        " WHERE published_at IS NOT NULL AND confirmed_at IS NULL"
+    )
+
+
+def drop_outbox_receipts(op: Any) -> None:
+    op.drop_index("ix_event_outbox_unconfirmed", table_name="event_outbox")
+    for column in ("redeliveries", "redelivered_at", "confirmed_at"):
+        op.drop_column("event_outbox", column)

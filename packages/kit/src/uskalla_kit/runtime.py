@@ -30,6 +30,7 @@ class CommonSettings:
     max_body_bytes: int
     visibility_timeout: int
     relay_interval: float
+    redeliver_after: float
     log_level: str
     internal_token: str
 
@@ -48,6 +49,7 @@ class CommonSettings:
             max_body_bytes=env_int("MAX_BODY_BYTES", 256 * 1024),
             visibility_timeout=env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
             relay_interval=env_float("RELAY_INTERVAL", 1.0),
+            redeliver_after=env_float("EVENT_REDELIVER_AFTER", 30.0),
             log_level=env("LOG_LEVEL", "INFO"),
             internal_token=env_secret("INTERNAL_API_TOKEN", dev_default="dev-internal-token") or "",
         )

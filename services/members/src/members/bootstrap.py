@@ -35,6 +35,7 @@ def build_runtime(settings: Settings | None = None) -> Runtime:
         handlers,
         common.redis_url,
         visibility_timeout=common.visibility_timeout,
+        redeliver_after=common.redeliver_after,
     )
     services = Services.build(settings, events)
     register_handlers(handlers, services)

@@ -43,6 +43,7 @@ def build_runtime(settings: Settings | None = None) -> Runtime:
         handlers,
         common.redis_url,
         visibility_timeout=common.visibility_timeout,
+        redeliver_after=common.redeliver_after,
         extra_queues=[mail_queue],
     )
     deliveries = Deliveries(settings, db, enqueue_send(events.celery))

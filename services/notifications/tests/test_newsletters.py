@@ -59,6 +59,14 @@ def test_validation_is_per_field_and_changes_nothing(
         "municipality_codes.0",
         "themes.0",
     }
+    nul = client.post(
+        "/api/v1/newsletters",
+        json={"subject": "a\x00b", "body": "\ud800"},
+        headers=coordinator[1],
+    )
+    assert nul.status_code == 422 and set(nul.json["errors"]) == {"subject", "body"}
+    odd = client.get("/api/v1/deliveries?cause=%00", headers=coordinator[1])
+    assert odd.status_code == 422 and set(odd.json["errors"]) == {"cause"}
     listed = client.get("/api/v1/newsletters", headers=coordinator[1]).json
     assert listed["total"] == 0
     bad_json = client.post(

@@ -17,6 +17,7 @@ from notifications.adapters.models import Delivery, Newsletter
 from notifications.entrypoints.schemas import (
     BounceResultSchema,
     BounceSchema,
+    CopyQueuedSchema,
     DeliveryPage,
     DeliveryQuery,
     ExportSchema,
@@ -25,7 +26,6 @@ from notifications.entrypoints.schemas import (
     NewsletterPatch,
     NewsletterQuery,
     NewsletterSchema,
-    TestCopySchema,
 )
 from notifications.newsletters import Newsletters
 from notifications.privacy import export_member
@@ -124,7 +124,7 @@ def patch_newsletter(newsletter_id: uuid.UUID) -> Response:
 @bp.post("/newsletters/<uuid:newsletter_id>/test")
 @documented(
     "Send one copy to the caller",
-    responses={202: TestCopySchema},
+    responses={202: CopyQueuedSchema},
     auth="coordinator",
     problems=(409,),
     tags=TAGS,

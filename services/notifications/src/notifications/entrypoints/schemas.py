@@ -12,6 +12,22 @@ CODE = validate.Regexp(r"^\d{3}$", error="A municipality code is 3 digits.")
 SLUG = validate.Regexp(r"^[a-z0-9]+(?:-[a-z0-9]+)*$", error="A theme is a slug like 'x-y'.")
 STATUSES = ("draft", "sending", "sent", "cancelled")
 DELIVERY_STATUSES = ("pending", "retrying", "sent", "failed", "suppressed", "skipped", "cancelled")
+
+
+class Text(fields.String):
+    """A string PostgreSQL can store: valid UTF-8 (no lone surrogates), no NUL characters."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if "\x00" in text:
+            raise ValidationError("Must not contain NUL characters.")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValidationError("Must be valid Unicode text.") from None
+        return text
+
+
 KINDS = (
     "confirmation",
     "already_member",
@@ -26,14 +42,12 @@ KINDS = (
 
 
 class NewsletterFields(Schema):
-    subject = fields.String(validate=validate.Length(min=1, max=200))
-    body = fields.String(validate=validate.Length(min=1, max=100_000))
-    language = fields.String(validate=validate.OneOf([*LANGUAGES, "all"]))
-    municipality_codes = fields.List(
-        fields.String(validate=CODE), validate=validate.Length(max=400)
-    )
+    subject = Text(validate=validate.Length(min=1, max=200))
+    body = Text(validate=validate.Length(min=1, max=100_000))
+    language = Text(validate=validate.OneOf([*LANGUAGES, "all"]))
+    municipality_codes = fields.List(Text(validate=CODE), validate=validate.Length(max=400))
     themes = fields.List(
-        fields.String(validate=[SLUG, validate.Length(max=60)]), validate=validate.Length(max=20)
+        Text(validate=[SLUG, validate.Length(max=60)]), validate=validate.Length(max=20)
     )
 
     @validates("subject")
@@ -50,14 +64,14 @@ class NewsletterFields(Schema):
 
 
 class NewsletterCreate(NewsletterFields):
-    subject = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    body = fields.String(required=True, validate=validate.Length(min=1, max=100_000))
-    language = fields.String(load_default="all", validate=validate.OneOf([*LANGUAGES, "all"]))
+    subject = Text(required=True, validate=validate.Length(min=1, max=200))
+    body = Text(required=True, validate=validate.Length(min=1, max=100_000))
+    language = Text(load_default="all", validate=validate.OneOf([*LANGUAGES, "all"]))
     municipality_codes = fields.List(
-        fields.String(validate=CODE), load_default=list, validate=validate.Length(max=400)
+        Text(validate=CODE), load_default=list, validate=validate.Length(max=400)
     )
     themes = fields.List(
-        fields.String(validate=[SLUG, validate.Length(max=60)]),
+        Text(validate=[SLUG, validate.Length(max=60)]),
         load_default=list,
         validate=validate.Length(max=20),
     )
@@ -97,10 +111,10 @@ NewsletterPage = page_schema(NewsletterSchema, "NewsletterPage")
 
 
 class NewsletterQuery(PageQuery):
-    status = fields.String(validate=validate.OneOf(STATUSES))
+    status = Text(validate=validate.OneOf(STATUSES))
 
 
-class TestCopySchema(Schema):
+class CopyQueuedSchema(Schema):
     status = fields.String(required=True)
     email = fields.String(required=True)
 
@@ -124,15 +138,15 @@ DeliveryPage = page_schema(DeliverySchema, "DeliveryPage")
 
 class DeliveryQuery(PageQuery):
     member_id = fields.UUID()
-    kind = fields.String(validate=validate.OneOf(KINDS))
-    status = fields.String(validate=validate.OneOf(DELIVERY_STATUSES))
-    cause = fields.String(validate=validate.Length(min=1, max=100))
+    kind = Text(validate=validate.OneOf(KINDS))
+    status = Text(validate=validate.OneOf(DELIVERY_STATUSES))
+    cause = Text(validate=validate.Length(min=1, max=100))
 
 
 class BounceSchema(Schema):
-    email = fields.Email(required=True, validate=validate.Length(max=254))
-    kind = fields.String(required=True, validate=validate.OneOf(("hard", "soft")))
-    reason = fields.String(load_default="", validate=validate.Length(max=2000))
+    email = Text(required=True, validate=[validate.Length(max=254), validate.Email()])
+    kind = Text(required=True, validate=validate.OneOf(("hard", "soft")))
+    reason = Text(load_default="", validate=validate.Length(max=2000))
 
 
 class BounceResultSchema(Schema):

@@ -1,0 +1,212 @@
+"""Hostile input through the gateway: oversized and chunked bodies, deep JSON, invalid UTF-8,
+huge query strings, NUL and lone surrogates. Each gets a clear 4xx, never a 5xx, and no row in
+any service's database changes."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+
+from .system import Member, System
+from .world import World, build_world
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
+
+MiB = 1024 * 1024
+PROBLEM = "application/problem+json"
+
+
+@dataclass(frozen=True)
+class Hostile:
+    method: str
+    path: str
+    body: bytes | None = None
+    who: str = "anonymous"  # or "member", "coordinator"
+    query: str = ""
+    expected: tuple[int, ...] = (422,)
+    chunked: bool = False
+
+
+def _join(**fields: Any) -> dict[str, Any]:
+    return {
+        "email": "hostile@example.fi",
+        "name": "Hanna Hostile",
+        "organisation": "Oy",
+        "language": "fi",
+        "newsletter": True,
+        "invitations": True,
+        "consent": True,
+    } | fields
+
+
+def _json(data: Any) -> bytes:
+    """ensure_ascii escapes a lone surrogate as \\ud800, which is how it arrives over the wire."""
+    return json.dumps(data, ensure_ascii=True).encode()
+
+
+def _experiment(**fields: Any) -> dict[str, Any]:
+    return {
+        "title": "Otsikko",
+        "summary": "Tiivistelmä",
+        "kind": "pilot",
+        "scale": "small",
+    } | fields
+
+
+def _gathering(**fields: Any) -> dict[str, Any]:
+    return {
+        "title": "Foorumi",
+        "kind": "forum",
+        "starts_at": "2031-05-01T10:00:00+00:00",
+        "ends_at": "2031-05-01T12:00:00+00:00",
+        "location": "Espoo",
+        "language": "fi",
+    } | fields
+
+
+def _text_field_cases() -> Iterator[tuple[str, Hostile]]:
+    for bad_name, bad in (("nul", "a\x00b"), ("surrogate", "a\ud800b")):
+        yield f"join-name-{bad_name}", Hostile("POST", "/members", _json(_join(name=bad)))
+        yield (
+            f"profile-title-{bad_name}",
+            Hostile("PATCH", "/members/me", _json({"title": bad}), "member"),
+        )
+        yield (
+            f"experiment-title-{bad_name}",
+            Hostile("POST", "/experiments", _json(_experiment(title=bad)), "member"),
+        )
+        yield (
+            f"comment-body-{bad_name}",
+            Hostile("POST", "/experiments/{published}/comments", _json({"body": bad}), "member"),
+        )
+        yield (
+            f"gathering-title-{bad_name}",
+            Hostile("POST", "/gatherings", _json(_gathering(title=bad)), "coordinator"),
+        )
+        yield (
+            f"newsletter-subject-{bad_name}",
+            Hostile("POST", "/newsletters", _json({"subject": bad, "body": "x"}), "coordinator"),
+        )
+        yield (
+            f"sign-in-email-{bad_name}",
+            Hostile("POST", "/auth/sign-in", _json({"email": f"x{bad}@example.fi"})),
+        )
+
+
+def _big(size: int) -> bytes:
+    return _json(_join(name="x" * size))
+
+
+CASES: dict[str, Hostile] = {
+    "body-1MiB": Hostile("POST", "/members", _big(MiB), expected=(413,)),
+    "body-10MiB": Hostile("POST", "/members", _big(10 * MiB), expected=(413,)),
+    "body-1MiB-chunked": Hostile("POST", "/members", _big(MiB), expected=(413,), chunked=True),
+    "body-10MiB-chunked-member": Hostile(
+        "POST", "/experiments", _big(10 * MiB), "member", expected=(413,), chunked=True
+    ),
+    "deep-json-open": Hostile("POST", "/members", b"[" * 100_000, expected=(400, 413, 422)),
+    "deep-json-closed": Hostile(
+        "POST", "/members", b"[" * 100_000 + b"]" * 100_000, expected=(400, 413, 422)
+    ),
+    "deep-json-objects": Hostile(
+        "POST",
+        "/experiments",
+        b'{"a":' * 50_000 + b"1" + b"}" * 50_000,
+        "member",
+        expected=(400, 413, 422),
+    ),
+    "invalid-utf8-body": Hostile(
+        "POST", "/members", _json(_join()).replace(b"Hanna", b"H\xff\xfeanna"), expected=(400, 422)
+    ),
+    "invalid-utf8-body-member": Hostile(
+        "POST",
+        "/experiments/{published}/comments",
+        b'{"body": "\xc3\x28 \xed\xa0\x80"}',
+        "member",
+        expected=(400, 422),
+    ),
+    "invalid-utf8-query-search": Hostile(
+        "GET", "/experiments", query="q=%FF%FE", expected=(400, 422)
+    ),
+    "invalid-utf8-query-directory": Hostile(
+        "GET", "/members", who="coordinator", query="q=%C3%28", expected=(400, 422)
+    ),
+    "nul-query-search": Hostile("GET", "/experiments", query="q=a%00b", expected=(400, 422)),
+    "nul-query-deliveries": Hostile(
+        "GET", "/deliveries", who="coordinator", query="cause=a%00b", expected=(400, 422)
+    ),
+    "huge-query-100KB": Hostile(
+        "GET", "/experiments", query="q=" + "a" * 100_000, expected=(400, 413, 414, 422, 431)
+    ),
+    "huge-query-100KB-post": Hostile(
+        "POST",
+        "/members",
+        _json(_join()),
+        query="x=" + "b" * 100_000,
+        expected=(400, 413, 414, 422, 431),
+    ),
+    **dict(_text_field_cases()),
+}
+
+
+@pytest.fixture(scope="module")
+def world(system: System) -> World:
+    return build_world(system, "hostile")
+
+
+def _send(system: System, world: World, case: Hostile) -> requests.Response:
+    members: dict[str, Member] = {"member": world.owner, "coordinator": world.coordinator}
+    headers = {"Content-Type": "application/json"}
+    if case.who in members:
+        headers |= members[case.who].auth
+    path = case.path.replace("{published}", world.published_experiment)
+    url = f"{system.gateway}/api/v1{path}" + (f"?{case.query}" if case.query else "")
+    body: Any = case.body
+    if case.chunked and body is not None:
+        whole = body
+        body = (whole[i : i + 64 * 1024] for i in range(0, len(whole), 64 * 1024))
+    try:
+        return requests.request(case.method, url, data=body, headers=headers, timeout=60)
+    except requests.ConnectionError as error:
+        # The edge must read (or drain) enough to answer 413, not reset the connection.
+        pytest.fail(f"the connection broke instead of an answer: {error!r}")
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_hostile_request_gets_a_clear_4xx_and_stores_nothing(
+    system: System, world: World, name: str
+) -> None:
+    case = CASES[name]
+    before = system.settled_counts()
+    answer = _send(system, world, case)
+    assert answer.status_code in case.expected, (answer.status_code, answer.text[:500])
+    if answer.status_code != 414:  # answered by the HTTP server before any application code
+        assert answer.headers["Content-Type"].startswith(PROBLEM), answer.headers
+        assert answer.json()["status"] == answer.status_code
+    if answer.status_code == 422:
+        assert answer.json().get("errors"), answer.text
+    after = system.settled_counts()
+    changed = {t: (before[t], after.get(t)) for t in before if before[t] != after.get(t)}
+    assert not changed and set(after) == set(before), changed
+
+
+def test_raw_invalid_utf8_in_the_request_line(system: System) -> None:
+    """Bytes no client library would send: the gateway must still answer, and with a 4xx."""
+    where = urlsplit(system.gateway)
+    with socket.create_connection((where.hostname, where.port), timeout=30) as conn:
+        conn.sendall(
+            b"GET /api/v1/experiments?q=\xff\xfe\xc3\x28 HTTP/1.1\r\n"
+            b"Host: localhost\r\nConnection: close\r\n\r\n"
+        )
+        data = b""
+        while chunk := conn.recv(65536):
+            data += chunk
+    status = int(data.split(b" ", 2)[1])
+    assert 400 <= status < 500, data[:500]

@@ -1,0 +1,176 @@
+"""Shared helpers for the benchmarks: servers, the whole stack, a timing SMTP sink, figures."""
+
+from __future__ import annotations
+
+import email
+import email.parser
+import email.policy
+import os
+import re
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+import redis
+from aiosmtpd.controller import Controller
+from uskalla_devstack.servers import ServerSet, free_port
+from uskalla_devstack.stack import Stack, StackConfig
+
+TOKEN = re.compile(r"[?&]token=([A-Za-z0-9_.-]+)")
+CONFIRM_SUBJECT = "Vahvista liittymisesi"
+SIGN_IN_SUBJECT = "Kirjautumislinkkisi"
+
+
+@contextmanager
+def servers(name: str) -> Iterator[tuple[str, str, Path]]:
+    """PostgreSQL and Redis as the tests find them (TEST_DATABASE_URL / TEST_REDIS_URL, else
+    started here), the Redis database emptied, and a scratch directory; all cleaned up after."""
+    work = Path(tempfile.mkdtemp(prefix=f"uskalla-bench-{name}-"))
+    found = ServerSet(work / "servers")
+    try:
+        pg, rd = found.postgres(), found.redis()
+        flush(rd)
+        yield pg, rd, work
+        flush(rd)  # leave no queued copies (e.g. for consumers that never ran) behind
+    finally:
+        found.close()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def flush(redis_url: str) -> None:
+    client = redis.Redis.from_url(redis_url)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+
+
+@dataclass
+class Arrival:
+    at: float  # time.monotonic() when the message's DATA was accepted
+    subject: str
+    raw: bytes | None  # kept only when the bench asked for bodies
+
+    def text(self) -> str:
+        """The plain-text part, decoded (where the links are)."""
+        assert self.raw is not None
+        msg = email.message_from_bytes(self.raw, policy=email.policy.default)
+        part = msg.get_body(preferencelist=("plain",))  # type: ignore[attr-defined]
+        return str(part.get_content()) if part is not None else ""
+
+    def token(self) -> str:
+        match = TOKEN.search(self.text())
+        if match is None:
+            raise ValueError(f"no token in mail {self.subject!r}")
+        return match.group(1)
+
+
+@dataclass
+class TimedSink:
+    """A real SMTP server (aiosmtpd) that records, per recipient, when each message arrived.
+
+    No files and no polling: the arrival time is taken in the handler itself. `keep_bodies`
+    says which subjects' raw messages are kept (others only count); `on_arrival` is called
+    in the SMTP thread for every recipient of every message.
+    """
+
+    keep_bodies: tuple[str, ...] = ()
+    on_arrival: Callable[[str, Arrival], None] | None = None
+    arrivals: dict[str, list[Arrival]] = field(default_factory=dict)
+    count: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    host: str = "127.0.0.1"
+    port: int = field(default_factory=free_port)
+    controller: Controller | None = None
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        now = time.monotonic()
+        raw = envelope.original_content or envelope.content
+        headers = email.parser.BytesHeaderParser(policy=email.policy.default).parsebytes(raw)
+        subject = str(headers.get("Subject", ""))
+        keep = raw if any(s in subject for s in self.keep_bodies) else None
+        arrival = Arrival(now, subject, keep)
+        with self.lock:
+            self.count += len(envelope.rcpt_tos)
+            for rcpt in envelope.rcpt_tos:
+                self.arrivals.setdefault(rcpt.lower(), []).append(arrival)
+        if self.on_arrival is not None:
+            for rcpt in envelope.rcpt_tos:
+                self.on_arrival(rcpt.lower(), arrival)
+        return "250 OK"
+
+    def first(self, rcpt: str, subject_part: str) -> Arrival | None:
+        with self.lock:
+            for arrival in self.arrivals.get(rcpt.lower(), []):
+                if subject_part in arrival.subject:
+                    return arrival
+        return None
+
+    def start(self) -> TimedSink:
+        self.controller = Controller(self, hostname=self.host, port=self.port)
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+
+
+@contextmanager
+def running_stack(
+    name: str, pg: str, rd: str, work: Path, sink: TimedSink, extra_env: dict[str, str]
+) -> Iterator[Stack]:
+    """The whole system as real processes on fresh databases, mailing to `sink`."""
+    stack = Stack(
+        StackConfig(
+            postgres_url=pg,
+            redis_url=rd,
+            smtp_host=sink.host,
+            smtp_port=sink.port,
+            var_dir=work / "stack",
+            gateway_port=free_port(),
+            database_prefix=f"bench_{name}_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_",
+            fresh_databases=True,
+            echo=False,
+            extra_env={"RATE_LIMITS": "off", **extra_env},
+        )
+    )
+    try:
+        stack.start()
+        yield stack
+    finally:
+        stack.stop()
+
+
+def tree_rss(pid: int) -> int:
+    """Resident memory of a process and all its descendants, in bytes (0 once it is gone)."""
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0
+    total = 0
+    for proc in procs:
+        with suppress(psutil.NoSuchProcess):
+            total += proc.memory_info().rss
+    return total
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100) of a non-empty list."""
+    ordered = sorted(values)
+    rank = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))
+    return ordered[rank]
+
+
+def machine() -> str:
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    mem = psutil.virtual_memory().total / 2**30
+    return f"{os.cpu_count()} cores, {mem:.0f} GiB; load average {load}"

@@ -16,6 +16,8 @@ class Settings:
     smtp_username: str | None
     smtp_password: str | None
     smtp_starttls: bool
+    #: A CA bundle to verify the relay's certificate with (default: the system's).
+    smtp_ca_file: str | None
     smtp_timeout: float
     mail_from: str
     mail_requeue_after: float
@@ -46,6 +48,7 @@ class Settings:
             smtp_username=env("SMTP_USERNAME", "") or None,
             smtp_password=env_secret("SMTP_PASSWORD", required=False),
             smtp_starttls=env_bool("SMTP_STARTTLS", False),
+            smtp_ca_file=env("SMTP_CA_FILE", "") or None,
             smtp_timeout=env_float("SMTP_TIMEOUT", 30.0),
             mail_from=env("MAIL_FROM", "MeUskaltajat <noreply@uskalla.fi>"),
             mail_requeue_after=env_float("MAIL_REQUEUE_AFTER", 300.0),

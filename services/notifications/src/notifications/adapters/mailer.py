@@ -82,6 +82,7 @@ class Mailer:
 
     def _connect(self) -> smtplib.SMTP:
         s = self.settings
+        smtp: smtplib.SMTP | None = None
         try:
             smtp = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout)
             # SMTP is request/reply, and the final dot follows the data without a reply between:
@@ -90,15 +91,16 @@ class Mailer:
                 smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             smtp.ehlo()
             if s.smtp_starttls:
-                smtp.starttls(context=ssl.create_default_context())
+                smtp.starttls(context=ssl.create_default_context(cafile=s.smtp_ca_file))
                 smtp.ehlo()
             if s.smtp_username and s.smtp_password:
                 smtp.login(s.smtp_username, s.smtp_password)
-        except smtplib.SMTPResponseException as exc:
-            error = _classify(exc)
-            raise (ConnectionMailError(str(error)) if exc.smtp_code < 500 else error) from exc
         except (OSError, smtplib.SMTPException) as exc:
-            raise ConnectionMailError(f"cannot reach {s.smtp_host}:{s.smtp_port}: {exc}") from exc
+            if smtp is not None:
+                smtp.close()
+            # Greeting, TLS or login trouble is about the relay or our settings, never about
+            # one message: every delivery waits and retries (a 535 is fixed by the operator).
+            raise ConnectionMailError(f"cannot use {s.smtp_host}:{s.smtp_port}: {exc}") from exc
         return smtp
 
     def send(self, message: Message, before_final: Callable[[], None] | None = None) -> None:

@@ -174,3 +174,15 @@ def machine() -> str:
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     mem = psutil.virtual_memory().total / 2**30
     return f"{os.cpu_count()} cores, {mem:.0f} GiB; load average {load}"
+
+
+def drop_database(server_url: str, url: str) -> None:
+    """Drop a database a benchmark made (its connections closed first)."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+    from uskalla_devstack.servers import with_database
+
+    name = make_url(url).database
+    admin = make_url(with_database(server_url, "postgres")).set(drivername="postgresql")
+    with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

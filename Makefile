@@ -26,6 +26,9 @@ down: ## Stop the docker-compose stack
 test: install ## The whole test suite (finds or starts PostgreSQL and Redis itself)
 	@$(RUN) pytest -m "not faults" $(PYTEST_ARGS)
 
+test-browser: install ## Only the browser journey (Playwright with Debian's /usr/bin/chromium)
+	@$(RUN) pytest -m browser -s tests/browser $(PYTEST_ARGS)
+
 test-faults: install ## The fault suite: 2,000 sign-ups under kills and a Redis restart
 	@$(RUN) pytest -m faults -s tests/faults $(PYTEST_ARGS)
 

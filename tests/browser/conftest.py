@@ -14,19 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
-from uskalla_devstack.mail import MailSink
-from uskalla_devstack.servers import free_port
-from uskalla_devstack.stack import Stack, StackConfig
+from uskalla_devstack.pytest_plugin import stack_running
 from uskalla_mailsink import MailStore
 
 CHROMIUM = "/usr/bin/chromium"
 COORDINATOR = "koordinaattori@example.fi"
 SCREENSHOTS = Path(__file__).parents[2] / "test-artifacts" / "screenshots"
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "browser: drives Debian's Chromium with Playwright")
 
 
 @dataclass
@@ -43,37 +36,14 @@ def system(
     if given:
         yield System(given.rstrip("/"), MailStore(Path(os.environ["BROWSER_MAIL_DIR"])))
         return
-    var = tmp_path_factory.mktemp("browser-stack")
-    client = redis.Redis.from_url(redis_server_url)
-    client.flushdb()
-    client.close()
-    sink = MailSink(var / "mail", "127.0.0.1", free_port())
-    stack = Stack(
-        StackConfig(
-            postgres_url=postgres_server_url,
-            redis_url=redis_server_url,
-            smtp_host=sink.host,
-            smtp_port=sink.smtp_port,
-            var_dir=var,
-            gateway_port=free_port(),
-            database_prefix=f"browser_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_",
-            fresh_databases=True,
-            echo=False,
-            extra_env={
-                "RATE_LIMITS": "off",
-                "RELAY_INTERVAL": "0.5",
-                "CELERY_VISIBILITY_TIMEOUT": "8",
-                "WORKER_CONCURRENCY": "4",
-                "BOOTSTRAP_COORDINATORS": COORDINATOR,
-            },
-        )
-    )
-    try:
-        stack.start()
+    with stack_running(
+        postgres_server_url,
+        redis_server_url,
+        tmp_path_factory.mktemp("browser-stack"),
+        "browser",
+        {"BOOTSTRAP_COORDINATORS": COORDINATOR},
+    ) as (stack, sink):
         yield System(stack.gateway_url, sink.store)
-    finally:
-        stack.stop()
-        sink.stop()
 
 
 @pytest.fixture(scope="module")

@@ -138,18 +138,8 @@ def test_no_secret_is_committed(compose: Compose) -> None:
             assert env["INTERNAL_API_TOKEN_FILE"].startswith("/run/uskalla/")
 
 
-@pytest.mark.parametrize(
-    "dockerfile",
-    [
-        "services/members",
-        "services/experiments",
-        "services/notifications",
-        "gateway",
-        "packages/mailsink",
-    ],
-)
-def test_dockerfiles_follow_the_image_rules(dockerfile: str) -> None:
-    text = (ROOT / dockerfile / "Dockerfile").read_text()
+def test_the_dockerfile_follows_the_image_rules() -> None:
+    text = (ROOT / "deploy" / "docker" / "Dockerfile").read_text()
     lines = [line.strip() for line in text.splitlines()]
     assert not any(line.lower().startswith("# syntax") for line in lines)
     froms = [line for line in lines if line.startswith("FROM ")]
@@ -164,3 +154,14 @@ def test_dockerfiles_follow_the_image_rules(dockerfile: str) -> None:
         line for line in lines if "uv pip install" in line or line.startswith("COPY packages/")
     ]
     assert not any("devstack" in line and "pyproject.toml" not in line for line in installs)
+
+
+@pytest.mark.deploy
+def test_every_image_is_built_from_the_one_dockerfile_with_its_own_package(compose: dict[str, Any]) -> None:
+    builds = {name: svc["build"] for name, svc in compose["services"].items() if "build" in svc}
+    assert builds
+    for name, build in builds.items():
+        assert build["dockerfile"] == "deploy/docker/Dockerfile", name
+        args = build["args"]
+        assert args["PACKAGE"] and args["PROGRAM"], name
+        assert "devstack" not in args["SOURCES"], name

@@ -113,12 +113,12 @@ def test_nothing_lost_when_the_notifications_worker_is_killed(
     worker.start()
 
     for email in people:
-        confirmation = wait_for_mail(sink, email, CONFIRM_FI, timeout=90)
+        confirmation = wait_for_mail(sink, email, CONFIRM_FI, timeout=180)
         assert confirm(stack.gateway_url, token_in(confirmation)).status_code == 200
     worker.kill()  # and again with the joined events in flight
     worker.start()
     for email in people:
-        wait_for_mail(sink, email, WELCOME_FI, timeout=90)
+        wait_for_mail(sink, email, WELCOME_FI, timeout=180)
 
     time.sleep(3)  # any duplicate would have arrived by now
     for email in people:

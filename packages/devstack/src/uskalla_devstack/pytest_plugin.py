@@ -10,6 +10,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -86,34 +87,38 @@ def wait_until(
         time.sleep(interval)
 
 
-@pytest.fixture(scope="module")
-def running_stack(
-    postgres_server_url: str, redis_server_url: str, tmp_path_factory: pytest.TempPathFactory
+#: What end-to-end stacks run with: short timeouts so that kills recover within a test.
+E2E_ENV = {
+    "CELERY_VISIBILITY_TIMEOUT": "8",
+    "MAIL_REQUEUE_AFTER": "5",
+    "EVENT_REDELIVER_AFTER": "5",
+    "RELAY_INTERVAL": "0.5",
+    "RATE_LIMITS": "off",
+    "WORKER_CONCURRENCY": "4",
+}
+
+
+@contextmanager
+def stack_running(
+    postgres_url: str, redis_url: str, var: Path, name: str, extra_env: dict[str, str] | None = None
 ) -> Iterator[tuple[Stack, MailSink]]:
-    """The whole system as real processes, mailing to a test SMTP server."""
-    var = tmp_path_factory.mktemp("stack")
-    client = redis.Redis.from_url(redis_server_url)
+    """The whole system as real processes on fresh databases, mailing to a test SMTP server."""
+    client = redis.Redis.from_url(redis_url)
     client.flushdb()
     client.close()
     sink = MailSink(var / "mail", "127.0.0.1", free_port())
     stack = Stack(
         StackConfig(
-            postgres_url=postgres_server_url,
-            redis_url=redis_server_url,
+            postgres_url=postgres_url,
+            redis_url=redis_url,
             smtp_host=sink.host,
             smtp_port=sink.smtp_port,
             var_dir=var,
             gateway_port=free_port(),
-            database_prefix=f"e2e_{_worker_id()}_",
+            database_prefix=f"{name}_{_worker_id()}_",
             fresh_databases=True,
             echo=False,
-            extra_env={
-                "CELERY_VISIBILITY_TIMEOUT": "8",
-                "MAIL_REQUEUE_AFTER": "5",
-                "RELAY_INTERVAL": "0.5",
-                "RATE_LIMITS": "off",
-                "WORKER_CONCURRENCY": "4",
-            },
+            extra_env={**E2E_ENV, **(extra_env or {})},
         )
     )
     try:
@@ -122,6 +127,17 @@ def running_stack(
     finally:
         stack.stop()
         sink.stop()
+
+
+@pytest.fixture(scope="module")
+def running_stack(
+    postgres_server_url: str, redis_server_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Stack, MailSink]]:
+    """The whole system as real processes, mailing to a test SMTP server."""
+    with stack_running(
+        postgres_server_url, redis_server_url, tmp_path_factory.mktemp("stack"), "e2e"
+    ) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")

@@ -76,6 +76,18 @@ def test_export_is_all_or_nothing(
     assert "notifications" in answer.json["detail"]
 
 
+def test_export_for_an_erased_member_is_401_not_a_fault(
+    client: FlaskClient, services: dict[str, StubService], make_token: Callable[..., str]
+) -> None:
+    _exports(services)
+    services["members"].answers[("GET", EXPORT_PATH)] = (404, {"status": 404, "title": "Not Found"})
+    answer = client.get(
+        "/api/v1/members/me/export", headers={"Authorization": f"Bearer {make_token(MEMBER)}"}
+    )
+    assert answer.status_code == 401
+    assert answer.content_type == "application/problem+json"
+
+
 def _document(service: str, member_schema: dict[str, Any]) -> dict[str, Any]:
     problem = {"type": "object", "properties": {"title": {"type": "string"}}}
     return {

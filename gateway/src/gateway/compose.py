@@ -90,6 +90,9 @@ class Composer:
         }
         for service, future in futures.items():
             answer = future.result()  # a Problem (502/504) from request() propagates
+            if answer.status == 404 and service == "members":
+                # A token that outlived its member's erasure: nobody to export, not a fault.
+                raise Problem(401, "Unauthorized", "This member no longer exists.")
             if answer.status != 200:
                 raise Problem(
                     502,

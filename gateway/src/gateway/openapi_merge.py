@@ -12,6 +12,17 @@ from typing import Any
 
 PUBLIC_PREFIX = "/api/v1/"
 
+#: What the gateway itself may answer on any operation, before or instead of a service.
+EDGE_RESPONSES = {
+    "400": "Malformed request (e.g. a query string that is not UTF-8)",
+    "401": "The token sent is not valid",
+    "413": "Body too large",
+    "414": "URL too long",
+    "429": "Too many requests",
+    "502": "A service could not be reached",
+    "504": "A service did not answer in time",
+}
+
 
 def merge(
     documents: dict[str, dict[str, Any]], *, title: str, extra_paths: dict[str, Any] | None = None
@@ -39,6 +50,10 @@ def merge(
             tags.setdefault(tag.get("name"), tag)
     for path, item in (extra_paths or {}).items():
         merged["paths"].setdefault(path, {}).update(item)  # the gateway answers these itself
+    for item in merged["paths"].values():
+        for operation in item.values():
+            if isinstance(operation, dict) and "responses" in operation:
+                _add_edge_responses(operation["responses"])
     merged["paths"] = dict(sorted(merged["paths"].items()))
     if tags:
         merged["tags"] = list(tags.values())
@@ -97,3 +112,12 @@ def _rewrite(node: Any, refs: dict[str, str], security: dict[str, str]) -> None:
     elif isinstance(node, list):
         for item in node:
             _rewrite(item, refs, security)
+
+
+def _add_edge_responses(responses: dict[str, Any]) -> None:
+    problem = {"schema": {"$ref": "#/components/schemas/Problem"}}
+    for status, description in EDGE_RESPONSES.items():
+        responses.setdefault(
+            status,
+            {"description": description, "content": {"application/problem+json": problem}},
+        )

@@ -37,6 +37,7 @@ PROBLEM_TEXT = {
     404: "Not found",
     409: "Conflict",
     413: "Body too large",
+    414: "URL too long",
     415: "Not JSON",
     422: "Validation failed",
     429: "Too many requests",
@@ -170,7 +171,7 @@ def _operation(op: Operation, parameters: list[dict[str, Any]], method: str) -> 
 
 def _problems(op: Operation, has_path_parameters: bool) -> set[int]:
     """The problem statuses an operation can answer, from what it takes and who may call it."""
-    problems = set(op.problems) | {429}
+    problems = set(op.problems) | {400, 414, 429}
     if op.body is not None:
         problems |= {400, 413, 415, 422}
     if op.query is not None:

@@ -8,6 +8,8 @@ from flask import Flask, Response, json, request
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
+from uskalla_kit.text import json_text_errors, query_problem, query_text_errors
+
 PROBLEM_JSON = "application/problem+json"
 
 
@@ -83,12 +85,35 @@ def json_body() -> dict[str, Any]:
         data = json.loads(request.get_data(cache=True) or b"")
     except (ValueError, UnicodeDecodeError) as exc:
         raise Problem(400, "Malformed JSON", f"The body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise Problem(400, "Malformed JSON", "The body is nested too deeply.") from None
     if not isinstance(data, dict):
         raise validation_problem({"_schema": ["The body must be a JSON object."]})
+    errors = json_text_errors(data)
+    if errors:
+        raise validation_problem(errors)
     return data
 
 
+#: Longer request targets are refused (gunicorn's own limit is just above this).
+MAX_TARGET = 8000
+
+
+def check_request_target() -> None:
+    """Refuse over-long URLs and query strings that are not UTF-8 text, before any view."""
+    if len(request.full_path) > MAX_TARGET:
+        raise Problem(414, "URI Too Long", f"Keep the URL under {MAX_TARGET} characters.")
+    problem = query_problem(request.query_string)
+    if problem:
+        raise Problem(400, "Bad query string", problem)
+    errors = query_text_errors(request.query_string)
+    if errors:
+        raise validation_problem(errors)
+
+
 def init_app(app: Flask) -> None:
+    app.before_request(check_request_target)
+
     @app.errorhandler(Problem)
     def _problem(exc: Problem) -> Response:
         return problem_response(exc)

@@ -46,6 +46,7 @@ def serve_api(app: Flask, host: str, port: int, workers: int, threads: int) -> N
             "keepalive": 30,
             "accesslog": None,
             "control_socket_disable": True,
+            "limit_request_line": 8190,  # the apps answer 414 as a problem from 8000 on
             "worker_tmp_dir": SHM if Path(SHM).is_dir() else None,
         },
     ).run()

@@ -6,11 +6,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
+from uskalla_kit.fields import Text
 from uskalla_kit.pagination import PageQuery, page_schema
 
 from members.domain.gatherings import KINDS, schedule_errors
 from members.domain.rules import LANGUAGES
-from members.entrypoints.schemas import Text
 
 WEB_ADDRESS = [
     validate.Length(max=500),

@@ -14,24 +14,11 @@ from marshmallow import (
     validates,
     validates_schema,
 )
+from uskalla_kit.fields import Text
 from uskalla_kit.pagination import PageQuery, page_schema
 
 from members.domain.municipalities import municipalities
 from members.domain.rules import LANGUAGES, LISTS, ROLES, STATUSES
-
-
-class Text(fields.String):
-    """A string PostgreSQL can store: valid UTF-8 (no lone surrogates) and no NUL characters."""
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
-        text = super()._deserialize(value, attr, data, **kwargs)
-        if "\x00" in text:
-            raise ValidationError("Must not contain NUL characters.")
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            raise ValidationError("Must be valid Unicode text.") from None
-        return text
 
 
 class EmailAddress(Text):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates
+from uskalla_kit.fields import Text
 from uskalla_kit.pagination import PageQuery, page_schema
 
 LANGUAGES = ("fi", "sv", "en")
@@ -12,20 +13,6 @@ CODE = validate.Regexp(r"^\d{3}$", error="A municipality code is 3 digits.")
 SLUG = validate.Regexp(r"^[a-z0-9]+(?:-[a-z0-9]+)*$", error="A theme is a slug like 'x-y'.")
 STATUSES = ("draft", "sending", "sent", "cancelled")
 DELIVERY_STATUSES = ("pending", "retrying", "sent", "failed", "suppressed", "skipped", "cancelled")
-
-
-class Text(fields.String):
-    """A string PostgreSQL can store: valid UTF-8 (no lone surrogates), no NUL characters."""
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
-        text = super()._deserialize(value, attr, data, **kwargs)
-        if "\x00" in text:
-            raise ValidationError("Must not contain NUL characters.")
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            raise ValidationError("Must be valid Unicode text.") from None
-        return text
 
 
 KINDS = (

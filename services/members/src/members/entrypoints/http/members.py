@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 from marshmallow import Schema, validate
 from uskalla_kit import current_runtime, json_body
+from uskalla_kit.fields import Text
 from uskalla_kit.openapi import documented
 
 from members.domain.municipalities import municipalities
@@ -18,7 +19,6 @@ from members.entrypoints.schemas import (
     MunicipalityListSchema,
     ProfilePatchSchema,
     StatusSchema,
-    Text,
     TokenSchema,
     UnsubscribedSchema,
     UnsubscribeSchema,

@@ -16,7 +16,10 @@ from members.config import Settings
 
 
 def address_key() -> str | None:
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # absurdly nested: the view answers 400; no per-address key
+        return None
     email = body.get("email") if isinstance(body, dict) else None
     if not isinstance(email, str) or not email.strip():
         return None

@@ -147,6 +147,9 @@ def running_stack(
         yield stack
     finally:
         stack.stop()
+        for key, url in stack.env.items():
+            if key.endswith("_DATABASE_URL") and "/bench_" in url:
+                drop_database(pg, url)
 
 
 def tree_rss(pid: int) -> int:

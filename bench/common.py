@@ -62,7 +62,7 @@ class Arrival:
         """The plain-text part, decoded (where the links are)."""
         assert self.raw is not None
         msg = email.message_from_bytes(self.raw, policy=email.policy.default)
-        part = msg.get_body(preferencelist=("plain",))  # type: ignore[attr-defined]
+        part = msg.get_body(preferencelist=("plain",))
         return str(part.get_content()) if part is not None else ""
 
     def token(self) -> str:

@@ -157,7 +157,9 @@ def test_the_dockerfile_follows_the_image_rules() -> None:
 
 
 @pytest.mark.deploy
-def test_every_image_is_built_from_the_one_dockerfile_with_its_own_package(compose: dict[str, Any]) -> None:
+def test_every_image_is_built_from_the_one_dockerfile_with_its_own_package(
+    compose: dict[str, Any],
+) -> None:
     builds = {name: svc["build"] for name, svc in compose["services"].items() if "build" in svc}
     assert builds
     for name, build in builds.items():

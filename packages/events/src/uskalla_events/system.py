@@ -110,6 +110,3 @@ class EventSystem:
             jobs=[redelivery.sweep, *(jobs or [])],
             heartbeat=heartbeat,
         )
-
-    def retry_queue(self) -> Queue:
-        return direct_queue(self.service)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -107,4 +106,4 @@ def wait_for(check: Any, what: str, timeout: float = 60.0) -> None:
             time.sleep(1)
 
 
-__all__ = ["run_worker", "serve_api", "threading", "wait_for"]
+__all__ = ["run_worker", "serve_api", "wait_for"]

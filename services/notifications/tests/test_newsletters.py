@@ -320,11 +320,11 @@ def test_a_lost_claim_drops_the_message_unsent(
     mailer_send = Mailer.send
 
     def taken_over(self: Mailer, message: Any, before_final: Any = None) -> None:
-        def steal_then_mark() -> None:
+        def steal_then_mark() -> Any:
             # Our lease ran out mid-message and another chain claimed the row.
             with service.runtime.db.transaction() as session:
                 session.execute(text("UPDATE deliveries SET claimed_by = gen_random_uuid()"))
-            before_final()
+            return before_final()
 
         mailer_send(self, message, before_final=steal_then_mark)
 

@@ -2,22 +2,25 @@
 
 Rows are claimed a handful at a time with a fencing token (`claimed_by`) and a lease. Each
 message is marked sent, on the condition that this chain still holds its claim, after its whole
-text went to the server and before the final "." that makes the server accept it; if the mark
-fails (the claim was lost or cancelled) the connection is dropped without the dot and the server
-discards the message. So a killed worker never causes a re-send: its claimed rows return to
-the pool when the lease ends, and only rows that were not marked are sent again.
+text went to the server: the mark's COMMIT and the final "." that makes the server accept the
+message are written back to back (`PendingCommit`). If the mark finds the claim lost or
+cancelled, it rolls back and the connection is dropped without the dot, so the server discards
+the message. A killed worker thus neither re-sends nor loses a message: its claimed rows return
+to the pool when the lease ends, and only rows that were not marked are sent again.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, text
 
+from notifications.adapters.finalcommit import PendingCommit
 from notifications.adapters.mailer import (
     ConnectionMailError,
     Mailer,
@@ -181,10 +184,17 @@ class BatchSender:
 
         marked = []
 
-        def mark_sent() -> None:
-            if not mark("sent", tried=1, error=None):
-                raise ClaimLost(str(row["id"]))
+        def mark_sent() -> Callable[[], None]:
+            commit = PendingCommit.begin(conn)
+            try:
+                if not mark("sent", tried=1, error=None):
+                    raise ClaimLost(str(row["id"]))
+            except BaseException:
+                commit.rollback()
+                raise
+            commit.send()
             marked.append(True)
+            return commit.wait
 
         try:
             mailer.send(message, before_final=mark_sent)

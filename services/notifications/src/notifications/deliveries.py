@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 from uskalla_events import Database, after_commit
 
+from notifications.adapters.finalcommit import PendingCommit
 from notifications.adapters.mailer import Mailer, PermanentMailError, TemporaryMailError
 from notifications.adapters.models import Delivery, Recipient
 from notifications.composer import LIST_OF_KIND, TEMPLATE_OF_KIND, Composer, Outgoing
@@ -89,7 +90,10 @@ class Deliveries:
         return delivery_id
 
     def send(self, delivery_id: str, mailer: Mailer | None = None) -> str:
-        """Send one delivery if it is due; the row stays locked while SMTP talks, so never twice."""
+        """Send one delivery if it is due; the row stays locked while SMTP talks, so never twice.
+
+        "sent" is committed as the final dot goes; a refusal at the dot records the outcome
+        again in a new transaction."""
         with self.db.transaction() as session:
             delivery = session.scalar(
                 select(Delivery)
@@ -110,18 +114,27 @@ class Deliveries:
                 if delivery.kind in FANOUT_KINDS or delivery.kind in TEMPLATE_OF_KIND:
                     source = self.composer.source(session, item, cache=False)
                 message = self.composer.compose(item, source)
+
+                def mark_sent() -> Callable[[], None]:
+                    # Committed together with the final dot (see finalcommit): a crash can
+                    # neither re-send a delivered message nor lose one marked sent.
+                    delivery.status, delivery.sent_at, delivery.error = "sent", now(), None
+                    session.flush()
+                    commit = PendingCommit(session.connection())
+                    commit.send()
+                    return commit.wait
+
                 if mailer is None:
                     with Mailer(self.settings) as own:
-                        own.send(message)
+                        own.send(message, before_final=mark_sent)
                 else:
-                    mailer.send(message)
+                    mailer.send(message, before_final=mark_sent)
             except TemporaryMailError as exc:
                 return self.temporary_failure(session, delivery, exc)
             except (PermanentMailError, LookupError) as exc:
                 delivery.status, delivery.error = "failed", str(exc)[:2000]
                 log.warning("delivery failed for good", extra={"delivery_id": delivery_id})
                 return "failed"
-            delivery.status, delivery.sent_at, delivery.error = "sent", now(), None
             return "sent"
 
     def check(self, session: Session, delivery: Delivery) -> str | None:

@@ -1,9 +1,11 @@
 """SMTP out: one connection reused for a batch, temporary and permanent failures told apart.
 
 `send(message, before_final=...)` runs `before_final` after the whole message has been
-transferred but before the final "." that makes the server accept it: a caller commits "sent"
-there, so a crash can no longer leave a delivered message looking unsent (a re-send); what is
-left is the microseconds between that commit and one socket write.
+transferred but before the final "." that makes the server accept it; it may return a second
+step that runs right after the dot is written. A caller puts its "sent" commit on the wire in
+the first and reads the commit's answer in the second (see `finalcommit`), so a crash can
+neither leave a delivered message looking unsent (a re-send) nor an unsent one marked sent,
+except in the microseconds between two socket writes.
 """
 
 from __future__ import annotations
@@ -103,7 +105,11 @@ class Mailer:
             raise ConnectionMailError(f"cannot use {s.smtp_host}:{s.smtp_port}: {exc}") from exc
         return smtp
 
-    def send(self, message: Message, before_final: Callable[[], None] | None = None) -> None:
+    def send(
+        self,
+        message: Message,
+        before_final: Callable[[], Callable[[], None] | None] | None = None,
+    ) -> None:
         if self._smtp is None:
             self._smtp = self._connect()
         smtp = self._smtp
@@ -116,13 +122,16 @@ class Mailer:
                 _expect(smtp.rcpt(recipient), 250, 251)
             _expect(smtp.docmd("DATA"), 354)
             smtp.send(data)
+            after_final = None
             if before_final is not None:
                 try:
-                    before_final()
+                    after_final = before_final()
                 except BaseException:
                     self.close(quit=False)  # no final dot: the server drops the message
                     raise
             smtp.send(b".\r\n")
+            if after_final is not None:
+                after_final()
             _expect(smtp.getreply(), 250)
         except smtplib.SMTPResponseException as exc:
             self._reset()

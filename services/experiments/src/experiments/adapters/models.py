@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     Boolean,
-    Computed,
     Date,
     DateTime,
     ForeignKey,
@@ -28,53 +26,12 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from uskalla_events import event_tables
 from uskalla_kit.db import NAMING_CONVENTION
 
-from experiments.domain.vocabulary import SEARCH_CONFIGS
-
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
 EVENT_TABLES = event_tables(Base.metadata)
-
-
-def _document(config: str) -> str:
-    """One language's weighted document: title A, summary B, the body C, the evaluation D."""
-    parts = {
-        "A": "title",
-        "B": "summary",
-        "C": "coalesce(description, '') || ' ' || coalesce(problem, '') || ' ' || "
-        "coalesce(goals, '') || ' ' || coalesce(organisation, '')",
-        "D": "coalesce(lessons, '') || ' ' || coalesce(what_worked, '') || ' ' || "
-        "coalesce(what_failed, '') || ' ' || coalesce(next_steps, '') || ' ' || "
-        "coalesce(looking_for, '')",
-    }
-    return " || ".join(
-        f"setweight(to_tsvector('{config}'::regconfig, coalesce({sql}, '')), '{weight}')"
-        for weight, sql in parts.items()
-    )
-
-
-def _head(config: str) -> str:
-    return (
-        f"setweight(to_tsvector('{config}'::regconfig, coalesce(title, '')), 'A') || "
-        f"setweight(to_tsvector('{config}'::regconfig, coalesce(summary, '')), 'B')"
-    )
-
-
-def _by_language(document: Callable[[str], str]) -> str:
-    return (
-        "CASE language "
-        + " ".join(f"WHEN '{lang}' THEN {document(cfg)}" for lang, cfg in SEARCH_CONFIGS.items())
-        + f" ELSE {document('simple')} END"
-    )
-
-
-#: The stored search document, in the text search configuration of the experiment's language.
-SEARCH_DOCUMENT = _by_language(_document)
-#: Title and summary only: small enough to stay in the row, so ranking thousands of matches
-#: does not read every large document back from TOAST storage.
-SEARCH_HEAD = _by_language(_head)
 
 
 class Author(Base):
@@ -108,18 +65,12 @@ class Theme(Base):
 class Experiment(Base):
     __tablename__ = "experiments"
     __table_args__ = (
-        Index("ix_experiments_search", "search", postgresql_using="gin"),
-        Index("ix_experiments_themes", "themes", postgresql_using="gin"),
-        Index("ix_experiments_municipality_codes", "municipality_codes", postgresql_using="gin"),
+        # The Atom feed's order. Search and its filters read experiment_search instead.
         Index(
             "ix_experiments_published_at",
             "published_at",
             postgresql_where=text("published_at IS NOT NULL"),
         ),
-        Index("ix_experiments_updated_at", "updated_at"),
-        Index("ix_experiments_stage", "stage"),
-        Index("ix_experiments_outcome", "outcome"),
-        Index("ix_experiments_kind", "kind"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
@@ -152,8 +103,65 @@ class Experiment(Base):
     lessons: Mapped[str | None] = mapped_column(Text)
     next_steps: Mapped[str | None] = mapped_column(Text)
     evaluated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    search: Mapped[Any] = mapped_column(TSVECTOR, Computed(SEARCH_DOCUMENT, persisted=True))
-    search_head: Mapped[Any] = mapped_column(TSVECTOR, Computed(SEARCH_HEAD, persisted=True))
+
+
+class ExperimentSearch(Base):
+    """What search reads of one published experiment, and nothing more (migration 0005).
+
+    Kept by triggers on `experiments` in the same transaction as every write: a row exists
+    exactly while the experiment is published. The weighted document (title A, summary B,
+    body C, evaluation D, in the experiment's language) is stored out of line, so a row is
+    ~170 bytes and counting thousands of matches visits few pages. One GIN index (btree_gin
+    for the scalar columns) matches the words and every filter together.
+    """
+
+    __tablename__ = "experiment_search"
+    __table_args__ = (
+        Index(
+            "ix_experiment_search_match",
+            "document",
+            "themes",
+            "municipality_codes",
+            "stage",
+            "kind",
+            "scale",
+            "outcome",
+            "language",
+            postgresql_using="gin",
+        ),
+        Index("ix_experiment_search_published_at", "published_at"),
+        Index("ix_experiment_search_updated_at", "updated_at"),
+    )
+
+    experiment_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("experiments.id", ondelete="CASCADE"), primary_key=True
+    )
+    published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    language: Mapped[str] = mapped_column(String(2))
+    stage: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[str] = mapped_column(String(20))
+    scale: Mapped[str] = mapped_column(String(10))
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    themes: Mapped[list[str]] = mapped_column(ARRAY(String(64)))
+    municipality_codes: Mapped[list[str]] = mapped_column(ARRAY(String(3)))
+    document: Mapped[Any] = mapped_column(TSVECTOR)
+
+
+class ExperimentSearchHead(Base):
+    """Title (A) and summary (B) of a published experiment as a vector: what relevance ranks.
+
+    Apart from experiment_search so that counting does not read it; its GIN index finds the
+    few matches whose title or summary holds a query word (all others rank 0).
+    """
+
+    __tablename__ = "experiment_search_heads"
+    __table_args__ = (Index("ix_experiment_search_heads_head", "head", postgresql_using="gin"),)
+
+    experiment_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("experiment_search.experiment_id", ondelete="CASCADE"), primary_key=True
+    )
+    head: Mapped[Any] = mapped_column(TSVECTOR)
 
 
 class ExperimentOwner(Base):

@@ -1,24 +1,40 @@
 """The registry's list query: published experiments, filtered, full-text searched and ranked.
 
-This function is what `GET /api/v1/experiments` and the CSV export run, and what
-bench/bench_search.py measures. Each document is indexed in its own language's configuration
-(see models.SEARCH_DOCUMENT), so the query is parsed in each of them and OR-ed: a Finnish
-query word is stemmed as Finnish for Finnish documents, as Swedish for Swedish ones.
+This function is what `GET /api/v1/experiments` runs, and what bench/bench_search.py measures;
+the stats and the CSV export use the same conditions. Each document is indexed in its own
+language's configuration, so the query is parsed in each of them and OR-ed: a Finnish query word
+is stemmed as Finnish for Finnish documents, as Swedish for Swedish ones.
+
+Everything is read from the narrow side tables of migration 0005 (`experiment_search`,
+`experiment_search_heads`); the wide `experiments` rows are read only for the page shown.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, func, literal_column, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Select,
+    Text,
+    cast,
+    func,
+    literal,
+    literal_column,
+    select,
+    true,
+)
+from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.orm import Session
 
-from experiments.adapters.models import Experiment
+from experiments.adapters.models import Experiment, ExperimentSearch, ExperimentSearchHead
 from experiments.domain.vocabulary import SEARCH_CONFIGS
 
-#: The columns a list item shows (never the long texts, and never the tsvector itself).
+#: The columns a list item shows (never the long texts).
 SUMMARY_COLUMNS = (
     Experiment.id,
     Experiment.title,
@@ -38,6 +54,9 @@ SUMMARY_COLUMNS = (
     Experiment.updated_at,
 )
 
+#: A lexeme in PostgreSQL's text form of a tsquery: quoted, a quote inside doubled.
+_LEXEME = re.compile(r"'(?:[^']|'')*'")
+
 
 @dataclass(frozen=True)
 class ExperimentFilters:
@@ -54,6 +73,31 @@ class ExperimentFilters:
     sort: str = "newest"
 
 
+@dataclass(frozen=True)
+class TextQuery:
+    """The user's words as tsqueries (PostgreSQL's text form), made once per search."""
+
+    #: Every configuration's query OR-ed, duplicates dropped: decides what matches.
+    match: str
+    #: Every configuration's query OR-ed as before (what ts_rank has always been given).
+    rank: str
+    #: Any lexeme of the query: a title or summary without one ranks 0.
+    any_word: str
+
+    @classmethod
+    def of(cls, parsed: Sequence[str]) -> TextQuery | None:
+        """From each configuration's websearch_to_tsquery text; None when no word is left."""
+        parts = [p for p in parsed if p]
+        if not parts:
+            return None
+        lexemes = dict.fromkeys(_LEXEME.findall(" ".join(parts)))
+        return cls(
+            match=" | ".join(f"( {p} )" for p in dict.fromkeys(parts)),
+            rank=" | ".join(f"( {p} )" for p in parts),
+            any_word=" | ".join(lexemes),
+        )
+
+
 def text_query(q: str) -> ColumnElement[Any]:
     """The user's words (web-search syntax: "phrase", or, -not) in every document language."""
     # The configuration names come from a fixed table, never from the request.
@@ -67,80 +111,129 @@ def text_query(q: str) -> ColumnElement[Any]:
     return combined
 
 
-def conditions(filters: ExperimentFilters) -> list[ColumnElement[bool]]:
-    where: list[ColumnElement[bool]] = [Experiment.published_at.is_not(None)]
+def conditions(
+    filters: ExperimentFilters, match: ColumnElement[Any] | None = None
+) -> list[ColumnElement[bool]]:
+    """Conditions on experiment_search (published experiments only, by construction)."""
+    s = ExperimentSearch
+    where: list[ColumnElement[bool]] = []
     if filters.q:
-        where.append(Experiment.search.op("@@")(text_query(filters.q)))
+        where.append(s.document.op("@@")(match if match is not None else text_query(filters.q)))
     if filters.theme:
-        where.append(Experiment.themes.contains([filters.theme]))
+        where.append(s.themes.contains([filters.theme]))
     if filters.municipality_code:
-        where.append(Experiment.municipality_codes.contains([filters.municipality_code]))
+        where.append(s.municipality_codes.contains([filters.municipality_code]))
     for column, value in (
-        (Experiment.stage, filters.stage),
-        (Experiment.kind, filters.kind),
-        (Experiment.scale, filters.scale),
-        (Experiment.outcome, filters.outcome),
-        (Experiment.language, filters.language),
+        (s.stage, filters.stage),
+        (s.kind, filters.kind),
+        (s.scale, filters.scale),
+        (s.outcome, filters.outcome),
+        (s.language, filters.language),
     ):
         if value:
             where.append(column == value)
     return where
 
 
-def ordered(statement: Select[Any], filters: ExperimentFilters) -> Select[Any]:
-    if filters.sort == "relevance" and filters.q:
-        # Ranked on title (A) and summary (B), kept in the row; matches only in the body or
-        # the evaluation (C, D) rank 0 and follow, newest first.
-        rank = func.ts_rank(Experiment.search_head, text_query(filters.q))
-        return statement.order_by(rank.desc(), Experiment.published_at.desc(), Experiment.id)
-    if filters.sort == "updated":
-        return statement.order_by(Experiment.updated_at.desc(), Experiment.id)
-    return statement.order_by(Experiment.published_at.desc(), Experiment.id)
+def published_matching(filters: ExperimentFilters) -> list[ColumnElement[bool]]:
+    """The same conditions on `experiments` rows (for counts by its other columns)."""
+    where = conditions(filters)
+    if not where:
+        return [Experiment.published_at.is_not(None)]
+    return [Experiment.id.in_(select(ExperimentSearch.experiment_id).where(*where))]
+
+
+def prepare(session: Session, q: str | None) -> TextQuery | None:
+    """Settings for this transaction's search, and the words parsed in every configuration.
+
+    One round trip. JIT compiling costs more than a short query could save; a plan made for
+    the actual words (never a generic one cached for "some tsquery") is what keeps a query
+    for a common word on the bitmap scans.
+    """
+    settings = [
+        func.set_config("jit", "off", True),
+        func.set_config("plan_cache_mode", "force_custom_plan", True),
+    ]
+    if not q:
+        session.execute(select(*settings))
+        return None
+    words = [
+        cast(func.websearch_to_tsquery(literal_column(f"'{cfg}'::regconfig"), q), Text)
+        for cfg in SEARCH_CONFIGS.values()
+    ]
+    parsed = session.execute(select(*settings, *words)).one()[len(settings) :]
+    return TextQuery.of([str(p) for p in parsed])
 
 
 def search_experiments(
     session: Session, filters: ExperimentFilters, page: int = 1, per_page: int = 20
 ) -> tuple[Sequence[Row[Any]], int]:
-    """One page of matching published experiments (summary columns) and the total count."""
-    # A short interactive query: compiling it (JIT) costs more than it could ever save.
-    session.execute(text("SET LOCAL jit = off"))
-    where = conditions(filters)
-    relevance = filters.sort == "relevance" and bool(filters.q)
-    columns: list[Any] = list(SUMMARY_COLUMNS)
-    if relevance:
-        # Ranked on title (A) and summary (B), kept in the row; matches only in the body or
-        # the evaluation (C, D) rank 0 and follow, newest first.
-        columns.append(
-            func.ts_rank(Experiment.search_head, text_query(filters.q or "")).label("rank")
+    """One page of matching published experiments (summary columns) and the total count.
+
+    The total is exact. With words, the matches (id, sort key, rank) are collected once from
+    the side table's GIN index and both counted and sorted; only the page's rows are read
+    from `experiments`. Relevance is ts_rank over title and summary: it is computed only for
+    matches whose title or summary holds a query word (found by the heads' GIN index), as
+    every other match ranks 0 and follows newest first.
+    """
+    words = prepare(session, filters.q)
+    if filters.q and words is None:
+        return [], 0  # only stop words: nothing can match
+    s = ExperimentSearch
+    relevance = words is not None and filters.sort == "relevance"
+    key = s.updated_at if filters.sort == "updated" else s.published_at
+    columns: list[Any] = [s.experiment_id, key.label("sort_key")]
+    source: Any = s
+    if words is not None and relevance:
+        h = ExperimentSearchHead
+        rank = func.ts_rank(h.head, cast(literal(words.rank), TSQUERY))
+        columns.append(func.coalesce(rank, 0).label("rank"))
+        source = s.__table__.outerjoin(
+            h,
+            (h.experiment_id == s.experiment_id)
+            & h.head.op("@@")(cast(literal(words.any_word), TSQUERY)),
         )
-    # The matches are found first (bitmap scans of the GIN and b-tree indexes), then sorted:
-    # otherwise the planner walks the published_at index backwards testing every row's large
-    # search document, which is far slower than its estimate.
-    matches = select(*columns).where(*where).cte("matches").prefix_with("MATERIALIZED")
-    order: list[Any] = []
-    if relevance:
-        order.append(matches.c.rank.desc())
-    order.append(
-        matches.c.updated_at.desc() if filters.sort == "updated" else matches.c.published_at.desc()
-    )
-    order.append(matches.c.id)
-    page_columns: list[Any] = [matches.c[c.key] for c in SUMMARY_COLUMNS]
-    statement: Select[Any] = (
-        select(*page_columns, func.count().over().label("total"))
-        .order_by(*order)
+    else:
+        columns.append(literal(0.0).label("rank"))
+    match = cast(literal(words.match), TSQUERY) if words is not None else None
+    found = select(*columns).select_from(source).where(*conditions(filters, match))
+    # With words the matches are collected once (bitmap scans), then counted and sorted. A
+    # plain list is inlined twice instead: counted from an index, its page read in the sort
+    # key's order, stopping at the page size.
+    matches = found.cte("matches").prefix_with("MATERIALIZED" if words else "NOT MATERIALIZED")
+    top = (
+        select(matches)
+        .order_by(matches.c.rank.desc(), matches.c.sort_key.desc(), matches.c.experiment_id)
         .limit(per_page)
         .offset((page - 1) * per_page)
+        .subquery("top")
     )
-    rows: Sequence[Row[Any]] = session.execute(statement).all()
-    if rows:
-        return rows, int(rows[0].total)
-    if page == 1:
-        return rows, 0
-    # Past the last page: the window count came back with no row, so count separately.
-    total = session.scalar(select(func.count()).select_from(Experiment).where(*where)) or 0
-    return rows, int(total)
+    shown = (
+        select(*SUMMARY_COLUMNS, top.c.rank, top.c.sort_key)
+        .join_from(top, Experiment, Experiment.id == top.c.experiment_id)
+        .subquery("shown")
+    )
+    counted = select(func.count().label("total")).select_from(matches).subquery("counted")
+    statement = (
+        select(counted.c.total, *[shown.c[c.key] for c in SUMMARY_COLUMNS])
+        .select_from(counted)
+        .outerjoin(shown, true())
+        .order_by(shown.c.rank.desc(), shown.c.sort_key.desc(), shown.c.id)
+    )
+    rows = session.execute(statement).all()
+    total = int(rows[0].total)
+    return [r for r in rows if r.id is not None], total
 
 
 def all_matching(filters: ExperimentFilters) -> Select[Any]:
     """Every matching experiment (full rows), in the filters' order: for exports."""
-    return ordered(select(Experiment).where(*conditions(filters)), filters)
+    s, h = ExperimentSearch, ExperimentSearchHead
+    statement = select(Experiment).join(s, s.experiment_id == Experiment.id)
+    statement = statement.where(*conditions(filters))
+    if filters.sort == "relevance" and filters.q:
+        statement = statement.join(h, h.experiment_id == Experiment.id)
+        rank = func.ts_rank(h.head, text_query(filters.q))
+        return statement.order_by(rank.desc(), Experiment.published_at.desc(), Experiment.id)
+    if filters.sort == "updated":
+        return statement.order_by(Experiment.updated_at.desc(), Experiment.id)
+    return statement.order_by(Experiment.published_at.desc(), Experiment.id)

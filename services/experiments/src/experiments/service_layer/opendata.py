@@ -9,7 +9,7 @@ from sqlalchemy import Integer, extract, func, select
 from sqlalchemy.orm import Session
 
 from experiments.adapters.models import Experiment, Theme
-from experiments.adapters.search import ExperimentFilters, all_matching, conditions
+from experiments.adapters.search import ExperimentFilters, all_matching, published_matching
 from experiments.domain.vocabulary import OUTCOMES, STAGES
 from experiments.service_layer.views import iso
 
@@ -46,7 +46,7 @@ def stats(session: Session, filters: ExperimentFilters) -> dict[str, Any]:
 
     Every theme, stage and outcome is listed, with 0 where none; municipalities and start
     years only where there is at least one. A failed experiment counts like any other."""
-    where = conditions(filters)
+    where = published_matching(filters)
 
     def grouped(key: Any) -> dict[str, int]:
         rows = session.execute(

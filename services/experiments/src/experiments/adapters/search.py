@@ -11,6 +11,7 @@ Everything is read from the narrow side tables of migration 0005 (`experiment_se
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,12 +19,13 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Integer,
     Row,
     Select,
     Text,
+    bindparam,
     cast,
     func,
-    literal,
     literal_column,
     select,
     true,
@@ -111,28 +113,51 @@ def text_query(q: str) -> ColumnElement[Any]:
     return combined
 
 
-def conditions(
-    filters: ExperimentFilters, match: ColumnElement[Any] | None = None
-) -> list[ColumnElement[bool]]:
-    """Conditions on experiment_search (published experiments only, by construction)."""
-    s = ExperimentSearch
-    where: list[ColumnElement[bool]] = []
-    if filters.q:
-        where.append(s.document.op("@@")(match if match is not None else text_query(filters.q)))
-    if filters.theme:
-        where.append(s.themes.contains([filters.theme]))
-    if filters.municipality_code:
-        where.append(s.municipality_codes.contains([filters.municipality_code]))
-    for column, value in (
-        (s.stage, filters.stage),
-        (s.kind, filters.kind),
-        (s.scale, filters.scale),
-        (s.outcome, filters.outcome),
-        (s.language, filters.language),
-    ):
+#: The filters, in the order their conditions are written.
+FILTERS = ("theme", "municipality_code", "stage", "kind", "scale", "outcome", "language")
+
+
+def filter_values(filters: ExperimentFilters) -> dict[str, Any]:
+    """The filters given, as the bound parameters of their conditions."""
+    values: dict[str, Any] = {}
+    for name in FILTERS:
+        value = getattr(filters, name)
         if value:
-            where.append(column == value)
+            values[name] = [value] if name in ("theme", "municipality_code") else value
+    return values
+
+
+def _conditions(
+    names: Sequence[str], match: ColumnElement[Any] | None, values: dict[str, Any] | None = None
+) -> list[ColumnElement[bool]]:
+    """Conditions on experiment_search: the filters' values bound now, or at execution."""
+    s = ExperimentSearch
+
+    def bound(name: str, column: Any) -> Any:
+        if values is None:
+            return bindparam(name, type_=column.type)
+        return bindparam(name, values[name], type_=column.type, unique=True)
+
+    where: list[ColumnElement[bool]] = []
+    if match is not None:
+        where.append(s.document.op("@@")(match))
+    for name in names:
+        if name == "theme":
+            where.append(s.themes.contains(bound(name, s.themes)))
+        elif name == "municipality_code":
+            codes = s.municipality_codes
+            where.append(codes.contains(bound(name, codes)))
+        else:
+            column = getattr(s, name)
+            where.append(column == bound(name, column))
     return where
+
+
+def conditions(filters: ExperimentFilters) -> list[ColumnElement[bool]]:
+    """Conditions on experiment_search (published experiments only, by construction)."""
+    values = filter_values(filters)
+    match = text_query(filters.q) if filters.q else None
+    return _conditions(list(values), match, values)
 
 
 def published_matching(filters: ExperimentFilters) -> list[ColumnElement[bool]]:
@@ -179,24 +204,35 @@ def search_experiments(
     words = prepare(session, filters.q)
     if filters.q and words is None:
         return [], 0  # only stop words: nothing can match
-    s = ExperimentSearch
+    values = filter_values(filters)
     relevance = words is not None and filters.sort == "relevance"
-    key = s.updated_at if filters.sort == "updated" else s.published_at
+    statement = _page(tuple(values), words is not None, relevance, filters.sort == "updated")
+    params: dict[str, Any] = {**values, "limit": per_page, "offset": (page - 1) * per_page}
+    if words is not None:
+        params |= {"match": words.match, "rank": words.rank, "any_word": words.any_word}
+    rows = session.execute(statement, params).all()
+    return [r for r in rows if r.id is not None], int(rows[0].total)
+
+
+@functools.lru_cache(maxsize=256)
+def _page(names: tuple[str, ...], words: bool, relevance: bool, updated: bool) -> Select[Any]:
+    """The page query for one combination of filters and order, built once (bound values)."""
+    s = ExperimentSearch
+    key = s.updated_at if updated else s.published_at
     columns: list[Any] = [s.experiment_id, key.label("sort_key")]
     source: Any = s
-    if words is not None and relevance:
+    if relevance:
         h = ExperimentSearchHead
-        rank = func.ts_rank(h.head, cast(literal(words.rank), TSQUERY))
+        rank = func.ts_rank(h.head, cast(bindparam("rank", type_=Text), TSQUERY))
         columns.append(func.coalesce(rank, 0).label("rank"))
+        any_word = cast(bindparam("any_word", type_=Text), TSQUERY)
         source = s.__table__.outerjoin(
-            h,
-            (h.experiment_id == s.experiment_id)
-            & h.head.op("@@")(cast(literal(words.any_word), TSQUERY)),
+            h, (h.experiment_id == s.experiment_id) & h.head.op("@@")(any_word)
         )
     else:
-        columns.append(literal(0.0).label("rank"))
-    match = cast(literal(words.match), TSQUERY) if words is not None else None
-    found = select(*columns).select_from(source).where(*conditions(filters, match))
+        columns.append(literal_column("0::real").label("rank"))
+    match = cast(bindparam("match", type_=Text), TSQUERY) if words else None
+    found = select(*columns).select_from(source).where(*_conditions(names, match))
     # With words the matches are collected once (bitmap scans), then counted and sorted. A
     # plain list is inlined twice instead: counted from an index, its page read in the sort
     # key's order, stopping at the page size.
@@ -204,8 +240,8 @@ def search_experiments(
     top = (
         select(matches)
         .order_by(matches.c.rank.desc(), matches.c.sort_key.desc(), matches.c.experiment_id)
-        .limit(per_page)
-        .offset((page - 1) * per_page)
+        .limit(bindparam("limit", type_=Integer))
+        .offset(bindparam("offset", type_=Integer))
         .subquery("top")
     )
     shown = (
@@ -214,15 +250,13 @@ def search_experiments(
         .subquery("shown")
     )
     counted = select(func.count().label("total")).select_from(matches).subquery("counted")
-    statement = (
+    # One row even past the last page (the page's columns null), so the total always comes.
+    return (
         select(counted.c.total, *[shown.c[c.key] for c in SUMMARY_COLUMNS])
         .select_from(counted)
         .outerjoin(shown, true())
         .order_by(shown.c.rank.desc(), shown.c.sort_key.desc(), shown.c.id)
     )
-    rows = session.execute(statement).all()
-    total = int(rows[0].total)
-    return [r for r in rows if r.id is not None], total
 
 
 def all_matching(filters: ExperimentFilters) -> Select[Any]:

@@ -105,6 +105,12 @@ class Experiment(Base):
     evaluated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+#: The weight of a title's words in a head vector (ts_filter's argument).
+TITLE_WEIGHTS = """'{a}'::"char"[]"""
+#: The title's words in a head vector (its A-weighted lexemes), as the title index holds them.
+TITLE_WORDS = text(f"ts_filter(head, {TITLE_WEIGHTS})")
+
+
 class ExperimentSearch(Base):
     """What search reads of one published experiment, and nothing more (migration 0005).
 
@@ -149,18 +155,25 @@ class ExperimentSearch(Base):
 
 
 class ExperimentSearchHead(Base):
-    """Title (A) and summary (B) of a published experiment as a vector: what relevance ranks.
+    """What relevance reads of a published experiment: title (A) and summary (B) as a vector.
 
-    Apart from experiment_search so that counting does not read it; its GIN index finds the
-    few matches whose title or summary holds a query word (all others rank 0).
+    Apart from experiment_search so that counting does not read it. Its GIN index finds the
+    matches whose title or summary holds a query word (all others rank 0); the index on the
+    title's words (the vector's A lexemes) finds those that outrank the rest for a one-word
+    query. The sort keys are repeated here so that such a page needs no other table.
     """
 
     __tablename__ = "experiment_search_heads"
-    __table_args__ = (Index("ix_experiment_search_heads_head", "head", postgresql_using="gin"),)
+    __table_args__ = (
+        Index("ix_experiment_search_heads_head", "head", postgresql_using="gin"),
+        Index("ix_experiment_search_heads_title", TITLE_WORDS, postgresql_using="gin"),
+    )
 
     experiment_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("experiment_search.experiment_id", ondelete="CASCADE"), primary_key=True
     )
+    published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     head: Mapped[Any] = mapped_column(TSVECTOR)
 
 

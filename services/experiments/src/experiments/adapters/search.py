@@ -33,7 +33,12 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.orm import Session
 
-from experiments.adapters.models import Experiment, ExperimentSearch, ExperimentSearchHead
+from experiments.adapters.models import (
+    TITLE_WEIGHTS,
+    Experiment,
+    ExperimentSearch,
+    ExperimentSearchHead,
+)
 from experiments.domain.vocabulary import SEARCH_CONFIGS
 
 #: The columns a list item shows (never the long texts).
@@ -85,6 +90,8 @@ class TextQuery:
     rank: str
     #: Any lexeme of the query: a title or summary without one ranks 0.
     any_word: str
+    #: The one lexeme, when the query is a single word that every configuration stems alike.
+    word: str | None = None
 
     @classmethod
     def of(cls, parsed: Sequence[str]) -> TextQuery | None:
@@ -92,11 +99,13 @@ class TextQuery:
         parts = [p for p in parsed if p]
         if not parts:
             return None
+        unique = list(dict.fromkeys(parts))
         lexemes = dict.fromkeys(_LEXEME.findall(" ".join(parts)))
         return cls(
-            match=" | ".join(f"( {p} )" for p in dict.fromkeys(parts)),
+            match=" | ".join(f"( {p} )" for p in unique),
             rank=" | ".join(f"( {p} )" for p in parts),
             any_word=" | ".join(lexemes),
+            word=unique[0] if len(unique) == 1 and _LEXEME.fullmatch(unique[0]) else None,
         )
 
 
@@ -200,18 +209,34 @@ def search_experiments(
     from `experiments`. Relevance is ts_rank over title and summary: it is computed only for
     matches whose title or summary holds a query word (found by the heads' GIN index), as
     every other match ranks 0 and follows newest first.
+
+    A one-word query is ranked among the matches with the word in their title first: each
+    of them outranks every match without it (ts_rank's weights: one title occurrence alone
+    gives 1/1.645 = 0.61, any number of summary occurrences at most 0.4), so when they fill
+    the page, it is theirs, and only they are ranked. Otherwise the query above runs.
     """
     words = prepare(session, filters.q)
     if filters.q and words is None:
         return [], 0  # only stop words: nothing can match
     values = filter_values(filters)
-    relevance = words is not None and filters.sort == "relevance"
-    statement = _page(tuple(values), words is not None, relevance, filters.sort == "updated")
-    params: dict[str, Any] = {**values, "limit": per_page, "offset": (page - 1) * per_page}
+    names, updated = tuple(values), filters.sort == "updated"
+    offset = (page - 1) * per_page
+    params: dict[str, Any] = {**values, "limit": per_page, "offset": offset}
     if words is not None:
         params |= {"match": words.match, "rank": words.rank, "any_word": words.any_word}
+    relevance = words is not None and filters.sort == "relevance"
+    if relevance and words is not None and words.word is not None:
+        rows = session.execute(_titled_page(names, updated), params).all()
+        total, titled = int(rows[0].total), int(rows[0].titled)
+        if titled >= offset + per_page or titled == total:
+            return [r for r in rows if r.id is not None], total
+    statement = _page(names, words is not None, relevance, updated)
     rows = session.execute(statement, params).all()
     return [r for r in rows if r.id is not None], int(rows[0].total)
+
+
+def _tsquery(name: str) -> ColumnElement[Any]:
+    return cast(bindparam(name, type_=Text), TSQUERY)
 
 
 @functools.lru_cache(maxsize=256)
@@ -223,20 +248,46 @@ def _page(names: tuple[str, ...], words: bool, relevance: bool, updated: bool) -
     source: Any = s
     if relevance:
         h = ExperimentSearchHead
-        rank = func.ts_rank(h.head, cast(bindparam("rank", type_=Text), TSQUERY))
+        rank = func.ts_rank(h.head, _tsquery("rank"))
         columns.append(func.coalesce(rank, 0).label("rank"))
-        any_word = cast(bindparam("any_word", type_=Text), TSQUERY)
         source = s.__table__.outerjoin(
-            h, (h.experiment_id == s.experiment_id) & h.head.op("@@")(any_word)
+            h, (h.experiment_id == s.experiment_id) & h.head.op("@@")(_tsquery("any_word"))
         )
     else:
         columns.append(literal_column("0::real").label("rank"))
-    match = cast(bindparam("match", type_=Text), TSQUERY) if words else None
+    match = _tsquery("match") if words else None
     found = select(*columns).select_from(source).where(*_conditions(names, match))
     # With words the matches are collected once (bitmap scans), then counted and sorted. A
     # plain list is inlined twice instead: counted from an index, its page read in the sort
     # key's order, stopping at the page size.
     matches = found.cte("matches").prefix_with("MATERIALIZED" if words else "NOT MATERIALIZED")
+    counted = select(func.count().label("total")).select_from(matches).subquery("counted")
+    return _paged(matches, counted)
+
+
+@functools.lru_cache(maxsize=256)
+def _titled_page(names: tuple[str, ...], updated: bool) -> Select[Any]:
+    """A one-word query's page among the matches with the word in their title, and counts."""
+    s, h = ExperimentSearch, ExperimentSearchHead
+    key = h.updated_at if updated else h.published_at
+    rank = func.ts_rank(h.head, _tsquery("rank"))
+    in_title = func.ts_filter(h.head, literal_column(TITLE_WEIGHTS)).op("@@")(_tsquery("match"))
+    titled = select(h.experiment_id, key.label("sort_key"), rank.label("rank")).where(in_title)
+    if names:  # the filters, checked on these few rows (the word itself is in their title)
+        titled = titled.join(s, s.experiment_id == h.experiment_id).where(*_conditions(names, None))
+    matches = titled.cte("titled").prefix_with("MATERIALIZED")
+    everything = select(func.count()).select_from(s).where(*_conditions(names, _tsquery("match")))
+    counted = select(
+        everything.scalar_subquery().label("total"),
+        select(func.count()).select_from(matches).scalar_subquery().label("titled"),
+    ).subquery("counted")
+    return _paged(matches, counted, counted.c.titled)
+
+
+def _paged(matches: Any, counted: Any, *extra: Any) -> Select[Any]:
+    """Rows of `matches` (id, sort_key, rank) in order, one page of them with their summary
+    columns from `experiments`, beside the counts: one row even past the last page (the
+    page's columns null), so the counts always come."""
     top = (
         select(matches)
         .order_by(matches.c.rank.desc(), matches.c.sort_key.desc(), matches.c.experiment_id)
@@ -249,10 +300,8 @@ def _page(names: tuple[str, ...], words: bool, relevance: bool, updated: bool) -
         .join_from(top, Experiment, Experiment.id == top.c.experiment_id)
         .subquery("shown")
     )
-    counted = select(func.count().label("total")).select_from(matches).subquery("counted")
-    # One row even past the last page (the page's columns null), so the total always comes.
     return (
-        select(counted.c.total, *[shown.c[c.key] for c in SUMMARY_COLUMNS])
+        select(counted.c.total, *extra, *[shown.c[c.key] for c in SUMMARY_COLUMNS])
         .select_from(counted)
         .outerjoin(shown, true())
         .order_by(shown.c.rank.desc(), shown.c.sort_key.desc(), shown.c.id)

@@ -7,8 +7,9 @@ Revises: 0004
 filter columns, the sort keys and the weighted document (title A, summary B, body C,
 evaluation D, in the experiment's language; stored out of line, so a row is ~170 bytes). One
 multi-column GIN index (btree_gin for the scalar columns) matches the words and the filters
-together. `experiment_search_heads` holds the title/summary vector that relevance ranks, with
-its own GIN index, so that only matches with a query word in their title or summary are ranked.
+together. `experiment_search_heads` holds the title/summary vector that relevance ranks (and the
+sort keys again), with GIN indexes on it and on its title words, so that only matches with a
+query word in their title or summary are ranked.
 
 Statement-level triggers on `experiments` keep both in the same transaction as every insert and
 update (publishing adds the rows; any edit, evaluation or redaction rewrites them). The
@@ -73,10 +74,11 @@ BEGIN
         FROM changed c WHERE c.published_at IS NOT NULL
         ON CONFLICT (experiment_id) DO UPDATE SET
             {", ".join(f"{n} = excluded.{n}" for n in COLUMNS)}, document = excluded.document;
-    INSERT INTO experiment_search_heads AS h (experiment_id, head)
-        SELECT c.id, {vector("c", head_only=True)}
+    INSERT INTO experiment_search_heads AS h (experiment_id, published_at, updated_at, head)
+        SELECT c.id, c.published_at, c.updated_at, {vector("c", head_only=True)}
         FROM changed c WHERE c.published_at IS NOT NULL
-        ON CONFLICT (experiment_id) DO UPDATE SET head = excluded.head;
+        ON CONFLICT (experiment_id) DO UPDATE SET published_at = excluded.published_at,
+            updated_at = excluded.updated_at, head = excluded.head;
     RETURN NULL;
 END
 $$
@@ -123,6 +125,8 @@ def upgrade() -> None:
     op.create_table(
         "experiment_search_heads",
         sa.Column("experiment_id", sa.Uuid(), nullable=False),
+        sa.Column("published_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("head", postgresql.TSVECTOR(), nullable=False),
         sa.ForeignKeyConstraint(
             ["experiment_id"],
@@ -138,8 +142,8 @@ def upgrade() -> None:
         " FROM experiments e WHERE e.published_at IS NOT NULL"
     )
     op.execute(
-        "INSERT INTO experiment_search_heads (experiment_id, head)"
-        f" SELECT e.id, {vector('e', head_only=True)}"
+        "INSERT INTO experiment_search_heads (experiment_id, published_at, updated_at, head)"
+        f" SELECT e.id, e.published_at, e.updated_at, {vector('e', head_only=True)}"
         " FROM experiments e WHERE e.published_at IS NOT NULL"
     )
     op.create_index(
@@ -163,6 +167,13 @@ def upgrade() -> None:
         "ix_experiment_search_heads_head",
         "experiment_search_heads",
         ["head"],
+        postgresql_using="gin",
+    )
+    # The title's words: the head's A-weighted lexemes.
+    op.create_index(
+        "ix_experiment_search_heads_title",
+        "experiment_search_heads",
+        [sa.text("""ts_filter(head, '{a}'::"char"[])""")],
         postgresql_using="gin",
     )
     op.execute(SYNC)

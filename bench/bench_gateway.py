@@ -9,6 +9,12 @@ one client at a time, where the p50 difference is the cost of the extra hop itse
 load it is mostly queueing). Target: the gateway keeps at least 0.85 of direct throughput and
 adds under 2 ms at p50.
 
+Beside each figure, the CPU time each process spent per request (the benchmark's own client
+threads, the service, the gateway; gunicorn masters and workers included), which is steadier
+than throughput on a shared machine and shows where the gateway's cost is. Rate limits are
+off as for every benchmark (DESIGN.md); BENCH_RATE_LIMITS=on measures the gateway with its
+API limit checked in Redis on every request (BENCH_API_RATE_LIMIT, high enough not to refuse).
+
     TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres \\
     TEST_REDIS_URL=redis://127.0.0.1:6379/0 .venv/bin/python bench/bench_gateway.py
 """
@@ -27,6 +33,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import jwt
+import psutil
 import requests
 import urllib3
 from uskalla_devstack.keys import ensure_dev_keys
@@ -39,6 +46,8 @@ CLIENTS = int(os.environ.get("BENCH_CLIENTS", "8"))
 WORKERS = os.environ.get("BENCH_WEB_WORKERS", "2")
 THREADS = os.environ.get("BENCH_WEB_THREADS", "8")
 SEED = int(os.environ.get("BENCH_EXPERIMENTS", "40"))
+RATE_LIMITS = os.environ.get("BENCH_RATE_LIMITS", "off")
+API_RATE_LIMIT = os.environ.get("BENCH_API_RATE_LIMIT", "10000000/minute")
 PATH = "/api/v1/experiments?per_page=20"
 BIN = Path(sys.executable).parent
 
@@ -146,6 +155,48 @@ def load(base: str, count: int, clients: int = CLIENTS) -> tuple[float, list[flo
     return time.perf_counter() - began, latencies
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process and its descendants so far."""
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0.0
+    total = 0.0
+    for proc in procs:
+        try:
+            times = proc.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
+class Round:
+    """Requests and seconds of a target's rounds, with the CPU each process spent on them."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.pids = pids
+        self.seconds = 0.0
+        self.latencies: list[float] = []
+        self.cpu = dict.fromkeys(["client", *pids], 0.0)
+
+    def run(self, base: str, count: int, clients: int) -> None:
+        before = self._cpu()
+        seconds, latencies = load(base, count, clients)
+        after = self._cpu()
+        self.seconds += seconds
+        self.latencies += latencies
+        for name in self.cpu:
+            self.cpu[name] += after[name] - before[name]
+
+    def _cpu(self) -> dict[str, float]:
+        times = os.times()
+        return {"client": times.user + times.system} | {
+            name: cpu_seconds(pid) for name, pid in self.pids.items()
+        }
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
@@ -164,7 +215,8 @@ def main() -> None:
         "REDIS_URL": rd,
         "JWT_PUBLIC_KEY_FILE": str(public),
         "INTERNAL_API_TOKEN": "bench-internal-token",
-        "RATE_LIMITS": "off",
+        "RATE_LIMITS": RATE_LIMITS,
+        "API_RATE_LIMIT": API_RATE_LIMIT,
         "LOG_LEVEL": "WARNING",
         "WEB_WORKERS": WORKERS,
         "WEB_THREADS": THREADS,
@@ -185,6 +237,7 @@ def main() -> None:
             work / "gateway.log",
         ),
     ]
+    pids = {"experiments": processes[0].pid, "gateway": processes[1].pid}
     try:
         direct = f"http://127.0.0.1:{service_port}"
         gateway = f"http://127.0.0.1:{gateway_port}"
@@ -195,26 +248,24 @@ def main() -> None:
         print(
             f"{made} experiments published ({items} listed); {CLIENTS} client threads, "
             f"{REQUESTS} requests x {ROUNDS} rounds per target; servers: {WORKERS} workers x "
-            f"{THREADS} threads each"
+            f"{THREADS} threads each; rate limits {RATE_LIMITS}; {loadavg()}"
         )
         load(direct, CLIENTS * 25)  # warm both: connections, pools, caches
         load(gateway, CLIENTS * 25)
-        results: dict[str, tuple[float, list[float]]] = {"direct": (0.0, []), "gateway": (0.0, [])}
+        targets = (("direct", direct), ("gateway", gateway))
+        results = {name: Round(pids) for name, _ in targets}
         for _ in range(ROUNDS):
-            for name, base in (("direct", direct), ("gateway", gateway)):
-                seconds, latencies = load(base, REQUESTS)
-                total, all_latencies = results[name]
-                results[name] = (total + seconds, all_latencies + latencies)
+            for name, base in targets:
+                results[name].run(base, REQUESTS, CLIENTS)
         report("throughput", results)
         # Latency without queueing: one client, one request at a time, so the difference
         # at p50 is what the extra hop costs rather than how long requests wait in line.
-        quiet: dict[str, tuple[float, list[float]]] = {"direct": (0.0, []), "gateway": (0.0, [])}
+        quiet = {name: Round(pids) for name, _ in targets}
         for _ in range(ROUNDS):
-            for name, base in (("direct", direct), ("gateway", gateway)):
-                seconds, latencies = load(base, SEQUENTIAL, clients=1)
-                total, all_latencies = quiet[name]
-                quiet[name] = (total + seconds, all_latencies + latencies)
+            for name, base in targets:
+                quiet[name].run(base, SEQUENTIAL, 1)
         report("one client at a time", quiet)
+        print(loadavg())
     finally:
         for process in processes:
             process.terminate()
@@ -224,17 +275,26 @@ def main() -> None:
             found.close()
 
 
-def report(title: str, results: dict[str, tuple[float, list[float]]]) -> None:
+def loadavg() -> str:
+    return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def report(title: str, results: dict[str, Round]) -> None:
     print(f"-- {title}")
     figures = {}
-    for name, (seconds, latencies) in results.items():
-        rps = len(latencies) / seconds
+    for name, result in results.items():
+        latencies = result.latencies
+        rps = len(latencies) / result.seconds
         p50, p99 = percentile(latencies, 0.50), percentile(latencies, 0.99)
         figures[name] = (rps, p50, p99)
         print(
             f"{name:>8}: {rps:8.0f} req/s   p50 {p50:6.2f} ms   p99 {p99:6.2f} ms   "
             f"mean {statistics.fmean(latencies) * 1000:6.2f} ms"
         )
+    for name, result in results.items():
+        per_request = {k: v / len(result.latencies) * 1000 for k, v in result.cpu.items()}
+        spent = "   ".join(f"{k} {v:5.2f}" for k, v in per_request.items())
+        print(f"{name:>8}: CPU ms per request: {spent}   all {sum(per_request.values()):5.2f}")
     ratio = figures["gateway"][0] / figures["direct"][0]
     added = figures["gateway"][1] - figures["direct"][1]
     print(

@@ -1,4 +1,11 @@
-"""Transactional outbox: events are written with the state change, then published by a relay."""
+"""Transactional outbox: events are written with the state change, then published by a relay.
+
+Right after the caller's commit the event is published from memory (no second read), and the
+row is marked published later, in a batch with others (`PublishedMarks`). The relay's sweep
+publishes whatever is still unmarked after its grace period: an event whose after-commit
+publish failed, or whose process died before its mark was written. In the second case the
+event goes out twice, which idempotent consumers absorb.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +14,10 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Table, delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
+from uskalla_events.batching import Batcher
 from uskalla_events.context import correlation_id
 from uskalla_events.db import Database, after_commit
 from uskalla_events.envelope import Envelope, new_envelope
@@ -27,18 +35,32 @@ class Outbox:
         self.db = db
         self.table = tables.outbox
         self.publish = publish
+        self.marks = PublishedMarks(db, tables.outbox)
+        self._insert = insert(self.table)
 
     def add(self, session: Session, event_type: str, data: dict[str, Any]) -> Envelope:
         """Write an event in the session's transaction; publish it right after the commit."""
         envelope = new_envelope(event_type, data, correlation_id=correlation_id.get())
+        message = envelope.to_dict()
         session.execute(
-            insert(self.table).values(
-                id=envelope.id, type=envelope.type, envelope=envelope.to_dict()
-            )
+            self._insert, {"id": envelope.id, "type": envelope.type, "envelope": message}
         )
+
         # Best effort for low latency; the relay's sweep publishes whatever this misses.
-        after_commit(session, lambda: self.publish_pending(ids=[envelope.id]))
+        after_commit(session, lambda: self._publish_committed(message))
         return envelope
+
+    def _publish_committed(self, message: dict[str, Any]) -> None:
+        try:
+            self.publish(message)
+        except Exception:
+            log.warning(
+                "publish after commit failed; the relay will publish the event",
+                extra={"event_id": message["id"]},
+                exc_info=True,
+            )
+            return
+        self.marks.add(message["id"])
 
     def publish_pending(
         self, *, ids: Sequence[str] | None = None, limit: int = 500, older_than: float = 0
@@ -80,6 +102,7 @@ class Outbox:
 
     def purge(self, retention: timedelta) -> int:
         """Delete published rows older than the retention period (kept until then for replay)."""
+        self.marks.flush()
         cutoff = datetime.now(UTC) - retention
         with self.db.transaction() as session:
             result = session.execute(delete(self.table).where(self.table.c.published_at < cutoff))
@@ -87,6 +110,7 @@ class Outbox:
 
     def replay(self, *, since: datetime, event_type: str | None = None) -> int:
         """Mark kept rows unpublished again so the relay sends them once more."""
+        self.marks.flush()  # a mark landing after the replay would undo it
         t = self.table
         stmt = update(t).where(t.c.created_at >= since).values(published_at=None)
         if event_type:
@@ -96,8 +120,7 @@ class Outbox:
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     def pending_count(self) -> int:
-        from sqlalchemy import func
-
+        self.marks.flush()
         with self.db.transaction() as session:
             return int(
                 session.scalar(
@@ -106,4 +129,30 @@ class Outbox:
                     .where(self.table.c.published_at.is_(None))
                 )
                 or 0
+            )
+
+
+class PublishedMarks:
+    """Marks rows published in batches: one UPDATE per flush instead of a transaction per event.
+
+    The ids published during `interval` seconds are written together, with an asynchronous
+    commit: a mark lost to a crash only means the relay publishes that event once more after
+    its grace period, which idempotent consumers absorb.
+    """
+
+    def __init__(self, db: Database, table: Table, *, interval: float = 0.05) -> None:
+        self.db = db
+        self.table = table
+        self._batch: Batcher[str] = Batcher(self._write, name="outbox-marks", interval=interval)
+        self.add = self._batch.add
+        self.flush = self._batch.flush
+
+    def _write(self, ids: list[str]) -> None:
+        t = self.table
+        with self.db.transaction() as session:
+            session.execute(text("SET LOCAL synchronous_commit TO off"))
+            session.execute(
+                update(t)
+                .where(t.c.id.in_(ids), t.c.published_at.is_(None))
+                .values(published_at=func.now())
             )

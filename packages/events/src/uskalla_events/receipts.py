@@ -18,6 +18,7 @@ from typing import Any
 import redis
 from sqlalchemy import select, update
 
+from uskalla_events.batching import Batcher
 from uskalla_events.contracts import CONTRACTS, queue_name
 from uskalla_events.db import Database
 from uskalla_events.tables import EventTables
@@ -34,14 +35,30 @@ def receipt_key(event_id: str) -> str:
 
 
 class Receipts:
-    def __init__(self, redis_url: str) -> None:
+    def __init__(self, redis_url: str, *, interval: float = 0.05) -> None:
         self.client = redis.Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=5)
+        self._batch: Batcher[tuple[str, str, str]] = Batcher(
+            self._write, name="event-receipts", interval=interval
+        )
 
     def confirm(self, service: str, event_id: str) -> None:
-        key = receipt_key(event_id)
+        """Record the receipt now."""
+        self._write([(service, event_id, datetime.now(UTC).isoformat())])
+
+    def confirm_soon(self, service: str, event_id: str) -> None:
+        """Record the receipt with others within `interval`; lost in a crash, the event is
+        redelivered and the consumer's inbox absorbs it."""
+        self._batch.add((service, event_id, datetime.now(UTC).isoformat()))
+
+    def flush(self) -> None:
+        self._batch.flush()
+
+    def _write(self, receipts: list[tuple[str, str, str]]) -> None:
         with self.client.pipeline(transaction=False) as pipe:
-            pipe.hset(key, service, datetime.now(UTC).isoformat())
-            pipe.expire(key, TTL)
+            for service, event_id, at in receipts:
+                key = receipt_key(event_id)
+                pipe.hset(key, service, at)
+                pipe.expire(key, TTL)
             pipe.execute()
 
     def confirmed_by(self, event_ids: Iterable[str]) -> dict[str, set[str]]:

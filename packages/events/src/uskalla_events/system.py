@@ -61,7 +61,7 @@ class EventSystem:
             register_event_task(
                 self.celery,
                 self.consumer,
-                confirm=lambda event_id: self.receipts.confirm(service, event_id),
+                confirm=lambda event_id: self.receipts.confirm_soon(service, event_id),
                 max_retries=max_retries,
                 backoff_base=backoff_base,
                 backoff_cap=backoff_cap,

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 AFTER_COMMIT = "uskalla.after_commit"
+#: A pooled connection idle for longer than this is pinged before use (see `ping_when_idle`).
+PING_AFTER_IDLE = 2.0
 log = logging.getLogger(__name__)
 
 
@@ -21,11 +26,19 @@ def after_commit(session: Session, callback: Callable[[], object]) -> None:
 class Database:
     """Engine and sessions for one service's own database."""
 
-    def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = 10,
+        echo: bool = False,
+        ping_after_idle: float = PING_AFTER_IDLE,
+    ) -> None:
         self.url = url
         self.engine: Engine = create_engine(
-            url, pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size, echo=echo
+            url, pool_size=pool_size, max_overflow=pool_size, echo=echo
         )
+        ping_when_idle(self.engine, ping_after_idle)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager
@@ -48,3 +61,28 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def ping_when_idle(engine: Engine, idle: float = PING_AFTER_IDLE) -> None:
+    """Check a pooled connection with a round trip only when it has been idle for a while.
+
+    `pool_pre_ping` costs a round trip on every checkout; under load a connection comes back
+    within milliseconds and the ping is pure overhead. A connection that sat idle (when the
+    server may have restarted or a firewall dropped it) is pinged and, if dead, replaced
+    before the caller sees it. A failure within `idle` seconds of the last use surfaces as an
+    error once, and the pool then drops every connection older than it.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def checked_in(dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def checked_out(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is None or time.monotonic() - since < idle:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            raise DisconnectionError("a pooled connection was dead") from exc

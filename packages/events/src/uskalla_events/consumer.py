@@ -88,6 +88,10 @@ class Consumer:
         self.db = db
         self.tables = tables
         self.handlers = handlers
+        # Built once: only the parameters change per event (no statement building per call).
+        self._record = (
+            pg_insert(tables.inbox).on_conflict_do_nothing().returning(tables.inbox.c.event_id)
+        )
 
     def handle(self, envelope: Envelope) -> bool:
         """Run the handler and record the event id in one transaction; False if seen before."""
@@ -99,10 +103,7 @@ class Consumer:
         envelope = Envelope(**{**envelope.to_dict(), "data": validated})
         with self.db.transaction() as session:
             first = session.execute(
-                pg_insert(self.tables.inbox)
-                .values(event_id=envelope.id, type=envelope.type)
-                .on_conflict_do_nothing()
-                .returning(self.tables.inbox.c.event_id)
+                self._record, {"event_id": envelope.id, "type": envelope.type}
             ).first()
             if first is None:
                 log.info("event already handled", extra={"event_id": envelope.id})

@@ -134,9 +134,14 @@ class EventContract:
 
     def validate(self, data: dict[str, Any]) -> dict[str, Any]:
         """Check a payload and return it in its JSON form (UUIDs as strings)."""
-        schema = self.schema()
+        schema = _SCHEMAS.get(self.schema)
+        if schema is None:  # one instance per payload schema: they keep no per-call state
+            schema = _SCHEMAS[self.schema] = self.schema()
         result: dict[str, Any] = schema.dump(schema.load(data))
         return result
+
+
+_SCHEMAS: dict[builtins.type[Payload], Payload] = {}
 
 
 def _c(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -120,15 +121,17 @@ class System:
                     counts[f"{service}.{table}"] = row[0] if row else 0
         return counts
 
-    def settled_counts(self) -> dict[str, int]:
-        """Row counts once background work (relays, consumers, mail) has stopped changing them."""
+    def settled_counts(self, quiet: float = 1.0) -> dict[str, int]:
+        """Row counts once background work (relays, consumers, mail) has left them unchanged
+        for `quiet` seconds."""
         last: list[dict[str, int]] = [self.row_counts()]
+        since = [time.monotonic()]
 
         def stable() -> dict[str, int] | None:
             now = self.row_counts()
-            if now == last[0]:
-                return now
-            last[0] = now
-            return None
+            if now != last[0]:
+                last[0], since[0] = now, time.monotonic()
+                return None
+            return now if time.monotonic() - since[0] >= quiet else None
 
-        return wait_until(stable, timeout=60, interval=1.0, message="row counts to settle")  # type: ignore[no-any-return]
+        return wait_until(stable, timeout=60, interval=0.5, message="row counts to settle")  # type: ignore[no-any-return]

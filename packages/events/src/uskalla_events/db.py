@@ -39,6 +39,7 @@ class Database:
             url, pool_size=pool_size, max_overflow=pool_size, echo=echo
         )
         ping_when_idle(self.engine, ping_after_idle)
+        self._before_dispose: list[Callable[[], object]] = []
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager
@@ -59,7 +60,16 @@ class Database:
             except Exception:
                 log.warning("after-commit step failed; its sweeper will catch up", exc_info=True)
 
+    def before_dispose(self, callback: Callable[[], object]) -> None:
+        """Run callback when the database is disposed (to write what is still held back)."""
+        self._before_dispose.append(callback)
+
     def dispose(self) -> None:
+        for callback in self._before_dispose:
+            try:
+                callback()
+            except Exception:
+                log.warning("work held back for the database was not written", exc_info=True)
         self.engine.dispose()
 
 

@@ -146,6 +146,7 @@ class PublishedMarks:
         self._batch: Batcher[str] = Batcher(self._write, name="outbox-marks", interval=interval)
         self.add = self._batch.add
         self.flush = self._batch.flush
+        db.before_dispose(self.flush)
 
     def _write(self, ids: list[str]) -> None:
         t = self.table

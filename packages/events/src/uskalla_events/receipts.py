@@ -74,6 +74,7 @@ class Receipts:
         return length
 
     def close(self) -> None:
+        self.flush()
         self.client.close()
 
 

@@ -253,8 +253,6 @@ def _page(names: tuple[str, ...], words: bool, relevance: bool, updated: bool) -
         source = s.__table__.outerjoin(
             h, (h.experiment_id == s.experiment_id) & h.head.op("@@")(_tsquery("any_word"))
         )
-    else:
-        columns.append(literal_column("0::real").label("rank"))
     match = _tsquery("match") if words else None
     found = select(*columns).select_from(source).where(*_conditions(names, match))
     # With words the matches are collected once (bitmap scans), then counted and sorted. A
@@ -285,18 +283,23 @@ def _titled_page(names: tuple[str, ...], updated: bool) -> Select[Any]:
 
 
 def _paged(matches: Any, counted: Any, *extra: Any) -> Select[Any]:
-    """Rows of `matches` (id, sort_key, rank) in order, one page of them with their summary
-    columns from `experiments`, beside the counts: one row even past the last page (the
-    page's columns null), so the counts always come."""
+    """Rows of `matches` (id, sort_key and any rank) in order, one page of them with their
+    summary columns from `experiments`, beside the counts: one row even past the last page
+    (the page's columns null), so the counts always come."""
+
+    def order(rows: Any, key: str) -> list[Any]:
+        first = [rows.c.rank.desc()] if "rank" in rows.c else []
+        return [*first, rows.c.sort_key.desc(), rows.c[key]]
+
     top = (
         select(matches)
-        .order_by(matches.c.rank.desc(), matches.c.sort_key.desc(), matches.c.experiment_id)
+        .order_by(*order(matches, "experiment_id"))
         .limit(bindparam("limit", type_=Integer))
         .offset(bindparam("offset", type_=Integer))
         .subquery("top")
     )
     shown = (
-        select(*SUMMARY_COLUMNS, top.c.rank, top.c.sort_key)
+        select(*SUMMARY_COLUMNS, *(c for c in top.c if c.key in ("rank", "sort_key")))
         .join_from(top, Experiment, Experiment.id == top.c.experiment_id)
         .subquery("shown")
     )
@@ -304,7 +307,7 @@ def _paged(matches: Any, counted: Any, *extra: Any) -> Select[Any]:
         select(counted.c.total, *extra, *[shown.c[c.key] for c in SUMMARY_COLUMNS])
         .select_from(counted)
         .outerjoin(shown, true())
-        .order_by(shown.c.rank.desc(), shown.c.sort_key.desc(), shown.c.id)
+        .order_by(*order(shown, "id"))
     )
 
 

@@ -73,6 +73,11 @@ def test_the_fast_path_answers_and_forwards_as_flask_does(
     assert comparable(quick) == comparable(slow)
     assert seen_fast == seen_flask
     assert quick.headers["X-Request-ID"]
+    # the stub's hop-by-hop answer headers (Connection: keep-alive, X-Secret) stay behind
+    assert "X-Secret" not in quick.headers and "Keep-Alive" not in quick.headers
+    for sent in seen_fast.values():  # and so do the client's, and its X-Forwarded-For claim
+        assert not {"x-drop", "te", "x-internal-token"} & {k.lower() for k in sent}
+        assert sent.get("X-Forwarded-For") != "6.6.6.6"
 
 
 def test_a_valid_bearer_token_takes_the_fast_path_and_a_bad_one_gets_flasks_401(

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from experiments.adapters.search import ExperimentFilters, TextQuery, search_experiments
 from flask.testing import FlaskClient
-from sqlalchemy import text
+from sqlalchemy import event, text
 from uskalla_kit import Runtime
 
 EVALUATION = {"outcome": "failed", "rating": 3, "lessons": "Pyöräteline jäi käyttämättä."}
@@ -212,3 +212,40 @@ def test_the_words_are_parsed_once_for_every_configuration() -> None:
     assert phrase.any_word == "'avoim' | 'ovet' | 'uimahall' | 'it''s'"
     negated = TextQuery.of(["!'kunta'", "!'kunta'", "!'kunta'"])
     assert negated is not None and negated.word is None
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        ExperimentFilters(q="kokeilu", sort="relevance"),
+        ExperimentFilters(q="kokeiluja", sort="relevance", theme="employment"),
+        ExperimentFilters(q="kunta", sort="newest", stage="running"),
+        ExperimentFilters(theme="employment", stage="running"),
+        ExperimentFilters(),
+    ],
+    ids=lambda f: f"{f.q}|{f.sort}|{f.theme or ''}{f.stage or ''}",
+)
+def test_the_wide_rows_are_read_only_for_the_page(
+    runtime: Runtime, filters: ExperimentFilters
+) -> None:
+    """No sequential scan anywhere, and `experiments` only by primary key (the page's rows)."""
+    seed(runtime)
+    statements: list[tuple[str, Any]] = []
+    with runtime.db.transaction() as session:
+        connection = session.connection()
+
+        def keep(conn: Any, cursor: Any, sql: str, params: Any, *_: Any) -> None:
+            if "LIMIT" in sql:
+                statements.append((sql, params))
+
+        event.listen(connection, "before_cursor_execute", keep)
+        search_experiments(session, filters)
+        event.remove(connection, "before_cursor_execute", keep)
+        assert statements
+        for sql, params in statements:
+            plan = "\n".join(
+                r[0] for r in connection.exec_driver_sql("EXPLAIN " + sql, params).all()
+            )
+            assert "Seq Scan" not in plan, plan
+            on_experiments = [line for line in plan.splitlines() if " on experiments " in line]
+            assert all("using pk_experiments" in line for line in on_experiments), plan

@@ -367,10 +367,17 @@ def test_newsletter_to_1000_arrives_once_each_despite_sigkill(notifications: Not
         message="the newsletter sent",
     )
     time.sleep(3)  # any duplicate would have arrived by now
-    received = Counter(m["to"][0] for m in sink.store.messages() if m["subject"] == "Tuhat lukijaa")
+    sent = [m for m in sink.store.messages() if m["subject"] == "Tuhat lukijaa"]
+    ids: dict[str, set[str]] = {}
+    for m in sent:
+        ids.setdefault(m["to"][0], set()).add(m["headers"]["Message-ID"].strip())
+    received = Counter({to: len(found) for to, found in ids.items()})
     readers = {f"{p}@list.e2e.fi" for p in people}
     # Everyone subscribed got it once: the 1000 readers and the members of the test before.
+    # A kill between the final dot and the mark's COMMIT sends the same message (the same
+    # Message-ID, which mail systems de-duplicate by) again: at most one such repeat a kill.
     assert readers <= set(received) and set(received.values()) == {1}, received.most_common(3)
+    assert len(sent) - len(received) <= 2, f"{len(sent) - len(received)} transport repeats"
     view = n.api("GET", f"/api/v1/newsletters/{draft['id']}").json()
     assert view["progress"] == {
         "recipients": len(received),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -334,3 +335,36 @@ def test_a_lost_claim_drops_the_message_unsent(
     finally:
         Mailer.send = mailer_send  # type: ignore[method-assign]
     assert service.mails(f"{member}@example.fi") == []  # no final dot: the server dropped it
+
+
+def test_a_connection_lost_at_the_final_dot_leaves_the_message_to_send_again(
+    client: FlaskClient, coordinator: Auth, service: Service
+) -> None:
+    member = service.add_recipient()
+    draft = create(client, coordinator)
+    client.post(f"/api/v1/newsletters/{draft['id']}/send", headers=coordinator[1])
+    fanouts = service.runtime.extra["fanouts"]
+    fanout_id = service.tasks.fanouts.pop(0)[0]
+    assert fanouts.freeze(fanout_id)
+    mailer_send = Mailer.send
+
+    def cut_at_the_dot(self: Mailer, message: Any, before_final: Any = None) -> None:
+        def mark_then_cut() -> Any:
+            after = before_final()  # the mark is written, not committed
+            assert self._smtp is not None and self._smtp.sock is not None
+            self._smtp.sock.shutdown(socket.SHUT_RDWR)  # the dot cannot go out
+            return after
+
+        mailer_send(self, message, before_final=mark_then_cut)
+
+    Mailer.send = cut_at_the_dot  # type: ignore[method-assign]
+    try:
+        fanouts.step(fanout_id, chain=False)
+    finally:
+        Mailer.send = mailer_send  # type: ignore[method-assign]
+    assert service.mails(f"{member}@example.fi") == []
+    with service.runtime.db.transaction() as session:
+        [(status, sent_at)] = session.execute(
+            text("SELECT status, sent_at FROM deliveries WHERE kind = 'newsletter'")
+        ).all()
+    assert status == "retrying" and sent_at is None  # not sent: it goes again after a backoff

@@ -1,12 +1,13 @@
 """Sending a fan-out's rows in batches over one SMTP connection, exactly once each.
 
-Rows are claimed a handful at a time with a fencing token (`claimed_by`) and a lease. Each
-message is marked sent, on the condition that this chain still holds its claim, after its whole
-text went to the server: the mark's COMMIT and the final "." that makes the server accept the
-message are written back to back (`PendingCommit`). If the mark finds the claim lost or
-cancelled, it rolls back and the connection is dropped without the dot, so the server discards
-the message. A killed worker thus neither re-sends nor loses a message: its claimed rows return
-to the pool when the lease ends, and only rows that were not marked are sent again.
+Rows are claimed a handful at a time with a fencing token (`claimed_by`) and a lease. After a
+message's whole text went to the server, its row is marked sent in an open transaction, on the
+condition that this chain still holds its claim; if the claim was lost or cancelled, the
+connection is dropped without the final "." and the server discards the message. Otherwise
+the dot is written and the mark committed right behind it (`PendingCommit`). A killed worker
+never loses a message: its claimed rows return to the pool when the lease ends and the rows
+not marked are sent again; only a kill between the dot and the COMMIT sends one twice, with
+the same Message-ID.
 """
 
 from __future__ import annotations
@@ -182,7 +183,8 @@ class BatchSender:
         )
         message = self.composer.compose(item, batch.source)
 
-        marked = []
+        marked: list[bool] = []
+        open_marks: list[PendingCommit] = []
 
         def mark_sent() -> Callable[[], None]:
             commit = PendingCommit.begin(conn)
@@ -192,9 +194,13 @@ class BatchSender:
             except BaseException:
                 commit.rollback()
                 raise
-            commit.send()
-            marked.append(True)
-            return commit.wait
+            open_marks.append(commit)
+
+            def after_the_dot() -> None:
+                commit.commit()
+                marked.append(True)
+
+            return after_the_dot
 
         try:
             mailer.send(message, before_final=mark_sent)
@@ -205,6 +211,8 @@ class BatchSender:
         except ConnectionMailError:
             raise  # nothing reached the server: the row goes back to pending with the rest
         except (TemporaryMailError, PermanentMailError) as exc:
+            if open_marks and not marked:
+                open_marks[0].rollback()  # the dot never went: not sent
             # Refused before the final dot (still 'sending') or at it (already marked 'sent').
             was, tried = ("sent", 0) if marked else ("sending", 1)
             attempts = row["attempts"] + 1

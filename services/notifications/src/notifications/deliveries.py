@@ -92,8 +92,8 @@ class Deliveries:
     def send(self, delivery_id: str, mailer: Mailer | None = None) -> str:
         """Send one delivery if it is due; the row stays locked while SMTP talks, so never twice.
 
-        "sent" is committed as the final dot goes; a refusal at the dot records the outcome
-        again in a new transaction."""
+        "sent" is committed right behind the final dot; a refusal before it is recorded in the
+        same transaction instead, one at the dot in a new one."""
         with self.db.transaction() as session:
             delivery = session.scalar(
                 select(Delivery)
@@ -116,13 +116,10 @@ class Deliveries:
                 message = self.composer.compose(item, source)
 
                 def mark_sent() -> Callable[[], None]:
-                    # Committed together with the final dot (see finalcommit): a crash can
-                    # neither re-send a delivered message nor lose one marked sent.
+                    # Written now, committed right behind the final dot (see finalcommit).
                     delivery.status, delivery.sent_at, delivery.error = "sent", now(), None
                     session.flush()
-                    commit = PendingCommit(session.connection())
-                    commit.send()
-                    return commit.wait
+                    return PendingCommit(session.connection()).commit
 
                 if mailer is None:
                     with Mailer(self.settings) as own:
@@ -132,7 +129,7 @@ class Deliveries:
             except TemporaryMailError as exc:
                 return self.temporary_failure(session, delivery, exc)
             except (PermanentMailError, LookupError) as exc:
-                delivery.status, delivery.error = "failed", str(exc)[:2000]
+                delivery.status, delivery.error, delivery.sent_at = "failed", str(exc)[:2000], None
                 log.warning("delivery failed for good", extra={"delivery_id": delivery_id})
                 return "failed"
             return "sent"
@@ -155,7 +152,7 @@ class Deliveries:
         return None
 
     def temporary_failure(self, session: Session, delivery: Delivery, exc: Exception) -> str:
-        delivery.error = str(exc)[:2000]
+        delivery.error, delivery.sent_at = str(exc)[:2000], None
         if delivery.attempts >= self.settings.mail_max_attempts:
             delivery.status = "failed"
             return "failed"

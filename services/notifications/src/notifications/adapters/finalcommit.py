@@ -1,14 +1,13 @@
-"""Committing a "sent" mark together with SMTP's final dot.
+"""Committing a "sent" mark right behind SMTP's final dot.
 
 A message is delivered when the server reads the final "."; its row says "sent" when the
 transaction that says so commits. A process killed between the two either loses the message
-or sends it twice, so the gap between them is what matters. Committing first and writing the
-dot after the reply leaves the whole commit round trip (the WAL flush included) as the gap:
-PostgreSQL finishes a COMMIT whose client has died. So the mark runs inside an open
-transaction first (its row count still decides whether the message may go at all), and then
-COMMIT and the dot are written back to back before either reply is read: killed before the
-COMMIT write, neither happens (the row is sent again later); after the dot write, both do.
-What is left is the time between two socket writes.
+(committed first) or sends it again (dot first). Losing is worse, and a message sent again
+carries the same stored Message-ID, which mail systems de-duplicate by, so the dot goes
+first. The gap is kept as small as it can be: the mark is already written in an open
+transaction (its row count still decides whether the message may go at all) and only COMMIT
+follows the dot, before the server's answer to the dot is awaited. A kill between those two
+socket writes leaves the row unsent, and it is sent once more.
 """
 
 from __future__ import annotations
@@ -24,7 +23,7 @@ COMMIT_TIMEOUT = 30.0
 
 
 class PendingCommit:
-    """The open transaction on `conn`, to be committed beside another write."""
+    """The open transaction on `conn`, to be committed right after another write."""
 
     def __init__(self, conn: Connection) -> None:
         raw = conn.connection.dbapi_connection
@@ -42,14 +41,11 @@ class PendingCommit:
     def rollback(self) -> None:
         self.conn.execute(text("ROLLBACK"))
 
-    def send(self) -> None:
-        """Put COMMIT on the wire without waiting for its answer."""
+    def commit(self) -> None:
+        """COMMIT, and raise unless the transaction really committed."""
         self.pgconn.send_query(b"COMMIT")
         while self.pgconn.flush():
             select.select([], [self.pgconn.socket], [], COMMIT_TIMEOUT)
-
-    def wait(self) -> None:
-        """Read the COMMIT's answer: raise unless the transaction really committed."""
         status = None
         while True:
             while self.pgconn.is_busy():

@@ -1,11 +1,11 @@
 """SMTP out: one connection reused for a batch, temporary and permanent failures told apart.
 
 `send(message, before_final=...)` runs `before_final` after the whole message has been
-transferred but before the final "." that makes the server accept it; it may return a second
-step that runs right after the dot is written. A caller puts its "sent" commit on the wire in
-the first and reads the commit's answer in the second (see `finalcommit`), so a crash can
-neither leave a delivered message looking unsent (a re-send) nor an unsent one marked sent,
-except in the microseconds between two socket writes.
+transferred but before the final "." that makes the server accept it (raising there drops
+the message: no dot), and it may return a second step that runs as soon as the dot is
+written, before the server's answer is read. A caller writes its "sent" mark in the first and
+commits it in the second (see `finalcommit`): a crash never loses a message, and only one
+between those two writes sends it again, with the same Message-ID.
 """
 
 from __future__ import annotations

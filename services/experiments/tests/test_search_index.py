@@ -163,6 +163,8 @@ def ranked_by_hand(runtime: Runtime, filters: ExperimentFilters) -> list[uuid.UU
         ExperimentFilters(q="kokeilu or palvelu -kunta", sort="relevance", stage="running"),
         ExperimentFilters(q='"uusi kokeilu"', sort="relevance"),
         ExperimentFilters(q="försök", sort="relevance"),
+        ExperimentFilters(q="kirjasto or palvelu", sort="relevance"),
+        ExperimentFilters(q="kirjaston", sort="relevance", theme="digital-municipality"),
         ExperimentFilters(q="kunta", sort="newest"),
         ExperimentFilters(q="kunta", sort="updated", theme="digital-municipality"),
     ],
@@ -200,18 +202,24 @@ def test_past_the_last_page_the_total_still_comes(
 def test_the_words_are_parsed_once_for_every_configuration() -> None:
     assert TextQuery.of(["", "", ""]) is None  # only stop words
     one = TextQuery.of(["'kokeilu'", "'kokeilu'", "'kokeilu'"])
-    assert one is not None
-    assert one.match == "( 'kokeilu' )" and one.word == "'kokeilu'"
+    assert one is not None and one.by_title and one.single
+    assert one.match == "( 'kokeilu' )"
     assert one.rank == "( 'kokeilu' ) | ( 'kokeilu' ) | ( 'kokeilu' )"
     inflected = TextQuery.of(["'kokeilu'", "'kokeiluj'", "'kokeiluja'"])
-    assert inflected is not None and inflected.word is None
+    assert inflected is not None and inflected.by_title and not inflected.single
     assert inflected.any_word == "'kokeilu' | 'kokeiluj' | 'kokeiluja'"
+    assert inflected.pairs == (
+        "( 'kokeilu' & 'kokeiluj' ) | ( 'kokeilu' & 'kokeiluja' ) | ( 'kokeiluj' & 'kokeiluja' )"
+    )
+    either = TextQuery.of(["'kirjasto' | 'kunta'", "'kirjasto' | 'kunta'", ""])
+    assert either is not None and either.by_title and either.match == "( 'kirjasto' | 'kunta' )"
     phrase = TextQuery.of(["'avoim' <-> 'ovet' & !'uimahall'", "", "'it''s'"])
-    assert phrase is not None and phrase.word is None
+    assert phrase is not None and not phrase.by_title
     assert phrase.match == "( 'avoim' <-> 'ovet' & !'uimahall' ) | ( 'it''s' )"
     assert phrase.any_word == "'avoim' | 'ovet' | 'uimahall' | 'it''s'"
-    negated = TextQuery.of(["!'kunta'", "!'kunta'", "!'kunta'"])
-    assert negated is not None and negated.word is None
+    for words in (["!'kunta'"] * 3, ["'kunta' & 'talo'"] * 3):
+        parsed = TextQuery.of(words)
+        assert parsed is not None and not parsed.by_title
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ Everything is read from the narrow side tables of migration 0005 (`experiment_se
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -90,8 +91,11 @@ class TextQuery:
     rank: str
     #: Any lexeme of the query: a title or summary without one ranks 0.
     any_word: str
-    #: The one lexeme, when the query is a single word that every configuration stems alike.
-    word: str | None = None
+    #: When the query is one word (stemmed in each configuration: `kokeiluja` gives
+    #: 'kokeilu', 'kokeiluj', 'kokeiluja'), or words joined by `or`: whether any title or
+    #: summary holds two of its lexemes (no such pair: "( 'a' & 'b' ) | ..." matches nothing).
+    pairs: str | None = None
+    single: bool = False
 
     @classmethod
     def of(cls, parsed: Sequence[str]) -> TextQuery | None:
@@ -100,13 +104,23 @@ class TextQuery:
         if not parts:
             return None
         unique = list(dict.fromkeys(parts))
-        lexemes = dict.fromkeys(_LEXEME.findall(" ".join(parts)))
+        lexemes = list(dict.fromkeys(_LEXEME.findall(" ".join(parts))))
+        alternatives = [a.strip() for p in unique for a in p.split(" | ")]
+        only_words = all(_LEXEME.fullmatch(a) for a in alternatives)
+        pairs = " | ".join(f"( {a} & {b} )" for a, b in itertools.combinations(lexemes, 2))
         return cls(
             match=" | ".join(f"( {p} )" for p in unique),
             rank=" | ".join(f"( {p} )" for p in parts),
             any_word=" | ".join(lexemes),
-            word=unique[0] if len(unique) == 1 and _LEXEME.fullmatch(unique[0]) else None,
+            pairs=pairs if only_words else None,
+            single=only_words and len(lexemes) == 1,
         )
+
+    @property
+    def by_title(self) -> bool:
+        """Whether a match with a query word in its title may outrank all without (see
+        search_experiments): the query is words joined by `or`, nothing else."""
+        return self.pairs is not None
 
 
 def text_query(q: str) -> ColumnElement[Any]:
@@ -215,10 +229,12 @@ def search_experiments(
     matches whose title or summary holds a query word (found by the heads' GIN index), as
     every other match ranks 0 and follows newest first.
 
-    A one-word query is ranked among the matches with the word in their title first: each
-    of them outranks every match without it (ts_rank's weights: one title occurrence alone
-    gives 1/1.645 = 0.61, any number of summary occurrences at most 0.4), so when they fill
-    the page, it is theirs, and only they are ranked. Otherwise the query above runs.
+    A one-word query (`kokeilu`, or `kokeiluja` with its three stems; also words joined by
+    `or`) is ranked among the matches with a query word in their title first. Each of those
+    ranks at least 0.61/n (n query lexemes; one title occurrence alone gives 1/1.645), and a
+    match without one at most 0.4/n, as long as no title or summary holds two of the lexemes
+    (checked in the same query). So when they fill the page, the page is theirs and only they
+    are ranked, the total being a plain count. Otherwise the query above runs.
     """
     words = prepare(session, filters.q)
     if filters.q and words is None:
@@ -230,10 +246,12 @@ def search_experiments(
     if words is not None:
         params |= {"match": words.match, "rank": words.rank, "any_word": words.any_word}
     relevance = words is not None and filters.sort == "relevance"
-    if relevance and words is not None and words.word is not None:
-        rows = session.execute(_titled_page(names, updated), params).all()
+    if relevance and words is not None and words.by_title:
+        statement = _titled_page(names, updated, words.single)
+        rows = session.execute(statement, {**params, "pairs": words.pairs}).all()
         total, titled = int(rows[0].total), int(rows[0].titled)
-        if titled >= offset + per_page or titled == total:
+        pairs = not words.single and bool(rows[0].pairs)
+        if titled == total or (titled >= offset + per_page and not pairs):
             return [r for r in rows if r.id is not None], total
     statement = _page(names, words is not None, relevance, updated)
     rows = session.execute(statement, params).all()
@@ -269,22 +287,27 @@ def _page(names: tuple[str, ...], words: bool, relevance: bool, updated: bool) -
 
 
 @functools.lru_cache(maxsize=256)
-def _titled_page(names: tuple[str, ...], updated: bool) -> Select[Any]:
-    """A one-word query's page among the matches with the word in their title, and counts."""
+def _titled_page(names: tuple[str, ...], updated: bool, single: bool) -> Select[Any]:
+    """The page among the matches with a query word in their title, and the counts."""
     s, h = ExperimentSearch, ExperimentSearchHead
     key = h.updated_at if updated else h.published_at
     rank = func.ts_rank(h.head, _tsquery("rank"))
-    in_title = func.ts_filter(h.head, literal_column(TITLE_WEIGHTS)).op("@@")(_tsquery("match"))
+    title_words = func.ts_filter(h.head, literal_column(TITLE_WEIGHTS))
+    in_title = title_words.op("@@")(_tsquery("any_word"))
     titled = select(h.experiment_id, key.label("sort_key"), rank.label("rank")).where(in_title)
-    if names:  # the filters, checked on these few rows (the word itself is in their title)
+    if names:  # the filters, checked on these few rows (a word in the title is a match)
         titled = titled.join(s, s.experiment_id == h.experiment_id).where(*_conditions(names, None))
     matches = titled.cte("titled").prefix_with("MATERIALIZED")
     everything = select(func.count()).select_from(s).where(*_conditions(names, _tsquery("match")))
-    counted = select(
+    counts = [
         everything.scalar_subquery().label("total"),
         select(func.count()).select_from(matches).scalar_subquery().label("titled"),
-    ).subquery("counted")
-    return _paged(matches, counted, counted.c.titled)
+    ]
+    if not single:
+        two = select(h.experiment_id).where(h.head.op("@@")(_tsquery("pairs"))).exists()
+        counts.append(two.label("pairs"))
+    counted = select(*counts).subquery("counted")
+    return _paged(matches, counted, *[c for c in counted.c if c.key != "total"])
 
 
 def _paged(matches: Any, counted: Any, *extra: Any) -> Select[Any]:

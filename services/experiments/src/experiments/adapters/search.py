@@ -234,7 +234,8 @@ def search_experiments(
     ranks at least 0.61/n (n query lexemes; one title occurrence alone gives 1/1.645), and a
     match without one at most 0.4/n, as long as no title or summary holds two of the lexemes
     (checked in the same query). So when they fill the page, the page is theirs and only they
-    are ranked, the total being a plain count. Otherwise the query above runs.
+    are ranked, the total being a plain count. Otherwise, and with filters (fewer matches,
+    which the query above handles well), the query above runs.
     """
     words = prepare(session, filters.q)
     if filters.q and words is None:
@@ -246,8 +247,8 @@ def search_experiments(
     if words is not None:
         params |= {"match": words.match, "rank": words.rank, "any_word": words.any_word}
     relevance = words is not None and filters.sort == "relevance"
-    if relevance and words is not None and words.by_title:
-        statement = _titled_page(names, updated, words.single)
+    if relevance and words is not None and words.by_title and not names:
+        statement = _titled_page(updated, words.single)
         rows = session.execute(statement, {**params, "pairs": words.pairs}).all()
         total, titled = int(rows[0].total), int(rows[0].titled)
         pairs = not words.single and bool(rows[0].pairs)
@@ -286,19 +287,17 @@ def _page(names: tuple[str, ...], words: bool, relevance: bool, updated: bool) -
     return _paged(matches, counted)
 
 
-@functools.lru_cache(maxsize=256)
-def _titled_page(names: tuple[str, ...], updated: bool, single: bool) -> Select[Any]:
+@functools.lru_cache(maxsize=4)
+def _titled_page(updated: bool, single: bool) -> Select[Any]:
     """The page among the matches with a query word in their title, and the counts."""
     s, h = ExperimentSearch, ExperimentSearchHead
     key = h.updated_at if updated else h.published_at
     rank = func.ts_rank(h.head, _tsquery("rank"))
     title_words = func.ts_filter(h.head, literal_column(TITLE_WEIGHTS))
-    in_title = title_words.op("@@")(_tsquery("any_word"))
+    in_title = title_words.op("@@")(_tsquery("any_word"))  # a word in the title is a match
     titled = select(h.experiment_id, key.label("sort_key"), rank.label("rank")).where(in_title)
-    if names:  # the filters, checked on these few rows (a word in the title is a match)
-        titled = titled.join(s, s.experiment_id == h.experiment_id).where(*_conditions(names, None))
     matches = titled.cte("titled").prefix_with("MATERIALIZED")
-    everything = select(func.count()).select_from(s).where(*_conditions(names, _tsquery("match")))
+    everything = select(func.count()).select_from(s).where(s.document.op("@@")(_tsquery("match")))
     counts = [
         everything.scalar_subquery().label("total"),
         select(func.count()).select_from(matches).scalar_subquery().label("titled"),

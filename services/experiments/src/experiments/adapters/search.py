@@ -92,9 +92,10 @@ class TextQuery:
     #: Any lexeme of the query: a title or summary without one ranks 0.
     any_word: str
     #: When the query is one word (stemmed in each configuration: `kokeiluja` gives
-    #: 'kokeilu', 'kokeiluj', 'kokeiluja'), or words joined by `or`: whether any title or
-    #: summary holds two of its lexemes (no such pair: "( 'a' & 'b' ) | ..." matches nothing).
+    #: 'kokeilu', 'kokeiluj', 'kokeiluja') or words joined by `or`: the query that finds a
+    #: title or summary holding two of its lexemes ("( 'a' & 'b' ) | ...", empty for one).
     pairs: str | None = None
+    #: One lexeme in all.
     single: bool = False
 
     @classmethod

@@ -81,10 +81,6 @@ class StubService:
                 status, data, *extra = answer
                 headers = extra[0] if extra else {}
                 raw = data if isinstance(data, bytes) else json.dumps(data).encode()
-                if status == 204:  # no content, no type, no length (RFC 9110 §15.3.5)
-                    self.send_response(status)
-                    self.end_headers()
-                    return
                 self.send_response(status)
                 if "Content-Type" not in headers:
                     self.send_header("Content-Type", "application/json")

@@ -95,23 +95,6 @@ def test_query_and_body_are_passed_on(client: FlaskClient) -> None:
     assert answer.json["headers"]["Content-Type"] == "application/json"
 
 
-def test_the_path_is_percent_encoded_again_and_the_query_sent_as_given(
-    client: FlaskClient,
-) -> None:
-    answer = client.get("/api/v1/experiments/a%20b%25c%C3%A4?q=%C3%A4+x&t=a/b")
-    assert answer.json["path"] == "/api/v1/experiments/a%20b%25c%C3%A4?q=%C3%A4+x&t=a/b"
-
-
-def test_an_answer_without_a_content_type_gets_none_from_the_gateway(
-    client: FlaskClient, services: dict[str, StubService]
-) -> None:
-    services["experiments"].answers[("DELETE", "/api/v1/experiments/x")] = (204, None)
-    answer = client.delete("/api/v1/experiments/x")
-    assert answer.status_code == 204
-    assert "Content-Type" not in answer.headers
-    assert answer.data == b""
-
-
 def test_hop_by_hop_and_private_headers_are_not_forwarded(client: FlaskClient) -> None:
     answer = client.get(
         "/api/v1/themes",

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from urllib.parse import quote
 
+import urllib3
 from flask import Response, g, request
+from urllib3.exceptions import HTTPError, ReadTimeoutError
 from uskalla_kit import Problem
-
-from gateway.upstream import Answer, Pool, Timeout, UpstreamError, UpstreamTimeout
 
 #: RFC 9110 §7.6.1 hop-by-hop headers, never forwarded.
 HOP_BY_HOP = frozenset(
@@ -38,9 +37,6 @@ OWN_HEADERS = frozenset(
         "cookie",
     }
 )
-#: Characters left as they are when a decoded path or a raw query is percent-encoded again.
-PATH_SAFE = "/:@!$&'()*+,;=~"
-QUERY_SAFE = "/?:@!$&'()*+,;=~%"
 #: Answer headers the gateway sets itself (or that the body's re-framing makes wrong).
 OWN_ANSWER_HEADERS = frozenset({"content-length", "x-request-id", "server", "date", "set-cookie"})
 
@@ -75,7 +71,7 @@ def request_body() -> bytes:
 
 
 class Upstreams:
-    """The services by name, each reached over its own pool of kept-alive connections."""
+    """The services by name, reached over one pooled, timeout-bounded connection manager."""
 
     def __init__(
         self,
@@ -85,11 +81,17 @@ class Upstreams:
         pool_size: int = 32,
     ) -> None:
         self.services = services
-        self.timeout = Timeout(connect=connect_timeout, read=read_timeout)
-        # One pool per service, built once (no URL parsing per request). It never blocks: a
-        # burst beyond the pool opens extra connections instead of queueing (a queue would be
-        # a hang); nothing that may have reached a service is sent twice (see upstream.py).
-        self.pools = {name: Pool(url, pool_size, self.timeout) for name, url in services.items()}
+        # One pool per service, built once (no URL parsing per request). block=False: a burst
+        # beyond the pool opens extra connections instead of queueing (a queue would be a
+        # hang); retries=False: a non-idempotent POST is never replayed.
+        self.pools = {
+            name: urllib3.connection_from_url(url, maxsize=pool_size, block=False, retries=False)
+            for name, url in services.items()
+        }
+        self.prefixes = {
+            name: urllib3.util.parse_url(url).path or "" for name, url in services.items()
+        }
+        self.timeout = urllib3.Timeout(connect=connect_timeout, read=read_timeout)
 
     def request(
         self,
@@ -98,42 +100,44 @@ class Upstreams:
         path: str,
         *,
         body: bytes | None = None,
-        headers: dict[str, str] | list[tuple[str, str]] | None = None,
-        timeout: Timeout | None = None,
-    ) -> Answer:
+        headers: dict[str, str] | None = None,
+        timeout: urllib3.Timeout | None = None,
+    ) -> urllib3.BaseHTTPResponse:
         """One call to `service`; a 502/504 problem when it is down or slow."""
-        pairs = list(headers.items()) if isinstance(headers, dict) else headers or []
         try:
-            return self.pools[service].request(method, path, pairs, body, timeout)
-        except UpstreamTimeout as exc:
+            return self.pools[service].urlopen(
+                method,
+                self.prefixes[service] + path,
+                body=body,
+                headers=headers or {},
+                timeout=timeout or self.timeout,
+                retries=False,
+                redirect=False,
+                assert_same_host=False,
+                preload_content=True,
+                decode_content=False,
+            )
+        except ReadTimeoutError as exc:
             raise Problem(
                 504, "Gateway Timeout", f"The {service} service did not answer in time."
             ) from exc
-        except UpstreamError as exc:
+        except (HTTPError, OSError) as exc:
             raise Problem(502, "Bad Gateway", f"The {service} service is not reachable.") from exc
 
     def forward(self, service: str, authorization: str | None = None) -> Response:
         """Send the current request on to `service` and relay its answer."""
-        headers = forwardable(request.headers.items(), OWN_HEADERS)
+        headers = dict(forwardable(request.headers.items(), OWN_HEADERS))
         if authorization is not None:
-            headers = [(k, v) for k, v in headers if k.lower() != "authorization"]
-            headers.append(("Authorization", authorization))
-        headers.append(("X-Request-ID", g.request_id))
-        headers.append(("X-Forwarded-For", request.remote_addr or ""))
-        headers.append(("X-Forwarded-Proto", request.scheme))
-        headers.append(("X-Forwarded-Host", request.host))
+            headers["Authorization"] = authorization
+        headers["X-Request-ID"] = g.request_id
+        headers["X-Forwarded-For"] = request.remote_addr or ""
+        headers["X-Forwarded-Proto"] = request.scheme
+        headers["X-Forwarded-Host"] = request.host
+        path = request.full_path if request.query_string else request.path
         body = request_body() if request.method not in ("GET", "HEAD") else None
-        answer = self.request(service, request.method, target(), body=body, headers=headers)
-        relayed = forwardable(answer.headers, OWN_ANSWER_HEADERS)
-        response = Response(answer.data, status=answer.status, headers=relayed)
-        if answer.headers.get("Content-Type") is None:
-            del response.headers["Content-Type"]  # werkzeug's default is not the service's
+        upstream = self.request(service, request.method, path, body=body, headers=headers)
+        response = Response(upstream.data, status=upstream.status)
+        response.headers.clear()
+        for key, value in forwardable(upstream.headers.items(), OWN_ANSWER_HEADERS):
+            response.headers.add(key, value)
         return response
-
-
-def target() -> str:
-    """The request target to send on: the path the gateway routed on, percent-encoded again,
-    and the query string as the client sent it (characters invalid in a URI encoded)."""
-    path = quote(request.path, safe=PATH_SAFE)
-    query = request.query_string
-    return f"{path}?{quote(query, safe=QUERY_SAFE)}" if query else path

@@ -71,7 +71,7 @@ def call(
     target = path + ("?" + urlencode(clean, doseq=True) if clean else "")
     answer = upstreams.request(service, method, target, body=payload, headers=headers)
     data: Any = None
-    content_type = answer.headers.get("Content-Type") or ""
+    content_type = answer.headers.get("Content-Type", "")
     if "json" in content_type and answer.data:
         try:
             data = json.loads(answer.data)

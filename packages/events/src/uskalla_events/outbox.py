@@ -10,7 +10,7 @@ event goes out twice, which idempotent consumers absorb.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -62,9 +62,7 @@ class Outbox:
             return
         self.marks.add(message["id"])
 
-    def publish_pending(
-        self, *, ids: Sequence[str] | None = None, limit: int = 500, older_than: float = 0
-    ) -> int:
+    def publish_pending(self, *, limit: int = 500, older_than: float = 0) -> int:
         """Publish unpublished rows (oldest first) and mark them; return how many went out."""
         t = self.table
         query = (
@@ -74,8 +72,6 @@ class Outbox:
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        if ids is not None:
-            query = query.where(t.c.id.in_(ids))
         if older_than:
             cutoff = datetime.now(UTC) - timedelta(seconds=older_than)
             query = query.where(t.c.created_at < cutoff)

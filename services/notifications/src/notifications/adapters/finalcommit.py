@@ -12,14 +12,8 @@ socket writes leaves the row unsent, and it is sent once more.
 
 from __future__ import annotations
 
-import select
-
 import psycopg
-from psycopg import pq
 from sqlalchemy import Connection, text
-
-#: How long to wait for PostgreSQL's answer to the COMMIT before giving the connection up.
-COMMIT_TIMEOUT = 30.0
 
 
 class PendingCommit:
@@ -30,7 +24,7 @@ class PendingCommit:
         if not isinstance(raw, psycopg.Connection):
             raise TypeError("PendingCommit needs a psycopg connection")
         self.conn: Connection = conn
-        self.pgconn: pq.abc.PGconn = raw.pgconn
+        self.raw: psycopg.Connection[object] = raw
 
     @classmethod
     def begin(cls, conn: Connection) -> PendingCommit:
@@ -43,21 +37,6 @@ class PendingCommit:
 
     def commit(self) -> None:
         """COMMIT, and raise unless the transaction really committed."""
-        self.pgconn.send_query(b"COMMIT")
-        while self.pgconn.flush():
-            select.select([], [self.pgconn.socket], [], COMMIT_TIMEOUT)
-        status = None
-        while True:
-            while self.pgconn.is_busy():
-                ready, _, _ = select.select([self.pgconn.socket], [], [], COMMIT_TIMEOUT)
-                if not ready:
-                    raise psycopg.OperationalError("no answer to COMMIT")
-                self.pgconn.consume_input()
-            result = self.pgconn.get_result()
-            if result is None:
-                break
-            if result.status != pq.ExecStatus.COMMAND_OK:
-                raise psycopg.OperationalError(result.error_message.decode(errors="replace"))
-            status = result.command_status
-        if status != b"COMMIT":  # a failed transaction answers COMMIT with ROLLBACK
+        status = self.raw.execute("COMMIT").statusmessage
+        if status != "COMMIT":  # a failed transaction answers COMMIT with ROLLBACK
             raise psycopg.OperationalError(f"COMMIT answered {status!r}")

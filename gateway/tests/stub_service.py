@@ -33,6 +33,7 @@ class Seen:
     path: str
     headers: dict[str, str]
     body: bytes
+    peer_port: int = 0
 
 
 @dataclass
@@ -54,7 +55,13 @@ class StubService:
             def _any(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                seen = Seen(self.command, self.path, dict(self.headers.items()), body)
+                seen = Seen(
+                    self.command,
+                    self.path,
+                    dict(self.headers.items()),
+                    body,
+                    self.client_address[1],
+                )
                 stub.seen.append(seen)
                 if stub.delay:
                     time.sleep(stub.delay)
@@ -88,7 +95,8 @@ class StubService:
                     self.send_header(key, value)
                 self.send_header("Content-Length", str(len(raw)))
                 self.end_headers()
-                self.wfile.write(raw)
+                if self.command != "HEAD":  # as HTTP says (RFC 9110 §9.3.2)
+                    self.wfile.write(raw)
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _any
 

@@ -95,6 +95,47 @@ def test_query_and_body_are_passed_on(client: FlaskClient) -> None:
     assert answer.json["headers"]["Content-Type"] == "application/json"
 
 
+@pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE", "POST"])
+def test_methods_and_bodies_go_out_as_given_and_nothing_is_added(
+    client: FlaskClient, method: str
+) -> None:
+    answer = client.open("/api/v1/experiments", method=method, data=b"raw \x00 bytes")
+    assert answer.json["method"] == method
+    assert answer.json["body"] == "raw \x00 bytes"
+    sent = {k.lower() for k in answer.json["headers"]}
+    assert {"content-type", "accept", "expect"}.isdisjoint(sent)  # none of curl's own
+    assert "content-length" in sent
+
+
+def test_a_bodyless_post_and_delete_and_a_head_are_forwarded(
+    client: FlaskClient, services: dict[str, StubService]
+) -> None:
+    assert client.post("/api/v1/experiments").json["body"] == ""
+    assert client.delete("/api/v1/experiments").json["method"] == "DELETE"
+    head = client.head("/api/v1/themes")
+    assert head.status_code == 200 and head.data == b""
+    assert services["experiments"].seen[-1].method == "HEAD"
+    # The kept-alive connection is still in step after a HEAD (no body was expected).
+    assert client.get("/api/v1/themes").json["method"] == "GET"
+
+
+def test_connections_to_a_service_are_kept_alive(
+    client: FlaskClient, services: dict[str, StubService]
+) -> None:
+    for _ in range(3):
+        assert client.get("/api/v1/themes").status_code == 200
+    ports = {seen.peer_port for seen in services["experiments"].seen[-3:]}
+    assert len(ports) == 1
+
+
+def test_a_proxy_in_the_environment_is_not_used_for_services(
+    client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")
+    assert client.get("/api/v1/themes").json["service"] == "experiments"
+
+
 def test_hop_by_hop_and_private_headers_are_not_forwarded(client: FlaskClient) -> None:
     answer = client.get(
         "/api/v1/themes",

@@ -9,15 +9,14 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
-import urllib3
 from uskalla_kit import Problem
 
 from gateway.openapi_merge import merge
-from gateway.proxy import Upstreams
+from gateway.proxy import Timeout, Upstreams
 
 INTERNAL_HEADER = "X-Internal-Token"
 #: Readiness and documents must answer quickly even when a service hangs.
-QUICK = urllib3.Timeout(connect=1.0, read=2.0)
+QUICK = Timeout(connect=1.0, read=2.0)
 
 #: Operations the gateway answers itself, added to the merged document.
 GATEWAY_PATHS: dict[str, Any] = {

@@ -149,8 +149,14 @@ def test_rate_limit_answers_429_with_retry_after(
     from gateway import create_app
 
     client = create_app(make_settings(rate_limits=True, api_rate_limit="3/minute")).test_client()
-    statuses = [client.get("/api/v1/themes").status_code for _ in range(3)]
-    assert statuses == [200, 200, 200]
+    first = client.get("/api/v1/themes", headers={"Origin": "https://partner.example"})
+    # The budget is told in the standard RateLimit-* fields, which a browser may read.
+    assert (first.headers["RateLimit-Limit"], first.headers["RateLimit-Remaining"]) == ("3", "2")
+    assert not [name for name, _ in first.headers if name.startswith("X-RateLimit")]
+    exposed = {h.strip() for h in first.headers["Access-Control-Expose-Headers"].split(",")}
+    assert {"RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"} <= exposed
+    statuses = [client.get("/api/v1/themes").status_code for _ in range(2)]
+    assert statuses == [200, 200]
     refused = client.get("/api/v1/experiments")  # the limit is for the API at large
     assert refused.status_code == 429
     assert refused.mimetype == "application/problem+json"

@@ -27,7 +27,9 @@ CSP = "; ".join(
 )
 CORS_METHODS = "GET, HEAD, POST, PUT, PATCH, DELETE"
 CORS_HEADERS = "Authorization, Content-Type, Accept, X-Request-ID, Accept-Language"
-CORS_EXPOSED = "X-Request-ID, Retry-After, Location, RateLimit-Limit, RateLimit-Remaining"
+CORS_EXPOSED = (
+    "X-Request-ID, Retry-After, Location, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset"
+)
 
 
 def security_headers(response: Response) -> Response:

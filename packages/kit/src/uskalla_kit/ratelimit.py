@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from flask import Flask, Response, request
-from flask_limiter import Limiter, RateLimitExceeded
+from flask_limiter import HeaderNames, Limiter, RateLimitExceeded
 
 from uskalla_kit.problems import Problem, problem_response
 from uskalla_kit.settings import env
@@ -35,6 +35,12 @@ def make_limiter(
         default_limits=list(default_limits or []),
         enabled=enabled,
         headers_enabled=True,
+        # The standard names (IETF RateLimit header fields), which the gateway's CORS exposes.
+        header_name_mapping={
+            HeaderNames.LIMIT: "RateLimit-Limit",
+            HeaderNames.REMAINING: "RateLimit-Remaining",
+            HeaderNames.RESET: "RateLimit-Reset",
+        },
         strategy="moving-window",
         swallow_errors=True,  # if Redis is briefly away, serve rather than fail
         key_prefix="ratelimit",

@@ -119,6 +119,19 @@ def test_a_bodyless_post_and_delete_and_a_head_are_forwarded(
     assert client.get("/api/v1/themes").json["method"] == "GET"
 
 
+def test_any_path_goes_out_percent_encoded_as_the_client_sent_it(
+    client: FlaskClient, services: dict[str, StubService]
+) -> None:
+    # Found by schemathesis: ids of any characters, control characters and non-UTF-8 too.
+    sent = "/api/v1/experiments/%C3%80%F3%A5%9B%AE%09%01%25%20x?q=%C3%A4+b&c=%25"
+    answer = client.get(sent)
+    assert answer.status_code == 200
+    assert services["experiments"].seen[-1].path == sent
+    assert client.get("/api/v1/experiments/ä ö").json["path"] == (
+        "/api/v1/experiments/%C3%A4%20%C3%B6"
+    )
+
+
 def test_connections_to_a_service_are_kept_alive(
     client: FlaskClient, services: dict[str, StubService]
 ) -> None:

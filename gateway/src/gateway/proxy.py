@@ -6,6 +6,7 @@ import io
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
+from urllib.parse import quote
 
 import pycurl
 from flask import Response, g, request
@@ -40,10 +41,28 @@ OWN_HEADERS = frozenset(
         "cookie",
     }
 )
+#: Characters a path may carry as they are (RFC 3986 pchar and "/"), and a whole target ("%"
+#: of an existing escape, "?" and the query's own).
+PATH_SAFE = "/:@!$&'()*+,;="
+TARGET_SAFE = PATH_SAFE + "%?"
 #: Headers libcurl would add on its own unless told not to.
 CURL_OWN_HEADERS = ("Accept", "Content-Type", "Expect")
 #: Answer headers the gateway sets itself (or that the body's re-framing makes wrong).
 OWN_ANSWER_HEADERS = frozenset({"content-length", "x-request-id", "server", "date", "set-cookie"})
+
+
+def raw_path() -> str:
+    """The request's path as the client sent it, percent-encoded again for the wire.
+
+    From the WSGI environ's bytes rather than the decoded `request.path`, so that bytes that
+    are no UTF-8 reach the service as they came, and a "%" the client encoded stays encoded.
+    """
+    wsgi_path: str = request.environ.get("PATH_INFO", "")
+    try:
+        raw = wsgi_path.encode("latin-1")  # WSGI's str-of-bytes (PEP 3333)
+    except UnicodeEncodeError:
+        raw = wsgi_path.encode()
+    return quote(raw, safe=PATH_SAFE)
 
 
 def _headers(lines: list[bytes]) -> Headers:
@@ -153,7 +172,9 @@ class Upstreams:
         timeout = timeout or self.timeout
         curl = self._handle()
         given = {name.lower() for name in headers or {}}
-        curl.setopt(pycurl.URL, self.bases[service] + path)
+        # As urllib3 did: what is not allowed in a request target is percent-encoded (UTF-8),
+        # while what is already encoded stays as it is.
+        curl.setopt(pycurl.URL, self.bases[service] + quote(path, safe=TARGET_SAFE))
         curl.setopt(
             pycurl.HTTPHEADER,
             # "Name;" is curl's way to send an empty header, "Name:" to send none: only what
@@ -199,7 +220,9 @@ class Upstreams:
         headers["X-Forwarded-For"] = request.remote_addr or ""
         headers["X-Forwarded-Proto"] = request.scheme
         headers["X-Forwarded-Host"] = request.host
-        path = request.full_path if request.query_string else request.path
+        path = raw_path()
+        if request.query_string:
+            path += "?" + request.query_string.decode("latin-1")
         body = request_body() if request.method not in ("GET", "HEAD") else None
         upstream = self.request(service, request.method, path, body=body, headers=headers)
         response = Response(upstream.data, status=upstream.status)

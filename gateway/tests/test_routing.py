@@ -132,6 +132,25 @@ def test_any_path_goes_out_percent_encoded_as_the_client_sent_it(
     )
 
 
+def test_an_answer_after_informational_ones_is_read_as_the_answer() -> None:
+    from gateway.proxy import _split
+
+    raw = (
+        b"HTTP/1.1 100 Continue\r\n\r\n"
+        b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n"
+        b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nX-A: 1\r\nX-A: 2\r\n\r\n"
+        b"HTTP/1.1 in the body\r\n\r\n"
+    )
+    headers, body = _split(raw)
+    assert headers.get("content-type") == "application/json"
+    assert headers.getlist("X-A") == ["1", "2"] and "Link" not in headers
+    assert body == b"HTTP/1.1 in the body\r\n\r\n"
+    assert _split(b"HTTP/1.1 204 No Content\r\nX-B: 3\r\n\r\n") == (
+        _split(b"HTTP/1.1 204 No Content\r\nX-B: 3\r\n\r\n")[0],
+        b"",
+    )
+
+
 def test_connections_to_a_service_are_kept_alive(
     client: FlaskClient, services: dict[str, StubService]
 ) -> None:

@@ -65,17 +65,21 @@ def raw_path() -> str:
     return quote(raw, safe=PATH_SAFE)
 
 
-def _headers(lines: list[bytes]) -> Headers:
-    """The final answer's header lines (after any 1xx answers) as Headers."""
-    headers = Headers()
-    for line in lines:
-        if line.startswith(b"HTTP/"):
-            headers.clear()  # a 100 Continue's headers are not the answer's
+def _split(raw: bytes) -> tuple[Headers, bytes]:
+    """The final answer's headers (after any 1xx answers' blocks) and its body."""
+    while True:
+        head, _, rest = raw.partition(b"\r\n\r\n")
+        informational = head.split(b" ", 2)[1:2] in ([b"100"], [b"102"], [b"103"])
+        if informational and rest.startswith(b"HTTP/"):
+            raw = rest  # a 1xx answer's block (100 Continue, 103 Early Hints): the answer follows
             continue
-        name, colon, value = line.decode("latin-1").partition(":")
+        break
+    headers = Headers()
+    for line in head.decode("latin-1").split("\r\n")[1:]:
+        name, colon, value = line.partition(":")
         if colon:
             headers.add(name.strip(), value.strip())
-    return headers
+    return headers, rest
 
 
 def forwardable(
@@ -194,9 +198,9 @@ class Upstreams:
         # The whole answer within the read timeout: a service that trickles it out slowly
         # cannot hold a gateway thread any longer than one that does not answer at all.
         curl.setopt(pycurl.TIMEOUT_MS, max(1, round(timeout.read * 1000)))
-        lines: list[bytes] = []
         received = io.BytesIO()
-        curl.setopt(pycurl.HEADERFUNCTION, lines.append)
+        # Headers and body through one sink: a call into Python per chunk, not per line.
+        curl.setopt(pycurl.HEADER, 1)
         curl.setopt(pycurl.WRITEFUNCTION, received.write)
         try:
             curl.perform()
@@ -207,9 +211,8 @@ class Upstreams:
                     504, "Gateway Timeout", f"The {service} service did not answer in time."
                 ) from exc
             raise Problem(502, "Bad Gateway", f"The {service} service is not reachable.") from exc
-        return UpstreamAnswer(
-            curl.getinfo(pycurl.RESPONSE_CODE), _headers(lines), received.getvalue()
-        )
+        answer_headers, body = _split(received.getvalue())
+        return UpstreamAnswer(curl.getinfo(pycurl.RESPONSE_CODE), answer_headers, body)
 
     def forward(self, service: str, authorization: str | None = None) -> Response:
         """Send the current request on to `service` and relay its answer."""

@@ -1,27 +1,37 @@
 """Gateway overhead: GET /api/v1/experiments through the gateway and straight to the service.
 
 Starts the experiments API and the gateway as real processes with the same server settings
-(gunicorn gthread, WEB_WORKERS x WEB_THREADS), on a fresh migrated database with published
-experiments, then loads both from one client with several threads, each keeping its own
-connection, for a fixed number of requests, alternating rounds so both see the same machine.
-Prints requests per second, p50 and p99 latency of each, and the ratios; then the same with
-one client at a time, where the p50 difference is the cost of the extra hop itself (under
-load it is mostly queueing). Target: the gateway keeps at least 0.85 of direct throughput and
-adds under 2 ms at p50.
+(gunicorn gthread, WEB_WORKERS x WEB_THREADS), on a fresh migrated database of the benchmark's
+own PostgreSQL with published experiments, then loads both from one client with several
+threads, each keeping its own connection, for a fixed number of requests, alternating rounds
+so both see the same machine. Prints requests per second, p50 and p99 latency of each, and the
+ratios; then the same with one client at a time, where the p50 difference is the cost of the
+extra hop itself (under load it is mostly queueing). Target: the gateway keeps at least 0.85
+of direct throughput and adds under 2 ms at p50.
+
+All of it twice, in two CPU layouts (on a machine with at least 2 cores):
+- "split", a deployment's shape: the service and its database on cpu 0, the gateway and the
+  benchmark's client on cpu 1; the gateway's work is not taken from the service's CPU, as it
+  is not when they run in their own pods;
+- "shared": every process free to run anywhere, all competing for the same cores, where the
+  throughput ratio is close to the ratio of CPU spent per request with and without the hop.
 
 Beside each figure, the CPU time each process spent per request (the benchmark's own client
-threads, the service, the gateway; gunicorn masters and workers included), which is steadier
-than throughput on a shared machine and shows where the gateway's cost is. Rate limits are
-off as for every benchmark (DESIGN.md); BENCH_RATE_LIMITS=on measures the gateway with its
-API limit checked in Redis on every request (BENCH_API_RATE_LIMIT, high enough not to refuse).
+threads, the service, the gateway; gunicorn masters and workers included; PostgreSQL not),
+which is steadier than throughput on a shared machine and shows where the gateway's cost is.
+Rate limits are off as for every benchmark (DESIGN.md); BENCH_RATE_LIMITS=on measures the
+gateway with its API limit checked in Redis on every request (BENCH_API_RATE_LIMIT, high
+enough not to refuse).
 
-    TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres \\
-    TEST_REDIS_URL=redis://127.0.0.1:6379/0 .venv/bin/python bench/bench_gateway.py
+    .venv/bin/python bench/bench_gateway.py   # TEST_REDIS_URL=redis://127.0.0.1:6379/0
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -37,7 +47,7 @@ import psutil
 import requests
 import urllib3
 from uskalla_devstack.keys import ensure_dev_keys
-from uskalla_devstack.servers import ServerSet, create_database, free_port
+from uskalla_devstack.servers import EmbeddedPostgres, ServerSet, create_database, free_port
 
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", "1000"))  # per target and round
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))  # interleaved, to share out noise
@@ -52,12 +62,28 @@ PATH = "/api/v1/experiments?per_page=20"
 BIN = Path(sys.executable).parent
 
 
-def servers(work: Path) -> tuple[str, str, ServerSet | None]:
-    pg, rd = os.environ.get("TEST_DATABASE_URL"), os.environ.get("TEST_REDIS_URL")
-    if pg and rd:
-        return pg, rd, None
+def redis_url(work: Path) -> tuple[str, ServerSet]:
     found = ServerSet(work / "servers")
-    return pg or found.postgres(), rd or found.redis(), found
+    return found.redis(), found
+
+
+class OwnPostgres:
+    """The benchmark's own PostgreSQL server, so that it can be placed on CPUs as well."""
+
+    def __init__(self, work: Path) -> None:
+        self.server = EmbeddedPostgres(work / "pg")
+        self.url = self.server.start()
+
+    def place(self, cpus: set[int] | None) -> None:
+        """The postmaster and every backend on `cpus` (new backends inherit it)."""
+        allowed = cpus or set(range(os.cpu_count() or 1))
+        root = psutil.Process(self.server.pid)
+        for proc in [root, *root.children(recursive=True)]:
+            with contextlib.suppress(psutil.NoSuchProcess, ProcessLookupError):
+                os.sched_setaffinity(proc.pid, allowed)
+
+    def close(self) -> None:
+        self.server.stop()
 
 
 def start(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -202,11 +228,29 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
 
+#: Where each process may run. "split" is a deployment's shape on this 2-core machine: the
+#: service on one core, the gateway (and the load's client) on the other, the database free to
+#: use either; "shared" lets client, gateway, service and database all compete for both cores,
+#: so there the gateway's CPU is taken from the service and the ratio follows CPU per request.
+LAYOUTS: dict[str, dict[str, set[int] | None]] = {
+    "split": {"experiments": {0}, "database": {0}, "gateway": {1}, "client": {1}},
+    "shared": {"experiments": None, "database": None, "gateway": None, "client": None},
+}
+
+
+def pinned(argv: list[str], cpus: set[int] | None) -> list[str]:
+    """`argv` run on `cpus` (taskset): every process and thread it starts stays there."""
+    if not cpus:
+        return argv
+    return ["taskset", "--cpu-list", ",".join(map(str, sorted(cpus))), *argv]
+
+
 def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-gateway-"))
-    pg, rd, found = servers(work)
+    postgres = OwnPostgres(work)
+    rd, found = redis_url(work)
     private, public = ensure_dev_keys(work / "keys")
-    database = create_database(pg, "bench_gateway_experiments", drop=True)
+    database = create_database(postgres.url, "bench_gateway_experiments", drop=True)
     service_port, gateway_port = free_port(), free_port()
     env = {
         **os.environ,
@@ -225,61 +269,118 @@ def main() -> None:
         "NOTIFICATIONS_URL": "http://127.0.0.1:9",
     }
     subprocess.run([str(BIN / "experiments"), "migrate"], env=env, check=True, capture_output=True)
-    processes = [
-        start(
-            [str(BIN / "experiments"), "api", "--host", "127.0.0.1", "--port", str(service_port)],
-            env,
-            work / "experiments.log",
-        ),
-        start(
-            [str(BIN / "gateway"), "api", "--host", "127.0.0.1", "--port", str(gateway_port)],
-            env,
-            work / "gateway.log",
-        ),
-    ]
-    pids = {"experiments": processes[0].pid, "gateway": processes[1].pid}
+    direct = f"http://127.0.0.1:{service_port}"
+    gateway = f"http://127.0.0.1:{gateway_port}"
+    layouts = LAYOUTS if (os.cpu_count() or 1) >= 2 else {"shared": LAYOUTS["shared"]}
+    verdicts: dict[str, tuple[float, float]] = {}
     try:
-        direct = f"http://127.0.0.1:{service_port}"
-        gateway = f"http://127.0.0.1:{gateway_port}"
-        wait_ready(direct + "/readyz")
-        wait_ready(gateway + "/healthz")
-        made = seed(direct, private.read_text())
-        items = requests.get(direct + PATH, timeout=10).json().get("total")
-        print(
-            f"{made} experiments published ({items} listed); {CLIENTS} client threads, "
-            f"{REQUESTS} requests x {ROUNDS} rounds per target; servers: {WORKERS} workers x "
-            f"{THREADS} threads each; rate limits {RATE_LIMITS}; {loadavg()}"
-        )
-        load(direct, CLIENTS * 25)  # warm both: connections, pools, caches
-        load(gateway, CLIENTS * 25)
-        targets = (("direct", direct), ("gateway", gateway))
-        results = {name: Round(pids) for name, _ in targets}
-        for _ in range(ROUNDS):
-            for name, base in targets:
-                results[name].run(base, REQUESTS, CLIENTS)
-        report("throughput", results)
-        # Latency without queueing: one client, one request at a time, so the difference
-        # at p50 is what the extra hop costs rather than how long requests wait in line.
-        quiet = {name: Round(pids) for name, _ in targets}
-        for _ in range(ROUNDS):
-            for name, base in targets:
-                quiet[name].run(base, SEQUENTIAL, 1)
-        report("one client at a time", quiet)
-        print(loadavg())
+        for number, (layout, cpus) in enumerate(layouts.items()):
+            postgres.place(cpus["database"])
+            processes = [
+                start(
+                    pinned(
+                        [
+                            str(BIN / "experiments"),
+                            "api",
+                            "--host=127.0.0.1",
+                            f"--port={service_port}",
+                        ],
+                        cpus["experiments"],
+                    ),
+                    env,
+                    work / f"experiments-{layout}.log",
+                ),
+                start(
+                    pinned(
+                        [str(BIN / "gateway"), "api", "--host=127.0.0.1", f"--port={gateway_port}"],
+                        cpus["gateway"],
+                    ),
+                    env,
+                    work / f"gateway-{layout}.log",
+                ),
+            ]
+            try:
+                wait_ready(direct + "/readyz")
+                wait_ready(gateway + "/healthz")
+                if number == 0:
+                    made = seed(direct, private.read_text())
+                    items = requests.get(direct + PATH, timeout=10).json().get("total")
+                    print(
+                        f"{made} experiments published ({items} listed); {CLIENTS} client "
+                        f"threads, {REQUESTS} requests x {ROUNDS} rounds per target; servers: "
+                        f"{WORKERS} workers x {THREADS} threads each; rate limits {RATE_LIMITS}"
+                    )
+                print(f"== CPU layout {layout}: {describe(cpus)}; {loadavg()}")
+                pids = {"experiments": processes[0].pid, "gateway": processes[1].pid}
+                verdicts[layout] = measure(direct, gateway, pids, cpus["client"])
+            finally:
+                for process in processes:
+                    process.terminate()
+                for process in processes:
+                    process.wait(20)
+                wait_closed(service_port, gateway_port)
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.wait(20)
-        if found is not None:
-            found.close()
+        found.close()
+        postgres.close()
+        shutil.rmtree(work, ignore_errors=True)
+    print("== summary (targets: throughput ratio >= 0.85; added p50, one client, < 2 ms)")
+    for layout, (ratio, added) in verdicts.items():
+        print(
+            f"{layout:>6}: throughput ratio {ratio:.2f} {'OK' if ratio >= 0.85 else 'BELOW'}   "
+            f"added p50 {added:.2f} ms {'OK' if added < 2 else 'ABOVE'}"
+        )
+
+
+def describe(cpus: dict[str, set[int] | None]) -> str:
+    return ", ".join(
+        f"{name} on {'cpu ' + ','.join(map(str, sorted(c))) if c else 'any cpu'}"
+        for name, c in cpus.items()
+    )
+
+
+def wait_closed(*ports: int, timeout: float = 20) -> None:
+    """Until nothing listens on `ports` any more (the next layout binds them again)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            for port in ports:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+        except OSError:
+            return
+        time.sleep(0.1)
+
+
+def measure(
+    direct: str, gateway: str, pids: dict[str, int], client_cpus: set[int] | None
+) -> tuple[float, float]:
+    """Both targets under load, then one client at a time; (throughput ratio, added p50)."""
+    # The client threads are started from this thread and inherit where it may run.
+    os.sched_setaffinity(0, client_cpus or set(range(os.cpu_count() or 1)))
+    load(direct, CLIENTS * 25)  # warm both: connections, pools, caches
+    load(gateway, CLIENTS * 25)
+    targets = (("direct", direct), ("gateway", gateway))
+    results = {name: Round(pids) for name, _ in targets}
+    for _ in range(ROUNDS):
+        for name, base in targets:
+            results[name].run(base, REQUESTS, CLIENTS)
+    ratio, _ = report("throughput", results)
+    # Latency without queueing: one client, one request at a time, so the difference
+    # at p50 is what the extra hop costs rather than how long requests wait in line.
+    quiet = {name: Round(pids) for name, _ in targets}
+    for _ in range(ROUNDS):
+        for name, base in targets:
+            quiet[name].run(base, SEQUENTIAL, 1)
+    _, added = report("one client at a time", quiet)
+    print(loadavg())
+    return ratio, added
 
 
 def loadavg() -> str:
     return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def report(title: str, results: dict[str, Round]) -> None:
+def report(title: str, results: dict[str, Round]) -> tuple[float, float]:
+    """Print a target pair's figures; (throughput ratio, added p50 in ms)."""
     print(f"-- {title}")
     figures = {}
     for name, result in results.items():
@@ -305,6 +406,7 @@ def report(title: str, results: dict[str, Round]) -> None:
         f"added p50 latency: {added:.2f} ms (target < 2 ms)  "
         f"{'OK' if added < 2 else 'ABOVE TARGET'}"
     )
+    return ratio, added
 
 
 if __name__ == "__main__":

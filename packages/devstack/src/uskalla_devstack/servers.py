@@ -62,6 +62,11 @@ class EmbeddedPostgres:
         info = self._server.get_postmaster_info()
         return f"postgresql+psycopg://postgres@/postgres?host={info.socket_dir}"
 
+    @property
+    def pid(self) -> int:
+        """The postmaster's process id (its backends are its children)."""
+        return int(self._server.get_postmaster_info().pid)
+
     def stop(self) -> None:
         if self._server is not None:
             self._server.stop()

@@ -45,7 +45,7 @@ fmt: install ## Format and fix what ruff can
 	@$(RUN) ruff check --fix .
 
 typecheck: install ## mypy (strict) on every src tree
-	@$(RUN) mypy packages/*/src services/*/src gateway/src
+	@$(RUN) mypy packages/*/src services/*/src gateway/src bench
 
 importlint: install ## Services never import each other; leaf packages import no service
 	@$(RUN) lint-imports

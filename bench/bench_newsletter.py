@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Sequence
 from multiprocessing.sharedctypes import Synchronized
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,8 @@ from alembic.config import Config
 
 N = int(os.environ.get("BENCH_RECIPIENTS", "100000"))
 PARALLEL = os.environ.get("BENCH_PARALLEL", "4")
-DB_NAME = "bench_notifications_newsletter"
+#: Suffixed like the other benchmarks' databases, so that two runs at once do not collide.
+DB_NAME = "bench_notifications_newsletter_" + os.environ.get("PYTEST_XDIST_WORKER", "main")
 MIGRATIONS = Path(__file__).parents[1] / "services/notifications/src/notifications/migrations"
 BODY = """# Kevään uutiskirje
 
@@ -193,7 +195,7 @@ def main() -> None:
     # load drifts during the run weighs on both sides alike -----------------------------
     print(f"recipients: {N}", flush=True)
 
-    def plain_loop(rows: list[Any]) -> float:
+    def plain_loop(rows: Sequence[Any]) -> float:
         start = time.perf_counter()
         with smtplib.SMTP("127.0.0.1", port) as smtp:
             for member_id, email, language in rows:
@@ -235,9 +237,12 @@ def main() -> None:
         while status != "sent":
             time.sleep(0.05)
             with psycopg.connect(dsn) as conn:
-                status = conn.execute(
+                row = conn.execute(
                     "SELECT status FROM newsletters WHERE id = %s", (newsletter_id,)
-                ).fetchone()[0]
+                ).fetchone()
+                if row is None:
+                    raise RuntimeError(f"newsletter {newsletter_id} is gone")
+                status = row[0]
         platform = time.perf_counter() - start
         sent = counter.value - before
     finally:

@@ -39,7 +39,8 @@ from uskalla_events import Database
 N = int(os.environ.get("BENCH_EXPERIMENTS", "100000"))
 RUNS = int(os.environ.get("BENCH_RUNS", "200"))
 RUNS_WITHOUT_INDEX = int(os.environ.get("BENCH_RUNS_WITHOUT_INDEX", "5"))
-DB_NAME = "bench_experiments_search"
+#: Suffixed like the other benchmarks' databases, so that two runs at once do not collide.
+DB_NAME = "bench_experiments_search_" + os.environ.get("PYTEST_XDIST_WORKER", "main")
 MIGRATIONS = Path(__file__).parents[1] / "services/experiments/src/experiments/migrations"
 
 FINNISH = """

@@ -103,6 +103,7 @@ def test_routes_are_cached_but_an_empty_table_is_read_every_time(pair: Pair) -> 
     with app.connection_for_write() as conn:  # another connection binds the queue
         queue(conn.default_channel).declare()
     assert lookup("thing.made") == {"test.routes.q"}  # seen at once, nothing went unroutable
+    pair.publisher.declare()  # the events topology, not left to whichever test ran before
     assert bound_queues(app, "members.member.joined.v1") == {
         "experiments.events",
         "notifications.events",

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from flask.testing import FlaskClient
 from notifications.adapters.mailer import Mailer
 from notifications.adapters.models import Delivery
@@ -309,59 +310,62 @@ def test_rows_of_a_dead_chain_return_after_its_lease(
     assert view["status"] == "sent" and view["progress"]["sent"] == 6
 
 
-def test_a_lost_claim_drops_the_message_unsent(
-    client: FlaskClient, coordinator: Auth, service: Service
-) -> None:
-    member = service.add_recipient()
-    draft = create(client, coordinator)
-    client.post(f"/api/v1/newsletters/{draft['id']}/send", headers=coordinator[1])
+def frozen_newsletter(client: FlaskClient, auth: Auth, service: Service) -> tuple[Any, str]:
+    """A newsletter sent by `auth`, its audience frozen: (the fan-outs, the fan-out's id)."""
+    draft = create(client, auth)
+    client.post(f"/api/v1/newsletters/{draft['id']}/send", headers=auth[1])
     fanouts = service.runtime.extra["fanouts"]
     fanout_id = service.tasks.fanouts.pop(0)[0]
     assert fanouts.freeze(fanout_id)
+    return fanouts, fanout_id
+
+
+def step_with_final_hook(
+    fanouts: Any,
+    fanout_id: str,
+    monkeypatch: pytest.MonkeyPatch,
+    hook: Callable[[Mailer, Callable[[], Any]], Any],
+) -> None:
+    """One fan-out step whose mailer runs `hook(mailer, before_final)` right before the dot."""
     mailer_send = Mailer.send
 
-    def taken_over(self: Mailer, message: Any, before_final: Any = None) -> None:
-        def steal_then_mark() -> Any:
-            # Our lease ran out mid-message and another chain claimed the row.
-            with service.runtime.db.transaction() as session:
-                session.execute(text("UPDATE deliveries SET claimed_by = gen_random_uuid()"))
-            return before_final()
+    def send(self: Mailer, message: Any, before_final: Any = None) -> None:
+        mailer_send(self, message, before_final=lambda: hook(self, before_final))
 
-        mailer_send(self, message, before_final=steal_then_mark)
+    monkeypatch.setattr(Mailer, "send", send)
+    fanouts.step(fanout_id, chain=False)
+    monkeypatch.undo()
 
-    Mailer.send = taken_over  # type: ignore[method-assign]
-    try:
-        fanouts.step(fanout_id, chain=False)
-    finally:
-        Mailer.send = mailer_send  # type: ignore[method-assign]
+
+def test_a_lost_claim_drops_the_message_unsent(
+    client: FlaskClient, coordinator: Auth, service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    member = service.add_recipient()
+    fanouts, fanout_id = frozen_newsletter(client, coordinator, service)
+
+    def steal_then_mark(mailer: Mailer, before_final: Callable[[], Any]) -> Any:
+        # Our lease ran out mid-message and another chain claimed the row.
+        with service.runtime.db.transaction() as session:
+            session.execute(text("UPDATE deliveries SET claimed_by = gen_random_uuid()"))
+        return before_final()
+
+    step_with_final_hook(fanouts, fanout_id, monkeypatch, steal_then_mark)
     assert service.mails(f"{member}@example.fi") == []  # no final dot: the server dropped it
 
 
 def test_a_connection_lost_at_the_final_dot_leaves_the_message_to_send_again(
-    client: FlaskClient, coordinator: Auth, service: Service
+    client: FlaskClient, coordinator: Auth, service: Service, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     member = service.add_recipient()
-    draft = create(client, coordinator)
-    client.post(f"/api/v1/newsletters/{draft['id']}/send", headers=coordinator[1])
-    fanouts = service.runtime.extra["fanouts"]
-    fanout_id = service.tasks.fanouts.pop(0)[0]
-    assert fanouts.freeze(fanout_id)
-    mailer_send = Mailer.send
+    fanouts, fanout_id = frozen_newsletter(client, coordinator, service)
 
-    def cut_at_the_dot(self: Mailer, message: Any, before_final: Any = None) -> None:
-        def mark_then_cut() -> Any:
-            after = before_final()  # the mark is written, not committed
-            assert self._smtp is not None and self._smtp.sock is not None
-            self._smtp.sock.shutdown(socket.SHUT_RDWR)  # the dot cannot go out
-            return after
+    def mark_then_cut(mailer: Mailer, before_final: Callable[[], Any]) -> Any:
+        after = before_final()  # the mark is written, not committed
+        assert mailer._smtp is not None and mailer._smtp.sock is not None
+        mailer._smtp.sock.shutdown(socket.SHUT_RDWR)  # the dot cannot go out
+        return after
 
-        mailer_send(self, message, before_final=mark_then_cut)
-
-    Mailer.send = cut_at_the_dot  # type: ignore[method-assign]
-    try:
-        fanouts.step(fanout_id, chain=False)
-    finally:
-        Mailer.send = mailer_send  # type: ignore[method-assign]
+    step_with_final_hook(fanouts, fanout_id, monkeypatch, mark_then_cut)
     assert service.mails(f"{member}@example.fi") == []
     with service.runtime.db.transaction() as session:
         [(status, sent_at)] = session.execute(

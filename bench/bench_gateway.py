@@ -43,9 +43,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import jwt
-import psutil
 import requests
 import urllib3
+from common import percentile, process_tree, tree_cpu
 from uskalla_devstack.keys import ensure_dev_keys
 from uskalla_devstack.servers import EmbeddedPostgres, ServerSet, create_database, free_port
 
@@ -77,9 +77,8 @@ class OwnPostgres:
     def place(self, cpus: set[int] | None) -> None:
         """The postmaster and every backend on `cpus` (new backends inherit it)."""
         allowed = cpus or set(range(os.cpu_count() or 1))
-        root = psutil.Process(self.server.pid)
-        for proc in [root, *root.children(recursive=True)]:
-            with contextlib.suppress(psutil.NoSuchProcess, ProcessLookupError):
+        for proc in process_tree(self.server.pid):
+            with contextlib.suppress(ProcessLookupError):
                 os.sched_setaffinity(proc.pid, allowed)
 
     def close(self) -> None:
@@ -181,23 +180,6 @@ def load(base: str, count: int, clients: int = CLIENTS) -> tuple[float, list[flo
     return time.perf_counter() - began, latencies
 
 
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU time of a process and its descendants so far."""
-    try:
-        root = psutil.Process(pid)
-        procs = [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return 0.0
-    total = 0.0
-    for proc in procs:
-        try:
-            times = proc.cpu_times()
-        except psutil.NoSuchProcess:
-            continue
-        total += times.user + times.system
-    return total
-
-
 class Round:
     """Requests and seconds of a target's rounds, with the CPU each process spent on them."""
 
@@ -219,18 +201,13 @@ class Round:
     def _cpu(self) -> dict[str, float]:
         times = os.times()
         return {"client": times.user + times.system} | {
-            name: cpu_seconds(pid) for name, pid in self.pids.items()
+            name: tree_cpu(pid) for name, pid in self.pids.items()
         }
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
-
-
 #: Where each process may run. "split" is a deployment's shape on this 2-core machine: the
-#: service on one core, the gateway (and the load's client) on the other, the database free to
-#: use either; "shared" lets client, gateway, service and database all compete for both cores,
+#: service and its database on one core, the gateway (and the load's client) on the other;
+#: "shared" lets client, gateway, service and database all compete for both cores,
 #: so there the gateway's CPU is taken from the service and the ratio follows CPU per request.
 LAYOUTS: dict[str, dict[str, set[int] | None]] = {
     "split": {"experiments": {0}, "database": {0}, "gateway": {1}, "client": {1}},
@@ -386,7 +363,7 @@ def report(title: str, results: dict[str, Round]) -> tuple[float, float]:
     for name, result in results.items():
         latencies = result.latencies
         rps = len(latencies) / result.seconds
-        p50, p99 = percentile(latencies, 0.50), percentile(latencies, 0.99)
+        p50, p99 = percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000
         figures[name] = (rps, p50, p99)
         print(
             f"{name:>8}: {rps:8.0f} req/s   p50 {p50:6.2f} ms   p99 {p99:6.2f} ms   "

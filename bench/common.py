@@ -152,17 +152,31 @@ def running_stack(
                 drop_database(pg, url)
 
 
-def tree_rss(pid: int) -> int:
-    """Resident memory of a process and all its descendants, in bytes (0 once it is gone)."""
+def process_tree(pid: int) -> list[psutil.Process]:
+    """A process and all its descendants (empty once it is gone)."""
     try:
         root = psutil.Process(pid)
-        procs = [root, *root.children(recursive=True)]
+        return [root, *root.children(recursive=True)]
     except psutil.NoSuchProcess:
-        return 0
+        return []
+
+
+def tree_rss(pid: int) -> int:
+    """Resident memory of a process and all its descendants, in bytes (0 once it is gone)."""
     total = 0
-    for proc in procs:
+    for proc in process_tree(pid):
         with suppress(psutil.NoSuchProcess):
             total += proc.memory_info().rss
+    return total
+
+
+def tree_cpu(pid: int) -> float:
+    """User and system CPU seconds of a process and all its descendants so far."""
+    total = 0.0
+    for proc in process_tree(pid):
+        with suppress(psutil.NoSuchProcess):
+            times = proc.cpu_times()
+            total += times.user + times.system
     return total
 
 

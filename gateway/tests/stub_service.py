@@ -42,6 +42,7 @@ class StubService:
     answers: dict[tuple[str, str], Answer | Callable[[Seen], Answer]] = field(default_factory=dict)
     seen: list[Seen] = field(default_factory=list)
     delay: float = 0.0
+    close_reused: bool = False
 
     def start(self) -> StubService:
         stub = self
@@ -55,6 +56,13 @@ class StubService:
             def _any(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
+                served = getattr(self, "served", 0)
+                self.served = served + 1
+                if served and stub.close_reused:
+                    # As a server closing an idle kept-alive connection just as a request
+                    # came in on it: no answer, nothing handled.
+                    self.close_connection = True
+                    return
                 seen = Seen(
                     self.command,
                     self.path,
@@ -117,4 +125,5 @@ class StubService:
         self.answers.clear()
         self.seen.clear()
         self.delay = 0.0
+        self.close_reused = False
         self.answers[("GET", "/readyz")] = (200, {"status": "ok"})

@@ -149,6 +149,19 @@ def test_an_answer_after_informational_ones_is_read_as_the_answer() -> None:
     assert no_body_headers.get("X-B") == "3" and no_body == b""
 
 
+def test_a_body_goes_again_on_a_new_connection_when_the_kept_one_was_closed(
+    client: FlaskClient, services: dict[str, StubService]
+) -> None:
+    # Found by schemathesis under load: a PUT answered 502 when its kept-alive connection had
+    # just been closed, because the body could not be read a second time.
+    assert client.get("/api/v1/themes").status_code == 200  # a kept-alive connection
+    services["experiments"].close_reused = True
+    answer = client.put("/api/v1/experiments/x/evaluation", data=b'{"outcome": "succeeded"}')
+    assert answer.status_code == 200
+    assert answer.json["body"] == '{"outcome": "succeeded"}'
+    assert [s.method for s in services["experiments"].seen[-1:]] == ["PUT"]
+
+
 def test_connections_to_a_service_are_kept_alive(
     client: FlaskClient, services: dict[str, StubService]
 ) -> None:

@@ -51,6 +51,11 @@ CURL_OWN_HEADERS = ("Accept", "Content-Type", "Expect")
 OWN_ANSWER_HEADERS = frozenset({"content-length", "x-request-id", "server", "date", "set-cookie"})
 
 
+def _rewind(stream: io.BytesIO, offset: int, origin: int) -> int:
+    stream.seek(offset, origin)
+    return 0  # CURL_SEEKFUNC_OK
+
+
 def raw_path() -> str:
     """The request's path as the client sent it, percent-encoded again for the wire.
 
@@ -192,7 +197,11 @@ class Upstreams:
         elif method != "GET" and (body is not None or method in ("POST", "PUT", "PATCH")):
             curl.setopt(pycurl.POST, 1)
             curl.setopt(pycurl.POSTFIELDSIZE, len(body or b""))
-            curl.setopt(pycurl.READDATA, io.BytesIO(body or b""))  # any bytes, NUL too
+            stream = io.BytesIO(body or b"")  # any bytes, NUL too
+            curl.setopt(pycurl.READDATA, stream)
+            # Rewindable: when a kept-alive connection turns out closed before any answer,
+            # libcurl sends the request again on a new one, and must read the body again.
+            curl.setopt(pycurl.SEEKFUNCTION, lambda offset, origin: _rewind(stream, offset, origin))
         if method not in ("GET", "HEAD", "POST"):
             curl.setopt(pycurl.CUSTOMREQUEST, method)
         curl.setopt(pycurl.CONNECTTIMEOUT_MS, max(1, round(timeout.connect * 1000)))

@@ -12,7 +12,9 @@ pytestmark = [pytest.mark.deploy, pytest.mark.docker]
 
 @pytest.fixture(scope="module")
 def postgres_url(docker_engine: None) -> Iterator[str]:
+    import psycopg
     from testcontainers.community.postgres import PostgresContainer
+    from uskalla_kit.processes import wait_for
 
     container = PostgresContainer(
         "postgres:15",
@@ -22,7 +24,11 @@ def postgres_url(docker_engine: None) -> Iterator[str]:
         driver=None,
     ).start()
     try:
-        yield str(container.get_connection_url())
+        url = str(container.get_connection_url())
+        # Ready inside the container is not yet reachable through the mapped port: a CI run
+        # once had "connection refused" from the host right after start().
+        wait_for(lambda: psycopg.connect(url, connect_timeout=2).close(), "postgres port", 30)
+        yield url
     finally:
         container.stop()
 

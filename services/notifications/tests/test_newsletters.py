@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import threading
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -12,6 +13,7 @@ from flask.testing import FlaskClient
 from notifications.adapters.mailer import Mailer
 from notifications.adapters.models import Delivery
 from sqlalchemy import func, select, text
+from uskalla_kit.processes import wait_for
 from uskalla_kit.signed import SignedTokens
 
 from .conftest import Service
@@ -308,6 +310,42 @@ def test_rows_of_a_dead_chain_return_after_its_lease(
     assert len(service.mails()) == 6 and len({m["to"][0] for m in service.mails()}) == 6
     view = client.get(f"/api/v1/newsletters/{draft['id']}", headers=coordinator[1]).json
     assert view["status"] == "sent" and view["progress"]["sent"] == 6
+
+
+def test_cancel_racing_the_finish_of_a_fanout_does_not_deadlock(
+    client: FlaskClient, coordinator: Auth, service: Service
+) -> None:
+    """The finish locks the fan-out, then the newsletter; cancel takes them in the same order."""
+    service.add_recipient()
+    _, fanout_id = frozen_newsletter(client, coordinator, service)
+    engine = service.runtime.db.engine
+    with engine.connect() as finisher:
+        letter = finisher.scalar(
+            text("SELECT cause FROM fanouts WHERE id = :id"), {"id": fanout_id}
+        )
+        finisher.execute(text("SELECT 1 FROM fanouts WHERE id = :id FOR UPDATE"), {"id": fanout_id})
+        answers: list[Any] = []
+        cancelling = threading.Thread(
+            target=lambda: answers.append(
+                client.post(f"/api/v1/newsletters/{letter}/cancel", headers=coordinator[1])
+            )
+        )
+        cancelling.start()
+        with engine.connect() as watcher:
+
+            def cancel_waits_on_a_lock() -> None:
+                waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                assert watcher.scalar(text(waiting)) == 1
+
+            wait_for(cancel_waits_on_a_lock, "cancel waiting on a lock", 10)
+        finisher.execute(
+            text("UPDATE newsletters SET status = 'sent', finished_at = now() WHERE id = :id"),
+            {"id": letter},
+        )
+        finisher.commit()
+    cancelling.join(timeout=10)
+    assert [answer.status_code for answer in answers] == [409]
+    assert answers[0].json["detail"] == "The newsletter is already sent."
 
 
 def frozen_newsletter(client: FlaskClient, auth: Auth, service: Service) -> tuple[Any, str]:

@@ -201,6 +201,12 @@ class Fanouts:
                 )
             return True
 
+    def lock(self, session: Session, *, kind: str, cause: str) -> None:
+        """Lock the fan-outs of a cause until the session ends (see `finish_if_done`'s order)."""
+        session.execute(
+            select(Fanout.id).where(Fanout.kind == kind, Fanout.cause == cause).with_for_update()
+        )
+
     def cancel(self, session: Session, *, kind: str, cause: str) -> int:
         """Stop what has not been sent; a row being sent right now finishes first."""
         session.execute(

@@ -156,6 +156,9 @@ class Newsletters:
         return newsletter
 
     def cancel(self, session: Session, newsletter_id: uuid.UUID) -> Newsletter:
+        # A fan-out's finish locks the fan-out, then the newsletter: the same order here, or
+        # the two deadlock when a cancel comes as the last mail goes.
+        self.fanouts.lock(session, kind="newsletter", cause=str(newsletter_id))
         newsletter = self.get(session, newsletter_id, lock=True)
         if newsletter.status in ("sent", "cancelled"):
             raise Problem(409, "Conflict", f"The newsletter is already {newsletter.status}.")

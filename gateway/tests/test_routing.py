@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 
 import pytest
@@ -169,6 +170,27 @@ def test_connections_to_a_service_are_kept_alive(
         assert client.get("/api/v1/themes").status_code == 200
     ports = {seen.peer_port for seen in services["experiments"].seen[-3:]}
     assert len(ports) == 1
+
+
+def test_calls_go_over_as_few_connections_as_the_load_needs(
+    client: FlaskClient, services: dict[str, StubService]
+) -> None:
+    # One at a time from different threads (as a light load arrives): one warm connection.
+    for _ in range(4):
+        caller = threading.Thread(target=lambda: client.get("/api/v1/themes"))
+        caller.start()
+        caller.join()
+    assert len({seen.peer_port for seen in services["experiments"].seen[-4:]}) == 1
+    # At the same time: a connection each, taken again once they are free.
+    services["experiments"].delay = 0.2
+    for _ in range(2):
+        callers = [threading.Thread(target=lambda: client.get("/api/v1/themes")) for _ in "abc"]
+        for caller in callers:
+            caller.start()
+        for caller in callers:
+            caller.join()
+    ports = [seen.peer_port for seen in services["experiments"].seen[-6:]]
+    assert len(set(ports[:3])) == 3 and set(ports[3:]) == set(ports[:3])
 
 
 def test_a_proxy_in_the_environment_is_not_used_for_services(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import quote
@@ -137,9 +136,11 @@ class Upstreams:
     """The services by name, reached over kept-alive connections with bounded timeouts.
 
     libcurl (pycurl) does the HTTP, for about a third of the CPU that urllib3 spent on it, and a
-    quarter less for the whole proxied request (docs/benchmarks.md). A curl handle is not
-    shared between threads, so each thread keeps its own, and with it its own kept-alive
-    connections to the services.
+    quarter less for the whole proxied request (docs/benchmarks.md). A curl handle, and with it
+    its kept-alive connections, serves one call at a time; idle handles wait on a stack, and a
+    call takes the one used last. So calls go over as few connections as the load needs, the
+    same ones while it is light, and a service answers them warm: spread over a connection per
+    gateway thread, the service's own CPU per request rose by a fifth (docs/benchmarks.md).
     """
 
     def __init__(
@@ -153,12 +154,13 @@ class Upstreams:
         self.bases = {name: url.rstrip("/") for name, url in services.items()}
         self.timeout = Timeout(connect=connect_timeout, read=read_timeout)
         self.pool_size = pool_size
-        self._local = threading.local()
+        self._idle: list[pycurl.Curl] = []  # a stack: the last one used on top
 
     def _handle(self) -> pycurl.Curl:
-        handle: pycurl.Curl | None = getattr(self._local, "handle", None)
-        if handle is None:
-            handle = self._local.handle = pycurl.Curl()
+        try:
+            handle = self._idle.pop()  # atomic; the handle is this thread's until given back
+        except IndexError:
+            handle = pycurl.Curl()
         else:
             handle.reset()  # options back to defaults; kept-alive connections stay
         handle.setopt(pycurl.MAXCONNECTS, self.pool_size)
@@ -179,8 +181,26 @@ class Upstreams:
     ) -> UpstreamAnswer:
         """One call to `service`, never retried nor redirected; a 502/504 problem when it is
         down or does not answer in time."""
-        timeout = timeout or self.timeout
         curl = self._handle()
+        try:
+            return self._perform(
+                curl, service, method, path, body=body, headers=headers, timeout=timeout
+            )
+        finally:
+            self._idle.append(curl)
+
+    def _perform(
+        self,
+        curl: pycurl.Curl,
+        service: str,
+        method: str,
+        path: str,
+        *,
+        body: bytes | None,
+        headers: dict[str, str] | None,
+        timeout: Timeout | None,
+    ) -> UpstreamAnswer:
+        timeout = timeout or self.timeout
         given = {name.lower() for name in headers or {}}
         # As urllib3 did: what is not allowed in a request target is percent-encoded (UTF-8),
         # while what is already encoded stays as it is.

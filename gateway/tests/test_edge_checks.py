@@ -153,6 +153,7 @@ def test_rate_limit_answers_429_with_retry_after(
     # The budget is told in the standard RateLimit-* fields, which a browser may read.
     assert (first.headers["RateLimit-Limit"], first.headers["RateLimit-Remaining"]) == ("3", "2")
     assert not [name for name, _ in first.headers if name.startswith("X-RateLimit")]
+    assert "Retry-After" not in first.headers  # nothing was refused: no reason to wait
     exposed = {h.strip() for h in first.headers["Access-Control-Expose-Headers"].split(",")}
     assert {"RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"} <= exposed
     statuses = [client.get("/api/v1/themes").status_code for _ in range(2)]

@@ -27,6 +27,16 @@ def make_limiter(
     key_func: Callable[[], str] = client_address,
 ) -> Limiter:
     enabled = env("RATE_LIMITS", "on").lower() != "off"
+
+    # Registered before the limiter's own hook, so it runs after it (Flask runs them in
+    # reverse): flask-limiter puts Retry-After on every answer, which tells a client to wait
+    # when nothing was refused. It belongs to a 429 (and a 503) only.
+    @app.after_request
+    def _retry_after_only_when_refused(response: Response) -> Response:
+        if response.status_code not in (429, 503):
+            response.headers.pop("Retry-After", None)
+        return response
+
     limiter = Limiter(
         key_func,
         app=app,

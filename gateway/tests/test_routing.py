@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import uuid
 
@@ -253,3 +254,24 @@ def test_service_status_and_problem_bodies_are_relayed(
     assert answer.status_code == 422
     assert answer.mimetype == "application/problem+json"
     assert answer.json["errors"] == {"email": ["Not valid."]}
+
+
+def test_a_forked_worker_opens_connections_of_its_own(
+    client: FlaskClient, services: dict[str, StubService]
+) -> None:
+    # gunicorn forks its workers from the process that built the app: a connection opened
+    # before the fork must not be shared by two processes.
+    assert client.get("/api/v1/themes").status_code == 200
+    parent_port = services["experiments"].seen[-1].peer_port
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child reports through its exit status
+        code = 1
+        try:
+            code = 0 if client.get("/api/v1/themes").status_code == 200 else 1
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert services["experiments"].seen[-1].peer_port != parent_port  # the child's own
+    assert client.get("/api/v1/themes").status_code == 200
+    assert services["experiments"].seen[-1].peer_port == parent_port  # the parent's, still

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import quote
@@ -155,8 +156,11 @@ class Upstreams:
         self.timeout = Timeout(connect=connect_timeout, read=read_timeout)
         self.pool_size = pool_size
         self._idle: list[pycurl.Curl] = []  # a stack: the last one used on top
+        self._pid = os.getpid()
 
     def _handle(self) -> pycurl.Curl:
+        if self._pid != os.getpid():  # a forked worker: its parent's connections are not its own
+            self._idle, self._pid = [], os.getpid()
         try:
             handle = self._idle.pop()  # atomic; the handle is this thread's until given back
         except IndexError:

@@ -141,7 +141,7 @@ class Upstreams:
     its kept-alive connections, serves one call at a time; idle handles wait on a stack, and a
     call takes the one used last. So calls go over as few connections as the load needs, the
     same ones while it is light, and a service answers them warm: spread over a connection per
-    gateway thread, the service's own CPU per request rose by a fifth (docs/benchmarks.md).
+    gateway thread, the service's own CPU per request rose by a quarter (docs/benchmarks.md).
     """
 
     def __init__(

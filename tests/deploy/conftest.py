@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -49,11 +50,24 @@ def compose() -> dict[str, Any]:
     return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 
 
+def unix_socket_answers(path: str) -> bool:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(2)
+        try:
+            probe.connect(path)
+        except OSError:
+            return False
+    return True
+
+
 def engine_answers() -> bool:
     """Point docker clients at the container-engine socket if nothing else is set; ping it."""
     if not os.environ.get("DOCKER_HOST") and Path(ENGINE_SOCKET).exists():
         os.environ["DOCKER_HOST"] = f"unix://{ENGINE_SOCKET}"
     os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
+    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    if host.startswith("unix://") and not unix_socket_answers(host.removeprefix("unix://")):
+        return False  # docker-py would leave the socket it failed to connect unclosed
     try:
         import docker
 

@@ -7,21 +7,31 @@ in this process (threads pool, the services' default concurrency of 4), and its 
 one row per event in the inbox's transaction. Timed from the first commit until the last
 effect has committed (taken in the handler's after-commit step).
 
+Then the same with the consumer's worker in a process of its own, started as the services
+start theirs (`run_worker`: threads pool, concurrency 4): as deployed, where the API that
+publishes and the worker that consumes never share an interpreter. Timed from the first
+commit until the last effect row's insert (its clock_timestamp()). Printed beside the first,
+each with its own plain-loop rounds; the target's ratio is the first one's.
+
 The plain loop: kombu's Producer publishes the same JSON envelopes to a queue on the same
 Redis while a kombu Consumer drains them with an ack each, same count; timed from the first
 publish to the last ack. Both run in this process, alternating rounds so they share the
 machine's noise; the median round of each is compared. Target ratio: at least 0.5.
 
     .venv/bin/python bench/bench_events.py   # BENCH_EVENTS=2000 BENCH_ROUNDS=2
+    (BENCH_WORKER_PROCESS=off leaves out the second measurement)
 """
 
 from __future__ import annotations
 
 import os
 import statistics
+import subprocess
+import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from contextlib import suppress
 from typing import Any
 
@@ -29,7 +39,7 @@ from celery.contrib.testing.worker import start_worker
 from common import drop_database, machine, servers
 from kombu import Connection, Exchange, Producer, Queue
 from kombu import Consumer as KombuConsumer
-from sqlalchemy import Column, Integer, MetaData, String, Table, Uuid
+from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Uuid, func, select
 from sqlalchemy.orm import Session
 from uskalla_devstack.servers import create_database
 from uskalla_events import (
@@ -46,6 +56,7 @@ N = int(os.environ.get("BENCH_EVENTS", "2000"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
 PUBLISHERS = int(os.environ.get("BENCH_PUBLISHERS", "4"))
 CONCURRENCY = int(os.environ.get("BENCH_WORKER_CONCURRENCY", "4"))
+WORKER_PROCESS = os.environ.get("BENCH_WORKER_PROCESS", "on") != "off"
 EVENT = "members.member.joined.v1"
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
 
@@ -57,6 +68,7 @@ effects = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("event_id", Uuid, nullable=False),
     Column("name", String(200), nullable=False),
+    Column("handled_at", DateTime(timezone=True), server_default=func.clock_timestamp()),
 )
 
 
@@ -80,15 +92,8 @@ class Platform:
         self.urls = [create_database(pg, f"bench_events_{s}_{WORKER}", drop=True) for s in "pc"]
         self.done: list[float] = []
         self.lock = threading.Lock()
-        handlers = EventHandlers("experiments")
-
-        @handlers.on(EVENT)
-        def record(session: Session, event: Envelope) -> None:
-            session.execute(effects.insert().values(event_id=event.id, name=event.data["name"]))
-            after_commit(session, self._handled)
-
         self.publisher = self._system("members", self.urls[0], rd, EventHandlers("members"))
-        self.consumer = self._system("experiments", self.urls[1], rd, handlers)
+        self.consumer = self._system("experiments", self.urls[1], rd, recording(self._handled))
 
     @staticmethod
     def _system(service: str, url: str, rd: str, handlers: EventHandlers) -> EventSystem:
@@ -104,6 +109,32 @@ class Platform:
         """Publish `count` events from the publisher threads; seconds until the last is handled."""
         with self.lock:
             self.done.clear()
+        began = self.publish(count)
+        while len(self.done) < count:
+            if time.monotonic() - began > 600:
+                raise TimeoutError(f"only {len(self.done)} of {count} events handled")
+            time.sleep(0.005)
+        return self.done[count - 1] - began
+
+    def run_elsewhere(self, count: int) -> float:
+        """The same, handled by a worker in another process: until its last effect row."""
+        with self.consumer.db.transaction() as session:
+            before = session.scalar(select(func.count()).select_from(effects)) or 0
+        began_wall = time.time() - time.monotonic()
+        began = self.publish(count)
+        while True:
+            with self.consumer.db.transaction() as session:
+                n, last = session.execute(
+                    select(func.count(), func.extract("epoch", func.max(effects.c.handled_at)))
+                ).one()
+            if n >= before + count:
+                return float(last) - began_wall - began
+            if time.monotonic() - began > 600:
+                raise TimeoutError(f"only {n - before} of {count} events handled")
+            time.sleep(0.01)
+
+    def publish(self, count: int) -> float:
+        """Start `count` commits from the publisher threads; the monotonic time they began."""
         envelopes = [joined(i) for i in range(count)]
 
         def publish(chunk: list[dict[str, Any]]) -> None:
@@ -120,17 +151,37 @@ class Platform:
             thread.start()
         for thread in threads:
             thread.join()
-        while len(self.done) < count:
-            if time.monotonic() - began > 600:
-                raise TimeoutError(f"only {len(self.done)} of {count} events handled")
-            time.sleep(0.005)
-        return self.done[count - 1] - began
+        return began
 
     def close(self, pg: str) -> None:
         for system in (self.publisher, self.consumer):
             system.db.dispose()
         for url in self.urls:
             drop_database(pg, url)
+
+
+def recording(handled: Callable[[], None] | None = None) -> EventHandlers:
+    """The consumer's handler: one effect row per event, in the inbox's transaction."""
+    handlers = EventHandlers("experiments")
+
+    @handlers.on(EVENT)
+    def record(session: Session, event: Envelope) -> None:
+        session.execute(effects.insert().values(event_id=event.id, name=event.data["name"]))
+        if handled is not None:
+            after_commit(session, handled)
+
+    return handlers
+
+
+def worker_process(url: str, rd: str) -> None:
+    """`bench_events.py worker URL REDIS`: the consumer's worker as the services run theirs."""
+    from uskalla_events import queue_name
+    from uskalla_kit.processes import run_worker
+
+    db = Database(url, pool_size=CONCURRENCY)
+    system = EventSystem("experiments", db, TABLES, recording(), rd)
+    system.declare()
+    run_worker(system.celery, [queue_name("experiments")], CONCURRENCY, heartbeat=None)
 
 
 def plain_kombu(rd: str, count: int) -> float:
@@ -171,9 +222,13 @@ def plain_kombu(rd: str, count: int) -> float:
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["worker"]:
+        worker_process(sys.argv[2], sys.argv[3])
+        return
     print(f"events: {N} per round, {ROUNDS} rounds; {PUBLISHERS} publisher threads, "
           f"worker concurrency {CONCURRENCY}; {machine()}")  # fmt: skip
-    with servers("events") as (pg, rd, _work):
+    plain, ours, plain_apart, apart = [], [], [], []
+    with servers("events") as (pg, rd, work):
         platform = Platform(pg, rd)
         platform.consumer.declare()
         try:
@@ -187,12 +242,28 @@ def main() -> None:
             ):
                 plain_kombu(rd, min(200, N))  # warm-up: connections, pools, imports
                 platform.run(min(200, N))
-                plain, ours = [], []
                 for round_no in range(1, ROUNDS + 1):
                     plain.append(N / plain_kombu(rd, N))
                     ours.append(N / platform.run(N))
                     print(f"  round {round_no}: plain kombu {plain[-1]:8.0f}/s"
                           f"   outbox→consumer {ours[-1]:7.0f}/s")  # fmt: skip
+            if WORKER_PROCESS:
+                log = (work / "worker.log").open("wb")
+                worker = subprocess.Popen(
+                    [sys.executable, __file__, "worker", platform.urls[1], rd],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+                try:
+                    platform.run_elsewhere(min(200, N))  # also waits for the worker to start
+                    for round_no in range(1, ROUNDS + 1):
+                        plain_apart.append(N / plain_kombu(rd, N))
+                        apart.append(N / platform.run_elsewhere(N))
+                        print(f"  round {round_no}: plain kombu {plain_apart[-1]:8.0f}/s"
+                              f"   outbox→worker process {apart[-1]:4.0f}/s")  # fmt: skip
+                finally:
+                    worker.terminate()
+                    worker.wait(60)
             pending = platform.publisher.outbox.pending_count()
         finally:
             platform.close(pg)
@@ -200,6 +271,10 @@ def main() -> None:
     print(f"plain kombu publish/consume:        {p:8.0f} events/s (median of {ROUNDS})")
     print(f"outbox commit → handled by consumer: {o:7.0f} events/s (median of {ROUNDS})")
     print(f"ratio {o / p:.3f} (target ≥ 0.5); outbox rows left unpublished: {pending}")
+    if apart:
+        p2, o2 = statistics.median(plain_apart), statistics.median(apart)
+        print(f"with the worker in its own process, as deployed: {o2:.0f} events/s beside "
+              f"plain kombu's {p2:.0f}/s: ratio {o2 / p2:.3f}")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -35,8 +35,9 @@ from collections.abc import Callable
 from contextlib import suppress
 from typing import Any
 
+import psutil
 from celery.contrib.testing.worker import start_worker
-from common import drop_database, machine, servers
+from common import drop_database, machine, servers, tree_cpu
 from kombu import Connection, Exchange, Producer, Queue
 from kombu import Consumer as KombuConsumer
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Uuid, func, select
@@ -160,6 +161,42 @@ class Platform:
             drop_database(pg, url)
 
 
+class CpuMeter:
+    """CPU seconds spent per role during the measured rounds of one kind."""
+
+    def __init__(self) -> None:
+        self.spent: dict[str, float] = {}
+        self.events = 0
+
+    def measure(self, count: int, run: Callable[[], float], worker: int | None = None) -> float:
+        before = cpu_by_role(worker)
+        result = run()
+        for role, seconds in cpu_by_role(worker).items():
+            self.spent[role] = self.spent.get(role, 0.0) + seconds - before.get(role, 0.0)
+        self.events += count
+        return result
+
+    def per_event(self) -> str:
+        shares = [f"{role} {s / self.events * 1000:.2f}" for role, s in self.spent.items() if s]
+        return ", ".join(shares) + f"; all {sum(self.spent.values()) / self.events * 1000:.2f}"
+
+
+def cpu_by_role(worker: int | None) -> dict[str, float]:
+    """This process, the worker process (if any), and every PostgreSQL and Redis process."""
+    mine = psutil.Process().cpu_times()
+    roles = {"this process": mine.user + mine.system}
+    if worker is not None:
+        roles["worker process"] = tree_cpu(worker)
+    roles["PostgreSQL"] = roles["Redis"] = 0.0
+    for proc in psutil.process_iter(["name"]):
+        role = {"postgres": "PostgreSQL", "redis-server": "Redis"}.get(proc.info["name"] or "")
+        if role:
+            with suppress(psutil.Error):
+                times = proc.cpu_times()
+                roles[role] += times.user + times.system
+    return roles
+
+
 def recording(handled: Callable[[], None] | None = None) -> EventHandlers:
     """The consumer's handler: one effect row per event, in the inbox's transaction."""
     handlers = EventHandlers("experiments")
@@ -228,6 +265,7 @@ def main() -> None:
     print(f"events: {N} per round, {ROUNDS} rounds; {PUBLISHERS} publisher threads, "
           f"worker concurrency {CONCURRENCY}; {machine()}")  # fmt: skip
     plain, ours, plain_apart, apart = [], [], [], []
+    meters = {"plain kombu": CpuMeter(), "in one process": CpuMeter(), "as deployed": CpuMeter()}
     with servers("events") as (pg, rd, work):
         platform = Platform(pg, rd)
         platform.consumer.declare()
@@ -243,8 +281,8 @@ def main() -> None:
                 plain_kombu(rd, min(200, N))  # warm-up: connections, pools, imports
                 platform.run(min(200, N))
                 for round_no in range(1, ROUNDS + 1):
-                    plain.append(N / plain_kombu(rd, N))
-                    ours.append(N / platform.run(N))
+                    plain.append(N / meters["plain kombu"].measure(N, lambda: plain_kombu(rd, N)))
+                    ours.append(N / meters["in one process"].measure(N, lambda: platform.run(N)))
                     print(f"  round {round_no}: plain kombu {plain[-1]:8.0f}/s"
                           f"   outbox→consumer {ours[-1]:7.0f}/s")  # fmt: skip
             if WORKER_PROCESS:
@@ -258,7 +296,12 @@ def main() -> None:
                     platform.run_elsewhere(min(200, N))  # also waits for the worker to start
                     for round_no in range(1, ROUNDS + 1):
                         plain_apart.append(N / plain_kombu(rd, N))
-                        apart.append(N / platform.run_elsewhere(N))
+                        apart.append(
+                            N
+                            / meters["as deployed"].measure(
+                                N, lambda: platform.run_elsewhere(N), worker.pid
+                            )
+                        )
                         print(f"  round {round_no}: plain kombu {plain_apart[-1]:8.0f}/s"
                               f"   outbox→worker process {apart[-1]:4.0f}/s")  # fmt: skip
                 finally:
@@ -275,6 +318,10 @@ def main() -> None:
         p2, o2 = statistics.median(plain_apart), statistics.median(apart)
         print(f"with the worker in its own process, as deployed: {o2:.0f} events/s beside "
               f"plain kombu's {p2:.0f}/s: ratio {o2 / p2:.3f}")  # fmt: skip
+    print("CPU ms per event, by process (measured rounds):")
+    for kind, meter in meters.items():
+        if meter.events:
+            print(f"  {kind:>15}: {meter.per_event()}")
 
 
 if __name__ == "__main__":

@@ -213,8 +213,11 @@ def recording(handled: Callable[[], None] | None = None) -> EventHandlers:
 def worker_process(url: str, rd: str) -> None:
     """`bench_events.py worker URL REDIS`: the consumer's worker as the services run theirs."""
     from uskalla_events import queue_name
+    from uskalla_kit.logs import configure_logging
     from uskalla_kit.processes import run_worker
 
+    # The services' own logging and level (LOG_LEVEL, INFO unless set), as in production.
+    configure_logging("experiments", os.environ.get("LOG_LEVEL", "INFO"))
     db = Database(url, pool_size=CONCURRENCY)
     system = EventSystem("experiments", db, TABLES, recording(), rd)
     system.declare()

@@ -67,8 +67,38 @@ def test_name_changes_reach_authors_but_not_after_erasure(
             json={"body": "x"},
             headers=people["member"].headers,
         ).status_code
-        == 404
+        == 401  # the token outlives the member: it names no one any more
     )
+
+
+def test_an_erased_members_unexpired_token_writes_nothing(
+    api: Any, client: FlaskClient, runtime: Runtime, people: dict[str, Any]
+) -> None:
+    experiment = api.published(people["owner"])
+    gone = people["member"]
+    api.deliver("members.member.erased.v1", {"member_id": gone.id})
+    comment = client.post(
+        f"/api/v1/experiments/{experiment['id']}/comments",
+        json={"body": "Olen Maija, tavoitat minut maija@kunta.test"},
+        headers=gone.headers,
+    )
+    assert comment.status_code == 401
+    assert comment.mimetype == "application/problem+json"
+    assert 'error="invalid_token"' in comment.headers["WWW-Authenticate"]
+    created = client.post(
+        "/api/v1/experiments",
+        json={"title": "Maijan kokeilu", "summary": "Yhä täällä", "kind": "experiment"},
+        headers=gone.headers,
+    )
+    assert created.status_code == 401
+    assert "Maija" not in dump(runtime) and "maija@kunta.test" not in dump(runtime)
+    # Others carry on as before.
+    other = client.post(
+        f"/api/v1/experiments/{experiment['id']}/comments",
+        json={"body": "Hyvä kokeilu"},
+        headers=people["owner"].headers,
+    )
+    assert other.status_code == 201
 
 
 def test_erasure_removes_every_trace_of_name_and_address(

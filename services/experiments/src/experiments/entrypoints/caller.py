@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 
-from uskalla_kit import Problem, current_identity, require_identity
+from uskalla_kit import Problem, current_identity, current_runtime, require_identity
 
 from experiments.domain.access import Viewer
+from experiments.service_layer.members import is_erased
 
 
 def _checked(member_id: str) -> str:
@@ -25,6 +26,17 @@ def viewer() -> Viewer:
 
 
 def member(role: str | None = None) -> Viewer:
-    """A signed-in caller (401 otherwise; 403 without the role)."""
+    """A signed-in caller (401 otherwise, also for an erased member whose token has not yet
+    expired; 403 without the role)."""
     identity = require_identity(role)
-    return Viewer(_checked(identity.member_id), identity.is_coordinator)
+    member_id = _checked(identity.member_id)
+    with current_runtime().db.transaction() as session:
+        erased = is_erased(session, uuid.UUID(member_id))
+    if erased:
+        raise Problem(
+            401,
+            "Unauthorized",
+            "The token names no member of the network.",
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        )
+    return Viewer(member_id, identity.is_coordinator)

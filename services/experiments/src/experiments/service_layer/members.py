@@ -55,6 +55,11 @@ def member_changed(session: Session, data: dict[str, Any]) -> None:
     )
 
 
+def is_erased(session: Session, member_id: uuid.UUID) -> bool:
+    """Whether the member has left the network (their tokens outlive them by minutes)."""
+    return bool(session.scalar(select(Author.erased).where(Author.member_id == member_id)))
+
+
 def erase(session: Session, tables: EventTables, member_id: uuid.UUID) -> None:
     author = session.get(Author, member_id, with_for_update=True)
     needles = [n for n in (author.name, author.email) if n] if author and not author.erased else []

@@ -334,7 +334,10 @@ def test_cancel_racing_the_finish_of_a_fanout_does_not_deadlock(
         with engine.connect() as watcher:
 
             def cancel_waits_on_a_lock() -> None:
-                waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                waiting = (
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                )
                 assert watcher.scalar(text(waiting)) == 1
 
             wait_for(cancel_waits_on_a_lock, "cancel waiting on a lock", 10)

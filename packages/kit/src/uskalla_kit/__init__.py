@@ -1,6 +1,12 @@
 """Flask service kit: problem+json, health, metrics, request ids, JSON logs, settings, JWT."""
 
-from uskalla_kit.auth import Identity, current_identity, require_identity, signed_in
+from uskalla_kit.auth import (
+    Identity,
+    current_identity,
+    no_such_member,
+    require_identity,
+    signed_in,
+)
 from uskalla_kit.problems import Problem, json_body, validation_problem
 from uskalla_kit.runtime import CommonSettings, Runtime, base_app, current_runtime, runtime_of
 
@@ -13,6 +19,7 @@ __all__ = [
     "current_identity",
     "current_runtime",
     "json_body",
+    "no_such_member",
     "require_identity",
     "runtime_of",
     "signed_in",

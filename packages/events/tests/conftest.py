@@ -36,6 +36,9 @@ class Behaviour:
     failures_left: int = 0
     permanent: bool = False
     calls: list[str] = field(default_factory=list)
+    #: Names whose events fail for good, and names whose events fail once, briefly.
+    refuse: set[str] = field(default_factory=set)
+    stumble: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -95,8 +98,11 @@ def pair(make_database: Callable[[str], str], redis_url: str) -> Iterator[Pair]:
         if behaviour.failures_left > 0:
             behaviour.failures_left -= 1
             raise TemporaryFailure("the peer is briefly away")
-        if behaviour.permanent:
+        if behaviour.permanent or event.data["name"] in behaviour.refuse:
             raise ValueError("this payload cannot be handled")
+        if event.data["name"] in behaviour.stumble:
+            behaviour.stumble.discard(event.data["name"])
+            raise TemporaryFailure("the peer is briefly away")
         session.execute(effects.insert().values(event_id=event.id, name=event.data["name"]))
 
     publisher = make_system(

@@ -15,6 +15,8 @@ EVENTS_EXCHANGE = Exchange("events", type="topic", durable=True)
 UNROUTABLE_QUEUE = "events.unroutable"
 #: The single task name every service's worker registers for incoming events.
 EVENT_TASK = "uskalla.event"
+#: The same for several events of one type that travel together (their envelopes, in order).
+EVENTS_TASK = "uskalla.events"
 
 
 def event_queue(service: str) -> Queue:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -15,7 +16,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from uskalla_events.celery_app import EVENT_TASK
+from uskalla_events.celery_app import EVENT_TASK, EVENTS_TASK
 from uskalla_events.context import correlation_id
 from uskalla_events.contracts import CONTRACTS, consumed_by, queue_name
 from uskalla_events.db import Database
@@ -95,12 +96,7 @@ class Consumer:
 
     def handle(self, envelope: Envelope) -> bool:
         """Run the handler and record the event id in one transaction; False if seen before."""
-        handler = self.handlers.get(envelope.type)
-        if handler is None:
-            raise LookupError(f"{self.handlers.service} has no handler for {envelope.type}")
-        contract = CONTRACTS[envelope.type]
-        validated = contract.validate(envelope.data)
-        envelope = Envelope(**{**envelope.to_dict(), "data": validated})
+        envelope = self._validated(envelope)
         with self.db.transaction() as session:
             first = session.execute(
                 self._record, {"event_id": envelope.id, "type": envelope.type}
@@ -108,8 +104,53 @@ class Consumer:
             if first is None:
                 log.info("event already handled", extra={"event_id": envelope.id})
                 return False
-            handler(session, envelope)
+            self._run(session, envelope)
         return True
+
+    def handle_many(self, envelopes: list[Envelope]) -> int:
+        """Handle several events in one transaction: all of them, or (on any error) none.
+
+        Their inbox rows go in one statement, and each new event's handler runs in turn, in
+        order. Returns how many were new. A caller whose batch failed handles the events one
+        by one (`handle`), so that one bad event cannot hold back the others.
+        """
+        checked = [self._validated(e) for e in envelopes]
+        inbox = self.tables.inbox
+        rows = {e.id: {"event_id": e.id, "type": e.type} for e in checked}
+        with self.db.transaction() as session:
+            new = {
+                str(event_id)
+                for event_id in session.scalars(
+                    pg_insert(inbox)
+                    .values(list(rows.values()))
+                    .on_conflict_do_nothing()
+                    .returning(inbox.c.event_id)
+                )
+            }
+            handled = 0
+            for envelope in checked:
+                if envelope.id not in new:
+                    log.info("event already handled", extra={"event_id": envelope.id})
+                    continue
+                new.discard(envelope.id)  # twice in one batch: handled once
+                token = correlation_id.set(envelope.correlation_id)
+                try:
+                    self._run(session, envelope)
+                finally:
+                    correlation_id.reset(token)
+                handled += 1
+        return handled
+
+    def _validated(self, envelope: Envelope) -> Envelope:
+        if self.handlers.get(envelope.type) is None:
+            raise LookupError(f"{self.handlers.service} has no handler for {envelope.type}")
+        validated = CONTRACTS[envelope.type].validate(envelope.data)
+        return Envelope(**{**envelope.to_dict(), "data": validated})
+
+    def _run(self, session: Session, envelope: Envelope) -> None:
+        handler = self.handlers.get(envelope.type)
+        assert handler is not None  # checked in _validated
+        handler(session, envelope)
 
     def dead_letter(self, raw: dict[str, Any], error: BaseException, attempts: int) -> None:
         with self.db.transaction() as session:
@@ -154,28 +195,45 @@ class Consumer:
 
 
 def send_event(app: Celery, envelope: dict[str, Any], **options: Any) -> None:
-    """Publish one envelope as the event task message.
+    """Publish one envelope as the event task message (see `send_events`)."""
+    send_events(app, [envelope], **options)
 
+
+def send_events(app: Celery, envelopes: list[dict[str, Any]], **options: Any) -> None:
+    """Publish envelopes of one type, in order, as one message.
+
+    One envelope goes as the `uskalla.event` task, several as one `uskalla.events` task.
     Through the topic exchange unless a queue is named. kombu's Redis transport silently drops
     a topic message that no binding matches, so such a message goes to the unroutable queue.
     """
+    first = envelopes[0]
+    event_type = first["type"]
+    if any(e["type"] != event_type for e in envelopes):
+        raise ValueError("one message carries events of one type")
     if "queue" not in options:
         from uskalla_events.celery_app import EVENTS_EXCHANGE, UNROUTABLE_QUEUE
 
-        if bound_queues(app, envelope["type"]):
-            options.update(exchange=EVENTS_EXCHANGE, routing_key=envelope["type"])
+        if bound_queues(app, event_type):
+            options.update(exchange=EVENTS_EXCHANGE, routing_key=event_type)
         else:
-            log.error("no queue is bound for %s; kept in %s", envelope["type"], UNROUTABLE_QUEUE)
+            log.error("no queue is bound for %s; kept in %s", event_type, UNROUTABLE_QUEUE)
             options.update(queue=direct_queue_named(UNROUTABLE_QUEUE))
+    args: list[Any]
+    if len(envelopes) == 1:
+        name, args, task_id = EVENT_TASK, [first], first["id"]
+        shown = f"[{event_type} {first['id']}]"
+    else:
+        name, args, task_id = EVENTS_TASK, [envelopes], str(uuid.uuid4())
+        shown = f"[{len(envelopes)} x {event_type} {first['id']}..{envelopes[-1]['id']}]"
     app.send_task(
-        EVENT_TASK,
-        args=[envelope],
-        task_id=envelope["id"],
+        name,
+        args=args,
+        task_id=task_id,
         retry=True,
         retry_policy={"max_retries": 5, "interval_start": 0.2, "interval_step": 0.5},
-        headers={"correlation_id": envelope.get("correlation_id")},
+        headers={"correlation_id": first.get("correlation_id")},
         # What Celery logs instead of the arguments: never personal data in log lines.
-        argsrepr=f"[{envelope['type']} {envelope['id']}]",
+        argsrepr=shown,
         kwargsrepr="{}",
         **options,
     )
@@ -207,50 +265,83 @@ def register_event_task(
     backoff_base: float = 2.0,
     backoff_cap: float = 300.0,
 ) -> Task:
-    """Register `uskalla.event`: dispatch, retry temporary errors, then dead-letter."""
+    """Register `uskalla.event` and `uskalla.events`: dispatch, retry temporary errors with
+    backoff, then dead-letter. A batch is handled in one transaction; if that fails, each of
+    its events is handled (and if need be retried or dead-lettered) on its own."""
     service = consumer.handlers.service
+
+    def received(raw: dict[str, Any]) -> None:
+        # Only after the inbox row committed (or the dead letter was written): the relay
+        # redelivers events that a consumer never confirmed.
+        if confirm is not None and raw.get("id"):
+            try:
+                confirm(str(raw["id"]))
+            except Exception:
+                log.warning("receipt not written; the event may be redelivered", exc_info=True)
+
+    def attempt(raw: dict[str, Any], retries: int) -> BaseException | None:
+        """Handle one event; the temporary error to retry it for, or None when it is done
+        (handled, seen before, or dead-lettered)."""
+        token = correlation_id.set(raw.get("correlation_id"))
+        try:
+            try:
+                consumer.handle(Envelope.from_dict(raw))
+            except TEMPORARY_ERRORS as exc:
+                if retries < max_retries:
+                    log.warning("event handler failed, will retry", extra={"attempt": retries + 1})
+                    return exc
+                consumer.dead_letter(raw, exc, retries + 1)
+            except Exception as exc:
+                consumer.dead_letter(raw, exc, retries + 1)
+        except TEMPORARY_ERRORS as exc:  # the dead letter itself could not be written
+            return exc
+        finally:
+            correlation_id.reset(token)
+        received(raw)
+        return None
 
     @app.task(name=EVENT_TASK, bind=True, shared=False, acks_late=True, reject_on_worker_lost=True)  # type: ignore[untyped-decorator]
     def handle_event(self: Task, raw: Any) -> None:
         retries = self.request.retries
         raw = raw if isinstance(raw, dict) else {"raw": repr(raw)}
-        token = correlation_id.set(raw.get("correlation_id"))
+        failure = attempt(raw, retries)
+        if failure is not None:
+            raise self.retry(
+                exc=failure,
+                countdown=backoff(retries, backoff_base, backoff_cap),
+                max_retries=None,
+                queue=direct_queue(service),
+            )
 
-        def received() -> None:
-            # Only after the inbox row committed (or the dead letter was written): the relay
-            # redelivers events that a consumer never confirmed.
-            if confirm is not None and raw.get("id"):
-                try:
-                    confirm(str(raw["id"]))
-                except Exception:
-                    log.warning("receipt not written; the event may be redelivered", exc_info=True)
-
+    @app.task(name=EVENTS_TASK, bind=True, shared=False, acks_late=True, reject_on_worker_lost=True)  # type: ignore[untyped-decorator]
+    def handle_events(self: Task, raws: Any) -> None:
+        raws = raws if isinstance(raws, list) else [raws]
+        raws = [raw if isinstance(raw, dict) else {"raw": repr(raw)} for raw in raws]
         try:
-            try:
-                consumer.handle(Envelope.from_dict(raw))
-                received()
-                return
-            except TEMPORARY_ERRORS as exc:
-                if retries < max_retries:
-                    log.warning("event handler failed, will retry", extra={"attempt": retries + 1})
-                    failure: BaseException | None = exc
-                else:
-                    consumer.dead_letter(raw, exc, retries + 1)
-                    received()
-                    return
-            except Exception as exc:
-                consumer.dead_letter(raw, exc, retries + 1)
-                received()
-                return
-        except TEMPORARY_ERRORS as exc:  # the dead letter itself could not be written
-            failure = exc
-        finally:
-            correlation_id.reset(token)
-        raise self.retry(
-            exc=failure,
-            countdown=backoff(retries, backoff_base, backoff_cap),
-            max_retries=None,
-            queue=direct_queue(service),
-        )
+            consumer.handle_many([Envelope.from_dict(raw) for raw in raws])
+        except Exception:
+            log.info("a batch of events failed together; handling them one by one", exc_info=True)
+        else:
+            for raw in raws:
+                received(raw)
+            return
+        for raw in raws:
+            failure = attempt(raw, 0)
+            if failure is None:
+                continue
+            try:  # this one alone comes back later, to this consumer only
+                send_event(
+                    app,
+                    raw,
+                    queue=direct_queue(service),
+                    countdown=backoff(0, backoff_base, backoff_cap),
+                    retries=1,
+                )
+            except Exception:
+                log.warning(
+                    "retry not sent; the relay redelivers the unconfirmed event",
+                    extra={"event_id": raw.get("id")},
+                    exc_info=True,
+                )
 
     return handle_event

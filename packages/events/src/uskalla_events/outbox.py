@@ -1,23 +1,27 @@
 """Transactional outbox: events are written with the state change, then published by a relay.
 
-Right after the caller's commit the event is published from memory (no second read), and the
-row is marked published later, in a batch with others (`PublishedMarks`). The relay's sweep
-publishes whatever is still unmarked after its grace period: an event whose after-commit
+Right after the caller's commit its events are published from memory (no second read), and
+the rows are marked published later, in a batch with others (`PublishedMarks`). The relay's
+sweep publishes whatever is still unmarked after its grace period: an event whose after-commit
 publish failed, or whose process died before its mark was written. In the second case the
 event goes out twice, which idempotent consumers absorb.
+
+Events of one type that are ready together travel in one broker message (at most
+`MAX_BATCH`): those of one transaction, those committed by other threads while a publish was
+in flight (`Combiner`), and the relay's. A lone event goes alone, at once.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Table, delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
-from uskalla_events.batching import Batcher
+from uskalla_events.batching import Batcher, Combiner
 from uskalla_events.context import correlation_id
 from uskalla_events.db import Database, after_commit
 from uskalla_events.envelope import Envelope, new_envelope
@@ -25,7 +29,24 @@ from uskalla_events.tables import EventTables
 
 log = logging.getLogger(__name__)
 
-Publish = Callable[[dict[str, Any]], None]
+#: Publishes envelopes of one type, in order, as one message.
+Publish = Callable[[list[dict[str, Any]]], None]
+#: The most events one message carries.
+MAX_BATCH = 100
+#: Where a transaction keeps the events it will publish once it has committed.
+COMMITTED = "uskalla.outbox.committed"
+
+
+def runs(items: Sequence[Any], kind: Callable[[Any], str]) -> Iterator[list[Any]]:
+    """Consecutive items of one kind, at most MAX_BATCH at a time, in their order."""
+    run: list[Any] = []
+    for item in items:
+        if run and (kind(item) != kind(run[0]) or len(run) == MAX_BATCH):
+            yield run
+            run = []
+        run.append(item)
+    if run:
+        yield run
 
 
 class Outbox:
@@ -35,6 +56,10 @@ class Outbox:
         self.db = db
         self.table = tables.outbox
         self.publish = publish
+        self._sender: Combiner[dict[str, Any]] = Combiner(
+            self._publish_committed, name="outbox-publish"
+        )
+        db.before_dispose(self._sender.flush)  # before the marks: its sends add marks
         self.marks = PublishedMarks(db, tables.outbox)
         self._insert = insert(self.table)
 
@@ -45,22 +70,27 @@ class Outbox:
         session.execute(
             self._insert, {"id": envelope.id, "type": envelope.type, "envelope": message}
         )
-
-        # Best effort for low latency; the relay's sweep publishes whatever this misses.
-        after_commit(session, lambda: self._publish_committed(message))
+        committed = session.info.get(COMMITTED)
+        if committed is None:
+            committed = session.info[COMMITTED] = []
+            # Best effort for low latency; the relay's sweep publishes whatever this misses.
+            after_commit(session, lambda: self._sender.add(session.info.pop(COMMITTED, [])))
+        committed.append(message)
         return envelope
 
-    def _publish_committed(self, message: dict[str, Any]) -> None:
-        try:
-            self.publish(message)
-        except Exception:
-            log.warning(
-                "publish after commit failed; the relay will publish the event",
-                extra={"event_id": message["id"]},
-                exc_info=True,
-            )
-            return
-        self.marks.add(message["id"])
+    def _publish_committed(self, messages: list[dict[str, Any]]) -> None:
+        for run in runs(messages, lambda m: str(m["type"])):
+            try:
+                self.publish(run)
+            except Exception:
+                log.warning(
+                    "publish after commit failed; the relay will publish the events",
+                    extra={"event_ids": [m["id"] for m in run]},
+                    exc_info=True,
+                )
+                continue
+            for message in run:
+                self.marks.add(message["id"])
 
     def publish_pending(self, *, limit: int = 500, older_than: float = 0) -> int:
         """Publish unpublished rows (oldest first) and mark them; return how many went out."""
@@ -79,9 +109,9 @@ class Outbox:
             rows = session.execute(query).all()
             sent: list[Any] = []
             try:
-                for row in rows:
-                    self.publish(row.envelope)
-                    sent.append(row.id)
+                for run in runs(rows, lambda r: str(r.envelope["type"])):
+                    self.publish([row.envelope for row in run])
+                    sent.extend(row.id for row in run)
             except Exception as exc:
                 failed = rows[len(sent)].id
                 session.execute(
@@ -116,6 +146,7 @@ class Outbox:
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     def pending_count(self) -> int:
+        self._sender.flush()
         self.marks.flush()
         with self.db.transaction() as session:
             return int(

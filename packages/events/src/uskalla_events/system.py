@@ -16,7 +16,7 @@ from uskalla_events.consumer import (
     EventHandlers,
     direct_queue,
     register_event_task,
-    send_event,
+    send_events,
 )
 from uskalla_events.contracts import consumed_by
 from uskalla_events.db import Database
@@ -76,9 +76,9 @@ class EventSystem:
                 declare_topology(self.celery, self.extra_queues)
                 self._declared = True
 
-    def _publish(self, envelope: dict[str, Any]) -> None:
+    def _publish(self, envelopes: list[dict[str, Any]]) -> None:
         self.declare()
-        send_event(self.celery, envelope)
+        send_events(self.celery, envelopes)
 
     @property
     def receipts(self) -> Receipts:
@@ -89,7 +89,7 @@ class EventSystem:
     def redelivery(self) -> Redelivery:
         def send(envelope: dict[str, Any], consumer: str) -> None:
             self.declare()
-            send_event(self.celery, envelope, queue=direct_queue(consumer))
+            send_events(self.celery, [envelope], queue=direct_queue(consumer))
 
         return Redelivery(self.db, self.tables, self.receipts, send, after=self.redeliver_after)
 

@@ -5,7 +5,9 @@ transaction from BENCH_PUBLISHERS threads (as API threads would), and the outbox
 right after the commit; a consumer EventSystem ("experiments") runs its real Celery worker
 in this process (threads pool, the services' default concurrency of 4), and its handler writes
 one row per event in the inbox's transaction. Timed from the first commit until the last
-effect has committed (taken in the handler's after-commit step).
+effect has committed (taken in the handler's after-commit step). Events committed while
+another publish is in flight travel together in one message, as they do in the services
+(outbox.py): how many each message carried is printed.
 
 Then the same with the consumer's worker in a process of its own, started as the services
 start theirs (`run_worker`: threads pool, concurrency 4): as deployed, where the API that
@@ -95,6 +97,14 @@ class Platform:
         self.lock = threading.Lock()
         self.publisher = self._system("members", self.urls[0], rd, EventHandlers("members"))
         self.consumer = self._system("experiments", self.urls[1], rd, recording(self._handled))
+        self.messages: list[int] = []  # events per message sent, in the measured rounds
+        publish = self.publisher.outbox.publish
+
+        def counted(envelopes: list[dict[str, Any]]) -> None:
+            publish(envelopes)
+            self.messages.append(len(envelopes))
+
+        self.publisher.outbox.publish = counted
 
     @staticmethod
     def _system(service: str, url: str, rd: str, handlers: EventHandlers) -> EventSystem:
@@ -283,6 +293,7 @@ def main() -> None:
             ):
                 plain_kombu(rd, min(200, N))  # warm-up: connections, pools, imports
                 platform.run(min(200, N))
+                platform.messages.clear()
                 for round_no in range(1, ROUNDS + 1):
                     plain.append(N / meters["plain kombu"].measure(N, lambda: plain_kombu(rd, N)))
                     ours.append(N / meters["in one process"].measure(N, lambda: platform.run(N)))
@@ -296,7 +307,9 @@ def main() -> None:
                     stderr=subprocess.STDOUT,
                 )
                 try:
+                    in_one_process, platform.messages = platform.messages, []
                     platform.run_elsewhere(min(200, N))  # also waits for the worker to start
+                    platform.messages.clear()
                     for round_no in range(1, ROUNDS + 1):
                         plain_apart.append(N / plain_kombu(rd, N))
                         apart.append(
@@ -311,6 +324,10 @@ def main() -> None:
                     worker.terminate()
                     worker.wait(60)
             pending = platform.publisher.outbox.pending_count()
+            if WORKER_PROCESS:
+                as_deployed = platform.messages
+            else:
+                in_one_process, as_deployed = platform.messages, []
         finally:
             platform.close(pg)
     p, o = statistics.median(plain), statistics.median(ours)
@@ -321,6 +338,11 @@ def main() -> None:
         p2, o2 = statistics.median(plain_apart), statistics.median(apart)
         print(f"with the worker in its own process, as deployed: {o2:.0f} events/s beside "
               f"plain kombu's {p2:.0f}/s: ratio {o2 / p2:.3f}")  # fmt: skip
+    for kind, sizes in (("in one process", in_one_process), ("as deployed", as_deployed)):
+        if sizes:
+            print(f"events per message, {kind}: {sum(sizes) / len(sizes):.1f} on average "
+                  f"({len(sizes)} messages; {sizes.count(1)} with one event, "
+                  f"the largest {max(sizes)})")  # fmt: skip
     print("CPU ms per event, by process (measured rounds):")
     for kind, meter in meters.items():
         if meter.events:

@@ -167,6 +167,28 @@ def test_the_relay_sends_runs_of_one_type_together_in_their_order(pair: Pair) ->
     assert pair.publisher.outbox.pending_count() == 0
 
 
+def test_when_the_broker_is_away_the_rest_of_a_batch_is_left_to_the_relay(pair: Pair) -> None:
+    tries: list[int] = []
+
+    def broker_away(envelopes: list[dict[str, Any]]) -> None:
+        tries.append(len(envelopes))
+        raise redis.exceptions.ConnectionError("the broker is away")
+
+    erased = {"member_id": joined()["member_id"]}
+    publish = pair.publisher.outbox.publish
+    pair.publisher.outbox.publish = broker_away
+    try:
+        with pair.publisher.db.transaction() as session:
+            pair.publisher.outbox.add(session, "members.member.joined.v1", joined("Aada"))
+            pair.publisher.outbox.add(session, "members.member.erased.v1", erased)
+            pair.publisher.outbox.add(session, "members.member.joined.v1", joined("Bea"))
+        assert tries == [1]  # publish has retried already: no second wait for the next run
+        assert pair.publisher.outbox.pending_count() == 3
+    finally:
+        pair.publisher.outbox.publish = publish
+    assert pair.publisher.outbox.publish_pending() == 3
+
+
 def test_runs_keep_order_and_size() -> None:
     items = ["a"] * (MAX_BATCH + 2) + ["b", "a"]
     assert [(r[0], len(r)) for r in runs(items, str)] == [

@@ -83,12 +83,13 @@ class Outbox:
             try:
                 self.publish(run)
             except Exception:
+                # The broker is away (publish has retried already): the rest waits for the relay.
                 log.warning(
                     "publish after commit failed; the relay will publish the events",
-                    extra={"event_ids": [m["id"] for m in run]},
+                    extra={"events": len(messages)},
                     exc_info=True,
                 )
-                continue
+                return
             for message in run:
                 self.marks.add(message["id"])
 

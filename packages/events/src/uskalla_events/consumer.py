@@ -96,7 +96,7 @@ class Consumer:
 
     def handle(self, envelope: Envelope) -> bool:
         """Run the handler and record the event id in one transaction; False if seen before."""
-        envelope = self._validated(envelope)
+        handler, envelope = self._checked(envelope)
         with self.db.transaction() as session:
             first = session.execute(
                 self._record, {"event_id": envelope.id, "type": envelope.type}
@@ -104,7 +104,7 @@ class Consumer:
             if first is None:
                 log.info("event already handled", extra={"event_id": envelope.id})
                 return False
-            self._run(session, envelope)
+            handler(session, envelope)
         return True
 
     def handle_many(self, envelopes: list[Envelope]) -> int:
@@ -114,9 +114,9 @@ class Consumer:
         order. Returns how many were new. A caller whose batch failed handles the events one
         by one (`handle`), so that one bad event cannot hold back the others.
         """
-        checked = [self._validated(e) for e in envelopes]
+        checked = [self._checked(e) for e in envelopes]
         inbox = self.tables.inbox
-        rows = {e.id: {"event_id": e.id, "type": e.type} for e in checked}
+        rows = {e.id: {"event_id": e.id, "type": e.type} for _, e in checked}
         with self.db.transaction() as session:
             new = {
                 str(event_id)
@@ -128,29 +128,26 @@ class Consumer:
                 )
             }
             handled = 0
-            for envelope in checked:
+            for handler, envelope in checked:
                 if envelope.id not in new:
                     log.info("event already handled", extra={"event_id": envelope.id})
                     continue
                 new.discard(envelope.id)  # twice in one batch: handled once
                 token = correlation_id.set(envelope.correlation_id)
                 try:
-                    self._run(session, envelope)
+                    handler(session, envelope)
                 finally:
                     correlation_id.reset(token)
                 handled += 1
         return handled
 
-    def _validated(self, envelope: Envelope) -> Envelope:
-        if self.handlers.get(envelope.type) is None:
+    def _checked(self, envelope: Envelope) -> tuple[Handler, Envelope]:
+        """The event's handler, and the envelope with its data checked against the contract."""
+        handler = self.handlers.get(envelope.type)
+        if handler is None:
             raise LookupError(f"{self.handlers.service} has no handler for {envelope.type}")
         validated = CONTRACTS[envelope.type].validate(envelope.data)
-        return Envelope(**{**envelope.to_dict(), "data": validated})
-
-    def _run(self, session: Session, envelope: Envelope) -> None:
-        handler = self.handlers.get(envelope.type)
-        assert handler is not None  # checked in _validated
-        handler(session, envelope)
+        return handler, Envelope(**{**envelope.to_dict(), "data": validated})
 
     def dead_letter(self, raw: dict[str, Any], error: BaseException, attempts: int) -> None:
         with self.db.transaction() as session:

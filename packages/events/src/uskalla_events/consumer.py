@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import uuid
 from collections.abc import Callable
@@ -115,18 +116,10 @@ class Consumer:
         by one (`handle`), so that one bad event cannot hold back the others.
         """
         checked = [self._checked(e) for e in envelopes]
-        inbox = self.tables.inbox
         rows = {e.id: {"event_id": e.id, "type": e.type} for _, e in checked}
         with self.db.transaction() as session:
-            new = {
-                str(event_id)
-                for event_id in session.scalars(
-                    pg_insert(inbox)
-                    .values(list(rows.values()))
-                    .on_conflict_do_nothing()
-                    .returning(inbox.c.event_id)
-                )
-            }
+            # One statement for all rows (SQLAlchemy's "insertmanyvalues"), compiled once.
+            new = {str(i) for i in session.scalars(self._record, list(rows.values()))}
             handled = 0
             for handler, envelope in checked:
                 if envelope.id not in new:
@@ -147,7 +140,7 @@ class Consumer:
         if handler is None:
             raise LookupError(f"{self.handlers.service} has no handler for {envelope.type}")
         validated = CONTRACTS[envelope.type].validate(envelope.data)
-        return handler, Envelope(**{**envelope.to_dict(), "data": validated})
+        return handler, dataclasses.replace(envelope, data=validated)
 
     def dead_letter(self, raw: dict[str, Any], error: BaseException, attempts: int) -> None:
         with self.db.transaction() as session:

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import json
+import threading
+import uuid
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
+from experiments.domain.access import Viewer
 from flask.testing import FlaskClient
+from sqlalchemy import text
 from uskalla_events import EventTables
 from uskalla_kit import Runtime
+from uskalla_kit.processes import wait_for
 
 INTERNAL = {"X-Internal-Token": "test-internal-token"}
 
@@ -227,3 +233,70 @@ def test_every_public_route_is_documented(client: FlaskClient) -> None:
         "/api/v1/experiments.csv",
     ):
         assert path in paths, path
+
+
+def _waits_on_a_lock(runtime: Runtime) -> Callable[[], None]:
+    def check() -> None:
+        with runtime.db.engine.connect() as watcher:
+            waiting = (
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            )
+            assert watcher.scalar(text(waiting)) == 1
+
+    return check
+
+
+def test_a_comment_being_posted_as_the_erasure_arrives_goes_with_the_member(
+    api: Any, client: FlaskClient, runtime: Runtime, people: dict[str, Any], make_member: Any
+) -> None:
+    """The erased check of `member()` ran before the write; the erasure commits meanwhile."""
+    from experiments.entrypoints.caller import writing
+    from experiments.service_layer import comments
+
+    experiment = api.published(people["owner"])
+    member = make_member("Kaija Kirjoittaja")
+    caller = Viewer(member.id)
+    erasure = threading.Thread(
+        target=api.deliver, args=("members.member.erased.v1", {"member_id": member.id})
+    )
+    with runtime.create_app().test_request_context(), writing(caller) as session:
+        comments.post(
+            session,
+            runtime.events.outbox,
+            caller,
+            uuid.UUID(experiment["id"]),
+            "Kaija täällä, kommentoin juuri kun lähden",
+        )
+        erasure.start()  # it waits for this write: deleting comments now would miss this one
+        wait_for(_waits_on_a_lock(runtime), "the erasure waiting for the write", 10)
+    erasure.join(10)
+    assert not erasure.is_alive()
+    assert client.get(f"/api/v1/experiments/{experiment['id']}/comments").json["items"] == []
+    assert "Kaija" not in dump(runtime)
+
+
+def test_a_write_waiting_for_an_erasure_in_progress_answers_401(
+    api: Any, client: FlaskClient, runtime: Runtime, people: dict[str, Any], make_member: Any
+) -> None:
+    from experiments.service_layer import members
+
+    experiment = api.published(people["owner"])
+    member = make_member("Veera Viimeinen")
+    answers: list[Any] = []
+    posting = threading.Thread(
+        target=lambda: answers.append(
+            client.post(
+                f"/api/v1/experiments/{experiment['id']}/comments",
+                json={"body": "Veera vielä kerran"},
+                headers=member.headers,
+            )
+        )
+    )
+    with runtime.db.transaction() as session:
+        members.erase(session, runtime.events.tables, uuid.UUID(member.id))
+        posting.start()  # passes member()'s check: the erasure has not committed yet
+        wait_for(_waits_on_a_lock(runtime), "the write waiting for the erasure", 10)
+    posting.join(10)
+    assert [a.status_code for a in answers] == [401]
+    assert "Veera" not in dump(runtime)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
+from sqlalchemy.orm import Session
 from uskalla_kit import (
     Problem,
     current_identity,
@@ -13,7 +16,7 @@ from uskalla_kit import (
 )
 
 from experiments.domain.access import Viewer
-from experiments.service_layer.members import is_erased
+from experiments.service_layer.members import hold, is_erased
 
 
 def _checked(member_id: str) -> str:
@@ -41,3 +44,16 @@ def member(role: str | None = None) -> Viewer:
     if erased:
         raise no_such_member()
     return Viewer(member_id, identity.is_coordinator)
+
+
+@contextmanager
+def writing(caller: Viewer) -> Iterator[Session]:
+    """The transaction of a member's write.
+
+    The erased check in `member()` runs before it; an erasure could commit in between and the
+    write land after it (a comment by a member who is gone). Here an erasure of the caller in
+    progress is waited out (then 401), and none starts until this transaction has ended."""
+    with current_runtime().db.transaction() as session:
+        if caller.member_id and not hold(session, uuid.UUID(caller.member_id)):
+            raise no_such_member()
+        yield session

@@ -12,7 +12,7 @@ from uskalla_kit.pagination import page_of
 
 from experiments.adapters.models import Theme
 from experiments.adapters.search import ExperimentFilters, search_experiments
-from experiments.entrypoints.caller import member, viewer
+from experiments.entrypoints.caller import member, viewer, writing
 from experiments.entrypoints.schemas import (
     CreateExperimentSchema,
     EvaluationSchema,
@@ -66,7 +66,7 @@ def list_experiments() -> Response:
 def create_experiment() -> tuple[Response, int, dict[str, str]]:
     caller = member()
     data = CreateExperimentSchema().load(json_body())
-    with current_runtime().db.transaction() as session:
+    with writing(caller) as session:
         created = experiments.create(session, caller, data)
         body = experiments.view(session, created)
     return jsonify(body), 201, {"Location": f"/api/v1/experiments/{body['id']}"}
@@ -97,7 +97,7 @@ def get_experiment(experiment_id: uuid.UUID) -> Response:
 def update_experiment(experiment_id: uuid.UUID) -> Response:
     caller = member()
     data = UpdateExperimentSchema().load(json_body())
-    with current_runtime().db.transaction() as session:
+    with writing(caller) as session:
         changed = experiments.update(session, caller, experiment_id, data)
         body = experiments.view(session, changed)
     return jsonify(body)
@@ -114,7 +114,7 @@ def update_experiment(experiment_id: uuid.UUID) -> Response:
 def publish_experiment(experiment_id: uuid.UUID) -> Response:
     caller = member()
     runtime = current_runtime()
-    with runtime.db.transaction() as session:
+    with writing(caller) as session:
         published = experiments.publish(session, runtime.events.outbox, caller, experiment_id)
         body = experiments.view(session, published)
     return jsonify(body)
@@ -132,7 +132,7 @@ def publish_experiment(experiment_id: uuid.UUID) -> Response:
 def change_stage(experiment_id: uuid.UUID) -> Response:
     caller = member()
     data = StageSchema().load(json_body())
-    with current_runtime().db.transaction() as session:
+    with writing(caller) as session:
         moved = experiments.change_stage(session, caller, experiment_id, data["stage"])
         body = experiments.view(session, moved)
     return jsonify(body)
@@ -150,7 +150,7 @@ def change_stage(experiment_id: uuid.UUID) -> Response:
 def put_evaluation(experiment_id: uuid.UUID) -> Response:
     caller = member()
     data = EvaluationSchema().load(json_body())
-    with current_runtime().db.transaction() as session:
+    with writing(caller) as session:
         evaluated = experiments.evaluate(session, caller, experiment_id, data)
         body = experiments.view(session, evaluated)
     return jsonify(body)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import String, cast, delete, or_, select, update
+from sqlalchemy import String, cast, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 from uskalla_events import EventTables
@@ -60,7 +60,24 @@ def is_erased(session: Session, member_id: uuid.UUID) -> bool:
     return bool(session.scalar(select(Author.erased).where(Author.member_id == member_id)))
 
 
+def hold(session: Session, member_id: uuid.UUID) -> bool:
+    """For a write by the member, at the start of its transaction: wait for an erasure of the
+    member in progress, keep one from starting until the transaction ends; False if erased.
+
+    A lock on the member's id rather than on their projection row, which may not exist yet
+    (their "joined" event can arrive after their first request)."""
+    session.execute(select(func.pg_advisory_xact_lock_shared(_erasure_lock(member_id))))
+    return not is_erased(session, member_id)
+
+
+def _erasure_lock(member_id: uuid.UUID) -> int:
+    """The advisory lock key of a member's erasure: their id's first 64 bits, signed."""
+    return int.from_bytes(member_id.bytes[:8], "big", signed=True)
+
+
 def erase(session: Session, tables: EventTables, member_id: uuid.UUID) -> None:
+    # Waits for the member's writes in progress (`hold`); those that come later see "erased".
+    session.execute(select(func.pg_advisory_xact_lock(_erasure_lock(member_id))))
     author = session.get(Author, member_id, with_for_update=True)
     needles = [n for n in (author.name, author.email) if n] if author and not author.erased else []
     session.execute(delete(Comment).where(Comment.author_id == member_id))

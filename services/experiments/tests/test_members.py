@@ -5,16 +5,14 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import psycopg
 from experiments.domain.access import Viewer
 from flask.testing import FlaskClient
-from sqlalchemy import text
+from uskalla_devstack.pytest_plugin import lock_waiters, wait_until
 from uskalla_events import EventTables
 from uskalla_kit import Runtime
-from uskalla_kit.processes import wait_for
 
 INTERNAL = {"X-Internal-Token": "test-internal-token"}
 
@@ -235,23 +233,11 @@ def test_every_public_route_is_documented(client: FlaskClient) -> None:
         assert path in paths, path
 
 
-def _waits_on_a_lock(runtime: Runtime) -> Callable[[], None]:
-    def check() -> None:
-        with runtime.db.engine.connect() as watcher:
-            waiting = (
-                "SELECT count(*) FROM pg_stat_activity"
-                " WHERE wait_event_type = 'Lock' AND datname = current_database()"
-            )
-            assert watcher.scalar(text(waiting)) == 1
-
-    return check
-
-
 def test_a_comment_being_posted_as_the_erasure_arrives_goes_with_the_member(
     api: Any, client: FlaskClient, runtime: Runtime, people: dict[str, Any], make_member: Any
 ) -> None:
     """The erased check of `member()` ran before the write; the erasure commits meanwhile."""
-    from experiments.entrypoints.caller import writing
+    from experiments.entrypoints.caller import acting
     from experiments.service_layer import comments
 
     experiment = api.published(people["owner"])
@@ -260,7 +246,7 @@ def test_a_comment_being_posted_as_the_erasure_arrives_goes_with_the_member(
     erasure = threading.Thread(
         target=api.deliver, args=("members.member.erased.v1", {"member_id": member.id})
     )
-    with runtime.create_app().test_request_context(), writing(caller) as session:
+    with runtime.create_app().test_request_context(), acting(caller) as session:
         comments.post(
             session,
             runtime.events.outbox,
@@ -269,7 +255,11 @@ def test_a_comment_being_posted_as_the_erasure_arrives_goes_with_the_member(
             "Kaija täällä, kommentoin juuri kun lähden",
         )
         erasure.start()  # it waits for this write: deleting comments now would miss this one
-        wait_for(_waits_on_a_lock(runtime), "the erasure waiting for the write", 10)
+        wait_until(
+            lambda: lock_waiters(runtime.db.url) == 1,
+            timeout=10,
+            message="the erasure waiting for the write",
+        )
     erasure.join(10)
     assert not erasure.is_alive()
     assert client.get(f"/api/v1/experiments/{experiment['id']}/comments").json["items"] == []
@@ -296,7 +286,11 @@ def test_a_write_waiting_for_an_erasure_in_progress_answers_401(
     with runtime.db.transaction() as session:
         members.erase(session, runtime.events.tables, uuid.UUID(member.id))
         posting.start()  # passes member()'s check: the erasure has not committed yet
-        wait_for(_waits_on_a_lock(runtime), "the write waiting for the erasure", 10)
+        wait_until(
+            lambda: lock_waiters(runtime.db.url) == 1,
+            timeout=10,
+            message="the write waiting for the erasure",
+        )
     posting.join(10)
     assert [a.status_code for a in answers] == [401]
     assert "Veera" not in dump(runtime)

@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from notifications.adapters.mailer import Mailer
 from notifications.adapters.models import Delivery
 from sqlalchemy import func, select, text
-from uskalla_kit.processes import wait_for
+from uskalla_devstack.pytest_plugin import lock_waiters, wait_until
 from uskalla_kit.signed import SignedTokens
 
 from .conftest import Service
@@ -331,16 +331,11 @@ def test_cancel_racing_the_finish_of_a_fanout_does_not_deadlock(
             )
         )
         cancelling.start()
-        with engine.connect() as watcher:
-
-            def cancel_waits_on_a_lock() -> None:
-                waiting = (
-                    "SELECT count(*) FROM pg_stat_activity"
-                    " WHERE wait_event_type = 'Lock' AND datname = current_database()"
-                )
-                assert watcher.scalar(text(waiting)) == 1
-
-            wait_for(cancel_waits_on_a_lock, "cancel waiting on a lock", 10)
+        wait_until(
+            lambda: lock_waiters(service.runtime.db.url) == 1,
+            timeout=10,
+            message="cancel waiting on a lock",
+        )
         finisher.execute(
             text("UPDATE newsletters SET status = 'sent', finished_at = now() WHERE id = :id"),
             {"id": letter},

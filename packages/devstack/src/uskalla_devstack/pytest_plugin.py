@@ -242,3 +242,17 @@ def truncate_all(url: str) -> None:
             conn.execute(
                 "TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"
             )
+
+
+def lock_waiters(url: str) -> int:
+    """How many sessions of the database at `url` wait on a lock right now (for tests that hold
+    one side of a race open until the other side is seen waiting)."""
+    import psycopg
+
+    dsn = url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+        ).fetchone()
+    return int(row[0]) if row else 0

@@ -16,7 +16,7 @@ from uskalla_kit import (
 )
 
 from experiments.domain.access import Viewer
-from experiments.service_layer.members import hold, is_erased
+from experiments.service_layer.members import hold
 
 
 def _checked(member_id: str) -> str:
@@ -35,24 +35,19 @@ def viewer() -> Viewer:
 
 
 def member(role: str | None = None) -> Viewer:
-    """A signed-in caller (401 otherwise, also for an erased member whose token has not yet
-    expired; 403 without the role)."""
+    """A signed-in caller (401 otherwise; 403 without the role). Whether they are still a
+    member is checked in the transaction of what they do (`acting`)."""
     identity = require_identity(role)
-    member_id = _checked(identity.member_id)
-    with current_runtime().db.transaction() as session:
-        erased = is_erased(session, uuid.UUID(member_id))
-    if erased:
-        raise no_such_member()
-    return Viewer(member_id, identity.is_coordinator)
+    return Viewer(_checked(identity.member_id), identity.is_coordinator)
 
 
 @contextmanager
-def writing(caller: Viewer) -> Iterator[Session]:
-    """The transaction of a member's write.
+def acting(caller: Viewer) -> Iterator[Session]:
+    """The transaction of what a signed-in member does.
 
-    The erased check in `member()` runs before it; an erasure could commit in between and the
-    write land after it (a comment by a member who is gone). Here an erasure of the caller in
-    progress is waited out (then 401), and none starts until this transaction has ended."""
+    401 for an erased member whose token has not yet expired. The check holds until the
+    transaction ends: an erasure of the caller in progress is waited out (then 401), and none
+    starts meanwhile, so nothing they write can land after their erasure."""
     with current_runtime().db.transaction() as session:
         if caller.member_id and not hold(session, uuid.UUID(caller.member_id)):
             raise no_such_member()

@@ -9,7 +9,7 @@ from uskalla_kit import current_runtime, json_body
 from uskalla_kit.openapi import documented
 from uskalla_kit.pagination import page_of
 
-from experiments.entrypoints.caller import member, viewer, writing
+from experiments.entrypoints.caller import acting, member, viewer
 from experiments.entrypoints.comment_schemas import (
     CommentBodySchema,
     CommentPageQuery,
@@ -56,9 +56,9 @@ def list_comments(experiment_id: uuid.UUID) -> Response:
 )
 def post_comment(experiment_id: uuid.UUID) -> tuple[Response, int]:
     caller = member()
-    data = CommentBodySchema().load(json_body())
     runtime = current_runtime()
-    with writing(caller) as session:
+    with acting(caller) as session:
+        data = CommentBodySchema().load(json_body())
         body = comments.post(session, runtime.events.outbox, caller, experiment_id, data["body"])
     return jsonify(body), 201
 
@@ -74,8 +74,8 @@ def post_comment(experiment_id: uuid.UUID) -> tuple[Response, int]:
 )
 def edit_comment(comment_id: uuid.UUID) -> Response:
     caller = member()
-    data = CommentBodySchema().load(json_body())
-    with writing(caller) as session:
+    with acting(caller) as session:
+        data = CommentBodySchema().load(json_body())
         body = comments.edit(session, caller, comment_id, data["body"])
     return jsonify(body)
 
@@ -90,7 +90,7 @@ def edit_comment(comment_id: uuid.UUID) -> Response:
 )
 def delete_comment(comment_id: uuid.UUID) -> tuple[str, int]:
     caller = member()
-    with writing(caller) as session:
+    with acting(caller) as session:
         comments.remove(session, caller, comment_id)
     return "", 204
 
@@ -106,8 +106,8 @@ def delete_comment(comment_id: uuid.UUID) -> tuple[str, int]:
 )
 def report_comment(comment_id: uuid.UUID) -> tuple[Response, int]:
     caller = member()
-    data = ReportSchema().load(json_body())
-    with writing(caller) as session:
+    with acting(caller) as session:
+        data = ReportSchema().load(json_body())
         body = comments.report(session, caller, comment_id, data["reason"])
     return jsonify(body), 201
 
@@ -121,7 +121,7 @@ def report_comment(comment_id: uuid.UUID) -> tuple[Response, int]:
 )
 def hide_comment(comment_id: uuid.UUID) -> Response:
     caller = member("coordinator")
-    with writing(caller) as session:
+    with acting(caller) as session:
         body = comments.hide(session, caller, comment_id)
     return jsonify(body)
 
@@ -135,7 +135,7 @@ def hide_comment(comment_id: uuid.UUID) -> Response:
 )
 def restore_comment(comment_id: uuid.UUID) -> Response:
     caller = member("coordinator")
-    with writing(caller) as session:
+    with acting(caller) as session:
         body = comments.restore(session, caller, comment_id)
     return jsonify(body)
 
@@ -149,9 +149,9 @@ def restore_comment(comment_id: uuid.UUID) -> Response:
     tags=("moderation",),
 )
 def moderation_list() -> Response:
-    member("coordinator")
-    args = ModerationQuery().load(request.args.to_dict())
-    with current_runtime().db.transaction() as session:
+    caller = member("coordinator")
+    with acting(caller) as session:
+        args = ModerationQuery().load(request.args.to_dict())
         items, total = comments.moderation_page(
             session, args["status"], args["page"], args["per_page"]
         )

@@ -12,7 +12,7 @@ from uskalla_kit.pagination import page_of
 
 from experiments.adapters.models import Theme
 from experiments.adapters.search import ExperimentFilters, search_experiments
-from experiments.entrypoints.caller import member, viewer, writing
+from experiments.entrypoints.caller import acting, member, viewer
 from experiments.entrypoints.schemas import (
     CreateExperimentSchema,
     EvaluationSchema,
@@ -65,8 +65,8 @@ def list_experiments() -> Response:
 )
 def create_experiment() -> tuple[Response, int, dict[str, str]]:
     caller = member()
-    data = CreateExperimentSchema().load(json_body())
-    with writing(caller) as session:
+    with acting(caller) as session:
+        data = CreateExperimentSchema().load(json_body())
         created = experiments.create(session, caller, data)
         body = experiments.view(session, created)
     return jsonify(body), 201, {"Location": f"/api/v1/experiments/{body['id']}"}
@@ -96,8 +96,8 @@ def get_experiment(experiment_id: uuid.UUID) -> Response:
 )
 def update_experiment(experiment_id: uuid.UUID) -> Response:
     caller = member()
-    data = UpdateExperimentSchema().load(json_body())
-    with writing(caller) as session:
+    with acting(caller) as session:
+        data = UpdateExperimentSchema().load(json_body())
         changed = experiments.update(session, caller, experiment_id, data)
         body = experiments.view(session, changed)
     return jsonify(body)
@@ -114,7 +114,7 @@ def update_experiment(experiment_id: uuid.UUID) -> Response:
 def publish_experiment(experiment_id: uuid.UUID) -> Response:
     caller = member()
     runtime = current_runtime()
-    with writing(caller) as session:
+    with acting(caller) as session:
         published = experiments.publish(session, runtime.events.outbox, caller, experiment_id)
         body = experiments.view(session, published)
     return jsonify(body)
@@ -131,8 +131,8 @@ def publish_experiment(experiment_id: uuid.UUID) -> Response:
 )
 def change_stage(experiment_id: uuid.UUID) -> Response:
     caller = member()
-    data = StageSchema().load(json_body())
-    with writing(caller) as session:
+    with acting(caller) as session:
+        data = StageSchema().load(json_body())
         moved = experiments.change_stage(session, caller, experiment_id, data["stage"])
         body = experiments.view(session, moved)
     return jsonify(body)
@@ -149,8 +149,8 @@ def change_stage(experiment_id: uuid.UUID) -> Response:
 )
 def put_evaluation(experiment_id: uuid.UUID) -> Response:
     caller = member()
-    data = EvaluationSchema().load(json_body())
-    with writing(caller) as session:
+    with acting(caller) as session:
+        data = EvaluationSchema().load(json_body())
         evaluated = experiments.evaluate(session, caller, experiment_id, data)
         body = experiments.view(session, evaluated)
     return jsonify(body)

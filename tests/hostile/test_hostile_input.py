@@ -201,16 +201,61 @@ def test_hostile_request_gets_a_clear_4xx_and_stores_nothing(
     assert not changed and set(after) == set(before), changed
 
 
-def test_raw_invalid_utf8_in_the_request_line(system: System) -> None:
-    """Bytes no client library would send: the gateway must still answer, and with a 4xx."""
+def _raw(system: System, request: bytes) -> bytes:
+    """Send bytes as they are and read the whole answer (the gateway closes after an error)."""
     where = urlsplit(system.gateway)
     with socket.create_connection((where.hostname, where.port), timeout=30) as conn:
-        conn.sendall(
-            b"GET /api/v1/experiments?q=\xff\xfe\xc3\x28 HTTP/1.1\r\n"
-            b"Host: localhost\r\nConnection: close\r\n\r\n"
-        )
+        conn.sendall(request)
         data = b""
         while chunk := conn.recv(65536):
             data += chunk
+    return data
+
+
+def test_raw_invalid_utf8_in_the_request_line(system: System) -> None:
+    """Bytes no client library would send: the gateway must still answer, and with a 4xx."""
+    data = _raw(
+        system,
+        b"GET /api/v1/experiments?q=\xff\xfe\xc3\x28 HTTP/1.1\r\n"
+        b"Host: localhost\r\nConnection: close\r\n\r\n",
+    )
     status = int(data.split(b" ", 2)[1])
     assert 400 <= status < 500, data[:500]
+
+
+JOIN = _json(_join(email="framing@example.fi"))
+# Message framing (and expectations) the HTTP server decides before any application code runs. A coding it does not
+# implement is answered 501 (RFC 9112, 6.1); framing that could be read two ways (the ground of
+# request smuggling) is refused with 400. Either way no join may be accepted.
+FRAMING: dict[str, tuple[bytes, tuple[int, ...]]] = {
+    "unknown-transfer-coding": (b"Transfer-Encoding: %mf^P_\r\n", (501,)),
+    "gzip-transfer-coding": (b"Transfer-Encoding: gzip\r\n", (400, 501)),
+    "chunked-and-content-length": (
+        b"Transfer-Encoding: chunked\r\nContent-Length: %d\r\n" % len(JOIN),
+        (400,),
+    ),
+    "two-content-lengths": (
+        b"Content-Length: %d\r\nContent-Length: 2\r\n" % len(JOIN),
+        (400,),
+    ),
+    "content-length-not-a-number": (b"Content-Length: 1e3\r\n", (400,)),
+    "unknown-expectation": (b"Expect: 200-ok\r\nContent-Length: %d\r\n" % len(JOIN), (417,)),
+}
+
+
+@pytest.mark.parametrize("name", list(FRAMING))
+def test_ambiguous_framing_is_refused_and_stores_nothing(
+    system: System, world: World, name: str
+) -> None:
+    headers, expected = FRAMING[name]
+    before = system.settled_counts()
+    data = _raw(
+        system,
+        b"POST /api/v1/members HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+        b"Content-Type: application/json\r\n" + headers + b"\r\n" + JOIN,
+    )
+    status = int(data.split(b" ", 2)[1])
+    assert status in expected, data[:500]
+    after = system.settled_counts()
+    changed = {t: (before[t], after.get(t)) for t in before if before[t] != after.get(t)}
+    assert not changed, changed

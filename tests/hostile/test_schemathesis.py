@@ -33,6 +33,15 @@ MINIMUM_CASES = 1000
 # The signed-in callers must stay signed in: erasing themselves would turn the rest of the run
 # into 401s. Erasure is fuzzed anonymously here and proven in test_privacy.
 SIGNED_IN_SKIPS = {("DELETE", "/api/v1/members/me")}
+# Negative cases add undeclared headers, and Hypothesis draws their names from string constants
+# in the code under test, so the gateway's own list of hop-by-hop headers comes back as names. A
+# made-up Transfer-Encoding or Content-Length is message framing, which the HTTP server answers
+# before any API code runs (501 for a coding it does not implement, RFC 9112 6.1); that edge
+# is proven on its own in test_hostile_input. Here such headers are taken off the case.
+FRAMING_HEADERS = frozenset(
+    {"transfer-encoding", "content-length", "host", "connection", "expect", "te", "trailer"}
+    | {"upgrade", "keep-alive", "proxy-connection"}
+)
 
 
 @dataclass
@@ -127,6 +136,8 @@ def _fuzz(system: System, world: World, caller: str, member: Member | None) -> F
         )
         def run(case: Case[Any]) -> None:
             findings.cases += 1
+            for name in [n for n in case.headers or {} if n.lower() in FRAMING_HEADERS]:
+                del case.headers[name]
             response = None
             try:
                 response = case.call(base_url=system.gateway, timeout=30)

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import socket
 import time
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
 from celery import Celery, bootsteps
 from celery.signals import setup_logging
 from flask import Flask
+from gunicorn import util as gunicorn_util
 from gunicorn.app.base import BaseApplication
+
+from uskalla_kit.problems import PROBLEM_JSON
 
 log = logging.getLogger(__name__)
 #: gunicorn's heartbeat files belong in memory (the root filesystem may be read-only).
@@ -31,8 +37,29 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
         return self.application
 
 
+def write_problem(sock: socket.socket, status: int, reason: str, message: str) -> None:
+    """gunicorn's answer to a request it could not parse (or an app that failed outside its
+    error handlers), as the RFC 9457 problem document every other error is, not HTML. The
+    title is the status's own phrase (gunicorn calls its 501 "Bad Request")."""
+    try:
+        title = HTTPStatus(status).phrase
+    except ValueError:
+        title = reason
+    body = json.dumps(
+        {"type": "about:blank", "title": title, "status": status, "detail": message or title}
+    ).encode()
+    head = (
+        f"HTTP/1.1 {status} {title}\r\nConnection: close\r\n"
+        f"Content-Type: {PROBLEM_JSON}\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    gunicorn_util.write_nonblock(sock, head.encode("latin-1") + body)
+
+
 def serve_api(app: Flask, host: str, port: int, workers: int, threads: int) -> None:
     """Serve a WSGI app with gunicorn's threaded workers; SIGTERM drains gracefully."""
+    # The workers call gunicorn.util.write_error for every error they answer themselves
+    # (bad framing, a request line or headers too long): the one place to make those problems.
+    gunicorn_util.write_error = write_problem
     _Gunicorn(
         app,
         {

@@ -184,6 +184,12 @@ def _send(system: System, world: World, case: Hostile) -> requests.Response:
         pytest.fail(f"the connection broke instead of an answer: {error!r}")
 
 
+def _assert_nothing_stored(system: System, before: dict[str, int]) -> None:
+    after = system.settled_counts()
+    changed = {t: (before[t], after.get(t)) for t in before if before[t] != after.get(t)}
+    assert not changed and set(after) == set(before), changed
+
+
 @pytest.mark.parametrize("name", list(CASES))
 def test_hostile_request_gets_a_clear_4xx_and_stores_nothing(
     system: System, world: World, name: str
@@ -196,9 +202,7 @@ def test_hostile_request_gets_a_clear_4xx_and_stores_nothing(
     assert answer.json()["status"] == answer.status_code
     if answer.status_code == 422:
         assert answer.json().get("errors"), answer.text
-    after = system.settled_counts()
-    changed = {t: (before[t], after.get(t)) for t in before if before[t] != after.get(t)}
-    assert not changed and set(after) == set(before), changed
+    _assert_nothing_stored(system, before)
 
 
 def _raw(system: System, request: bytes) -> int:
@@ -262,6 +266,4 @@ def test_ambiguous_framing_is_refused_and_stores_nothing(
         b"Content-Type: application/json\r\n" + headers + b"\r\n" + JOIN,
     )
     assert status in expected, status
-    after = system.settled_counts()
-    changed = {t: (before[t], after.get(t)) for t in before if before[t] != after.get(t)}
-    assert not changed, changed
+    _assert_nothing_stored(system, before)

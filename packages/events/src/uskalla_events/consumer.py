@@ -246,6 +246,11 @@ def backoff(retries: int, base: float, cap: float) -> float:
     return float(min(cap, base * (2**retries)))
 
 
+def _as_event(raw: Any) -> dict[str, Any]:
+    """A message's envelope; anything else kept whole, to fail the contract and be dead-lettered."""
+    return raw if isinstance(raw, dict) else {"raw": repr(raw)}
+
+
 def register_event_task(
     app: Celery,
     consumer: Consumer,
@@ -293,7 +298,7 @@ def register_event_task(
     @app.task(name=EVENT_TASK, bind=True, shared=False, acks_late=True, reject_on_worker_lost=True)  # type: ignore[untyped-decorator]
     def handle_event(self: Task, raw: Any) -> None:
         retries = self.request.retries
-        raw = raw if isinstance(raw, dict) else {"raw": repr(raw)}
+        raw = _as_event(raw)
         failure = attempt(raw, retries)
         if failure is not None:
             raise self.retry(
@@ -306,7 +311,7 @@ def register_event_task(
     @app.task(name=EVENTS_TASK, bind=True, shared=False, acks_late=True, reject_on_worker_lost=True)  # type: ignore[untyped-decorator]
     def handle_events(self: Task, raws: Any) -> None:
         raws = raws if isinstance(raws, list) else [raws]
-        raws = [raw if isinstance(raw, dict) else {"raw": repr(raw)} for raw in raws]
+        raws = [_as_event(raw) for raw in raws]
         try:
             consumer.handle_many([Envelope.from_dict(raw) for raw in raws])
         except Exception:

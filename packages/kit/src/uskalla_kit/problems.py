@@ -35,7 +35,7 @@ class Problem(Exception):
         self.extra = extra
 
 
-def problem_response(problem: Problem) -> Response:
+def problem_document(problem: Problem) -> dict[str, Any]:
     body: dict[str, Any] = {
         "type": "about:blank",
         "title": problem.title,
@@ -45,6 +45,11 @@ def problem_response(problem: Problem) -> Response:
     }
     if problem.errors is not None:
         body["errors"] = problem.errors
+    return body
+
+
+def problem_response(problem: Problem) -> Response:
+    body = problem_document(problem)
     response = Response(json.dumps(body), status=problem.status, mimetype=PROBLEM_JSON)
     for key, value in problem.headers.items():
         response.headers[key] = value

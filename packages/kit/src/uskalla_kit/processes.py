@@ -16,7 +16,7 @@ from flask import Flask
 from gunicorn import util as gunicorn_util
 from gunicorn.app.base import BaseApplication
 
-from uskalla_kit.problems import PROBLEM_JSON
+from uskalla_kit.problems import PROBLEM_JSON, Problem, problem_document
 
 log = logging.getLogger(__name__)
 #: gunicorn's heartbeat files belong in memory (the root filesystem may be read-only).
@@ -45,9 +45,7 @@ def write_problem(sock: socket.socket, status: int, reason: str, message: str) -
         title = HTTPStatus(status).phrase
     except ValueError:
         title = reason
-    body = json.dumps(
-        {"type": "about:blank", "title": title, "status": status, "detail": message or title}
-    ).encode()
+    body = json.dumps(problem_document(Problem(status, title, message or None))).encode()
     head = (
         f"HTTP/1.1 {status} {title}\r\nConnection: close\r\n"
         f"Content-Type: {PROBLEM_JSON}\r\nContent-Length: {len(body)}\r\n\r\n"

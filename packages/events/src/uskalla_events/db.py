@@ -36,7 +36,13 @@ class Database:
     ) -> None:
         self.url = url
         self.engine: Engine = create_engine(
-            url, pool_size=pool_size, max_overflow=pool_size, echo=echo
+            # hide_parameters: a failed statement's error (and so the log) never shows the
+            # values it carried: e-mail addresses, names, tokens' hashes.
+            url,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            echo=echo,
+            hide_parameters=True,
         )
         ping_when_idle(self.engine, ping_after_idle)
         self._before_dispose: list[Callable[[], object]] = []

@@ -27,6 +27,36 @@ class Identity:
         return self.role == "coordinator"
 
 
+@dataclass(frozen=True)
+class Standing:
+    """A member's current role and state as a service knows them (from the members events).
+
+    A token carries the role of the moment it was issued and lives for its whole lifetime;
+    a service checks each request's token against its standing, so a demotion, deactivation
+    or erasure takes effect as soon as the event has arrived, not when the token expires."""
+
+    role: str = "member"
+    active: bool = True
+    erased: bool = False
+
+
+#: A service's look-up of a member's standing: None when it has not heard of them yet (their
+#: "joined" event may arrive after their first request), in which case the token is trusted.
+StandingLookup = Callable[[str], Standing | None]
+
+
+def apply_standing(identity: Identity, standing: Standing | None) -> Identity:
+    """The identity the token's holder has now: 401 for an erased or deactivated member; the
+    member role for a coordinator who has been demoted. A promotion takes a new token."""
+    if standing is None:
+        return identity
+    if standing.erased or not standing.active:
+        raise no_such_member()
+    if identity.is_coordinator and standing.role != "coordinator":
+        return Identity(member_id=identity.member_id, role="member")
+    return identity
+
+
 class TokenVerifier:
     def __init__(self, public_key: str, *, issuer: str, audience: str) -> None:
         self.public_key = public_key
@@ -63,9 +93,12 @@ INVALID_TOKEN = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
 
 def no_such_member() -> Problem:
     """401 for a valid token whose member is not (or no longer) one: a token outlives the
-    member's erasure by its lifetime."""
+    member's erasure or deactivation by its lifetime."""
     return Problem(
-        401, "Unauthorized", "The token names no member of the network.", headers=INVALID_TOKEN
+        401,
+        "Unauthorized",
+        "The token names no active member of the network.",
+        headers=INVALID_TOKEN,
     )
 
 
@@ -78,7 +111,7 @@ def current_identity() -> Identity | None:
         else:
             verifier: TokenVerifier = current_app.extensions["uskalla.tokens"]
             try:
-                g.identity = verifier.verify(token)
+                identity = verifier.verify(token)
             except jwt.InvalidTokenError as exc:
                 raise Problem(
                     401,
@@ -86,6 +119,10 @@ def current_identity() -> Identity | None:
                     f"The token is not valid: {exc}",
                     headers=INVALID_TOKEN,
                 ) from None
+            lookup: StandingLookup | None = current_app.extensions.get("uskalla.standing")
+            if lookup is not None:
+                identity = apply_standing(identity, lookup(identity.member_id))
+            g.identity = identity
     return cast(Identity | None, g.identity)
 
 
@@ -114,3 +151,8 @@ def signed_in(role: str | None = None) -> Callable[[F], F]:
 
 def init_app(app: Flask, verifier: TokenVerifier) -> None:
     app.extensions["uskalla.tokens"] = verifier
+
+
+def check_standing(app: Flask, lookup: StandingLookup) -> None:
+    """Check every request's token against the member's current standing (see `Standing`)."""
+    app.extensions["uskalla.standing"] = lookup

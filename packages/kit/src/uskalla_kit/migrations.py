@@ -33,7 +33,7 @@ def run_env(metadata: MetaData) -> None:
         with context.begin_transaction():
             context.run_migrations()
         return
-    engine = create_engine(str(url), poolclass=pool.NullPool)
+    engine = create_engine(str(url), poolclass=pool.NullPool, hide_parameters=True)
     with engine.connect() as connection:
         # One migrator at a time, however many replicas start together.
         connection.exec_driver_sql("SELECT pg_advisory_lock(727001)")

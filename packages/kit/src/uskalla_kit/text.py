@@ -1,7 +1,11 @@
-"""What text a request may carry: storable Unicode without NUL, in bodies and query strings."""
+"""What text a request may carry: storable Unicode without control characters, in bodies and
+query strings. Tab and newline (and a newline written CR LF, as browsers send a textarea) are
+the only control characters any field takes; everything else (NUL, C0, DEL, C1, U+FFFE/FFFF)
+would break a feed, a CSV file, a calendar or a terminal somewhere downstream."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import parse_qsl, unquote_to_bytes
 
@@ -9,15 +13,33 @@ from urllib.parse import parse_qsl, unquote_to_bytes
 MAX_DEPTH = 32
 
 
+#: Control characters no text field takes: C0 but tab and LF, CR not before LF, DEL, C1, and
+#: the noncharacters U+FFFE and U+FFFF (not XML either).
+CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]|\r(?!\n)")
+
+
 def text_problem(text: str) -> str | None:
-    """Why PostgreSQL could not store this text, or None."""
+    """Why this text is refused (PostgreSQL could not store it, or it holds control
+    characters), or None."""
     if "\x00" in text:
         return "Must not contain NUL characters."
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
         return "Must be valid Unicode text (no lone surrogates)."
+    found = CONTROL.search(text)
+    if found:
+        return (
+            f"Must not contain control characters (found U+{ord(found.group()[0]):04X}); "
+            "only tab and line breaks are allowed."
+        )
     return None
+
+
+def printable(text: str) -> str:
+    """`text` without the characters `text_problem` refuses, for output that must stay
+    well-formed (XML, CSV, iCalendar) whatever was stored before the rule."""
+    return CONTROL.sub("", text.encode("utf-8", "replace").decode("utf-8"))
 
 
 def json_text_errors(value: Any, path: str = "", depth: int = 0) -> dict[str, list[str]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from itsdangerous import URLSafeSerializer
 from uskalla_kit.auth import Identity, Standing, apply_standing
 from uskalla_kit.problems import Problem
 from uskalla_kit.sealed import Sealer, secrets_list
@@ -47,6 +48,8 @@ def test_signed_tokens_rotate_and_expire() -> None:
     assert after.read(token) == {"member_id": "m"}
     assert SignedTokens("s2", "unsubscribe").read(token) is None
     assert SignedTokens("s1", "other").read(token) is None
+    legacy = URLSafeSerializer("s1", salt="uskalla.unsubscribe").dumps({"member_id": "m"})
+    assert after.read(legacy) is None  # untimed: no expiry to check, so refused
     time.sleep(2.1)
     assert after.read(token) is None
 

@@ -36,4 +36,6 @@ class SignedTokens:
             payload = self._serializer.loads(token, max_age=self.max_age)
         except BadSignature:  # SignatureExpired is one
             return None
+        except ValueError:  # a token from before they were timed: signed, but no timestamp
+            return None
         return payload if isinstance(payload, dict) else None

@@ -64,3 +64,16 @@ def test_standing_demotes_and_refuses_at_once() -> None:
         with pytest.raises(Problem) as caught:
             apply_standing(coordinator, gone)
         assert caught.value.status == 401
+
+
+def test_answers_to_identified_requests_are_not_stored() -> None:
+    from uskalla_kit.auth import TokenVerifier
+    from uskalla_kit.runtime import make_app
+
+    app = make_app(
+        "t", max_body_bytes=1000, verifier=TokenVerifier("k", issuer="i", audience="a"), checks={}
+    )
+    client = app.test_client()
+    assert "Cache-Control" not in client.get("/healthz").headers
+    answer = client.get("/healthz", headers={"Authorization": "Bearer x"})
+    assert answer.headers["Cache-Control"] == "no-store"

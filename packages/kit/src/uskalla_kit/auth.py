@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 import jwt
-from flask import Flask, current_app, g, request
+from flask import Flask, Response, current_app, g, request
 
 from uskalla_kit.problems import Problem
 
@@ -151,6 +151,14 @@ def signed_in(role: str | None = None) -> Callable[[F], F]:
 
 def init_app(app: Flask, verifier: TokenVerifier) -> None:
     app.extensions["uskalla.tokens"] = verifier
+
+    @app.after_request
+    def _no_store(response: Response) -> Response:
+        """An answer to a request that said who is asking may hold that person's data: no
+        cache (a browser's, a proxy's) keeps it."""
+        if "Authorization" in request.headers and "Cache-Control" not in response.headers:
+            response.headers["Cache-Control"] = "no-store"
+        return response
 
 
 def check_standing(app: Flask, lookup: StandingLookup) -> None:

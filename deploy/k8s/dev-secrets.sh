@@ -24,6 +24,7 @@ mk uskalla-jwt-public --from-literal=jwt-public.pem="$public"
 mk members-jwt-private --from-literal=jwt-private.pem="$private"
 mk uskalla-internal-token --from-literal=token="$(rand)"
 mk uskalla-unsubscribe-secret --from-literal=secret="$(rand)"
+mk uskalla-event-token-keys --from-literal=keys="$(rand)"
 mk uskalla-redis --from-literal=url=redis://redis:6379/0 --from-literal=address=redis:6379 \
   --from-literal=password=
 for svc in members experiments notifications; do

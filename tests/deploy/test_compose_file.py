@@ -167,3 +167,18 @@ def test_every_image_is_built_from_the_one_dockerfile_with_its_own_package(
         args = build["args"]
         assert args["PACKAGE"] and args["PROGRAM"], name
         assert "devstack" not in args["SOURCES"], name
+
+
+def test_the_mail_catcher_is_reachable_from_this_machine_only(compose: Compose) -> None:
+    # Captured mail holds working confirmation and sign-in links.
+    for port in compose["services"]["mailcatcher"]["ports"]:
+        assert str(port).startswith("127.0.0.1:"), port
+
+
+def test_link_tokens_in_events_are_sealed_with_a_generated_key(compose: Compose) -> None:
+    services = compose["services"]
+    for name in ("members", "members-worker", "notifications", "notifications-worker"):
+        assert services[name]["environment"]["EVENT_TOKEN_KEYS_FILE"].startswith(
+            "/run/uskalla/shared/"
+        ), name
+    assert "event-token-keys" in " ".join(services["keygen"]["command"])

@@ -148,6 +148,19 @@ def test_every_referenced_secret_is_documented_in_the_example(overlay: tuple[str
                     )
 
 
+def test_services_that_seal_link_tokens_mount_the_shared_keys(overlay: tuple[str, Objects]) -> None:
+    _, objects = overlay
+    for workload in of_kind(objects, *WORKLOADS):
+        sealing = pod_labels(workload).get("app.kubernetes.io/name") in {"members", "notifications"}
+        mounted = {
+            source["secret"]["name"]
+            for volume in pod_spec(workload).get("volumes", [])
+            for source in volume.get("projected", {}).get("sources", [])
+            if "secret" in source
+        }
+        assert ("uskalla-event-token-keys" in mounted) == sealing, name_of(workload)
+
+
 # ---- workloads ------------------------------------------------------------------------
 
 

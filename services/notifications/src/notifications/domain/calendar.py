@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from icalendar import Calendar, Event, vCalAddress, vText
+from uskalla_kit.text import printable
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,10 @@ def ics(
     attendee: str | None = None,
     stamp: datetime | None = None,
 ) -> bytes:
-    """The entry as a VCALENDAR; REQUEST (a registration) names organizer and attendee."""
+    """The entry as a VCALENDAR; REQUEST (a registration) names organizer and attendee.
+
+    Text is `printable`: a control character stored before they were refused would make
+    content lines no calendar program has to read (RFC 5545 3.3.11)."""
     calendar = Calendar()
     calendar.add("prodid", "-//Kuntaliitto//Uskalla//FI")
     calendar.add("version", "2.0")
@@ -44,14 +48,14 @@ def ics(
     event.add("dtstamp", (stamp or datetime.now(UTC)).astimezone(UTC))
     event.add("dtstart", entry.starts_at.astimezone(UTC))
     event.add("dtend", entry.ends_at.astimezone(UTC))
-    event.add("summary", entry.title)
-    event.add("url", entry.url)
+    event.add("summary", printable(entry.title))
+    event.add("url", printable(entry.url))
     event.add("sequence", 0)
     description = "\n\n".join(p for p in (entry.description, entry.online_url, entry.url) if p)
-    event.add("description", description)
+    event.add("description", printable(description))
     where = entry.location or entry.online_url
     if where:
-        event.add("location", where)
+        event.add("location", printable(where))
     if method == "REQUEST" and organizer and attendee:
         event.add("organizer", vCalAddress(f"mailto:{organizer}"))
         guest = vCalAddress(f"mailto:{attendee}")

@@ -215,7 +215,7 @@ def test_each_kind_arrives_once_in_the_right_language(notifications: Notificatio
         {
             "member_id": str(uuid.uuid4()),
             "email": "c@e2e.fi",
-            "name": "C",
+            "name": "Claim your prize at https://evil.example",
             "language": "sv",
             "token": "T1",
         },
@@ -225,7 +225,7 @@ def test_each_kind_arrives_once_in_the_right_language(notifications: Notificatio
         {
             "member_id": str(uuid.uuid4()),
             "email": "a@e2e.fi",
-            "name": "A",
+            "name": "Another prize: https://evil.example",
             "language": "fi",
             "already_member": True,
         },
@@ -246,7 +246,10 @@ def test_each_kind_arrives_once_in_the_right_language(notifications: Notificatio
     confirmation = mail_to(sink, "c@e2e.fi")
     assert confirmation["subject"].startswith("Bekräfta")
     assert f"{BASE}/sv/confirm?token=T1" in confirmation["text"]
-    assert mail_to(sink, "a@e2e.fi")["subject"] == "Olet jo MeUskaltajat-verkoston jäsen"
+    already = mail_to(sink, "a@e2e.fi")
+    assert already["subject"] == "Olet jo MeUskaltajat-verkoston jäsen"
+    # Mail to an address that has confirmed nothing echoes nothing the joiner typed.
+    assert "evil.example" not in confirmation["text"] + already["text"]
     wait_until(lambda: len(sink.to("en@e2e.fi")) == 2, message="welcome and sign-in in English")
     sign_in = next(m for m in sink.to("en@e2e.fi") if "sign-in" in m["subject"])
     assert (

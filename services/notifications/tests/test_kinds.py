@@ -27,6 +27,10 @@ def raw_message(service: Service, mail: dict) -> email.message.EmailMessage:
     return email.message_from_bytes(service.sink.store.raw(mail["id"]), policy=email.policy.default)
 
 
+#: What a stranger could type as their name into the join form, to have it mailed to anyone.
+SPAM = "Voitit 1000 euroa, lunasta: https://evil.example/palkinto"
+
+
 def test_confirmation_in_each_language_with_the_link(service: Service) -> None:
     prefixes = {"fi": "", "sv": "/sv", "en": "/en"}
     subjects = {"fi": "Vahvista", "sv": "Bekräfta", "en": "Confirm"}
@@ -37,12 +41,14 @@ def test_confirmation_in_each_language_with_the_link(service: Service) -> None:
             {
                 "member_id": str(uuid.uuid4()),
                 "email": to,
-                "name": "Maija",
+                "name": SPAM,
                 "language": language,
                 "token": f"tok-{language}",
             },
         )
         mail = only(service, to)
+        # The address has not said yet that it wants anything: nothing the joiner typed.
+        assert "evil" not in mail["text"] and "evil" not in mail["subject"], mail["text"]
         assert mail["subject"].startswith(subjects[language]), mail["subject"]
         assert f"{BASE}{prefix}/confirm?token=tok-{language}" in mail["text"]
         assert mail["headers"]["Content-Language"] == language
@@ -58,13 +64,14 @@ def test_already_member_and_welcome(service: Service) -> None:
         {
             "member_id": member_id,
             "email": "old@example.fi",
-            "name": "Olli",
+            "name": SPAM,
             "language": "sv",
             "already_member": True,
         },
     )
     mail = only(service, "old@example.fi")
     assert "redan medlem" in mail["subject"]
+    assert "evil" not in mail["text"], mail["text"]
     assert f"{BASE}/sv/sign-in" in mail["text"]
 
     service.handle(

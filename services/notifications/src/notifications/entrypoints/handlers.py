@@ -54,14 +54,13 @@ def register_member_handlers(handlers: EventHandlers, deliveries: Deliveries) ->
     @handlers.on("members.member.registered.v1")
     def member_registered(session: Session, event: Envelope) -> None:
         d = event.data
+        # The address has not confirmed anything yet: these mails carry nothing the joiner
+        # typed (the name), so the join form cannot send anyone wording of a stranger's choice.
         if d["already_member"]:
-            kind, context = "already_member", {"name": d["name"]}
+            kind, context = "already_member", {}
         else:
             kind = "confirmation"
-            context = {
-                "name": d["name"],
-                "confirm_url": links.confirm(base, d["language"], d["token"]),
-            }
+            context = {"confirm_url": links.confirm(base, d["language"], d["token"])}
         deliveries.schedule(
             session,
             kind=kind,

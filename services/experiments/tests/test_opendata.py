@@ -1,14 +1,20 @@
-"""Open data: stats (failed experiments counted), the Atom feed and the CSV export."""
+"""Open data: stats (failed experiments counted), the Atom feed and the CSV export, well-formed
+whatever is stored; and no text field takes what would break them."""
 
 from __future__ import annotations
 
 import csv
 import io
+import uuid
 from typing import Any
 from xml.etree import ElementTree as ET
 
+from experiments.adapters.models import Experiment
 from experiments.entrypoints.schemas import StatsSchema
 from flask.testing import FlaskClient
+from sqlalchemy import update
+from uskalla_kit import Runtime
+from uskalla_kit.text import CONTROL
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 
@@ -146,3 +152,89 @@ def test_csv_export_of_published_experiments(
         failed["id"]
     ]
     assert client.get("/api/v1/experiments.csv", query_string={"kind": "x"}).status_code == 422
+
+
+#: Characters no text field takes now, as rows stored before that rule may still hold them.
+CONTROLS = "\x01\x0b\x1b\x7f\x85\ufffe"
+
+
+def stored_before_the_rule(runtime: Runtime, experiment_id: str) -> None:
+    """Put control characters into a published experiment's texts, straight into the table."""
+    with runtime.db.transaction() as session:
+        session.execute(
+            update(Experiment)
+            .where(Experiment.id == uuid.UUID(experiment_id))
+            .values(
+                title=f"Otsikko{CONTROLS}loppu",
+                summary=f"Tiivistelmä{CONTROLS}",
+                organisation=f"\x1b[31mKunta{CONTROLS}",
+                lessons=f"Opit\x85{CONTROLS}",
+                themes=["employment", f"x{CONTROLS}"],
+            )
+        )
+
+
+def test_feed_and_csv_stay_well_formed_whatever_is_stored(
+    api: Any, client: FlaskClient, runtime: Runtime, people: dict[str, Any]
+) -> None:
+    experiment = evaluated(api, client, people["owner"], "failed")
+    stored_before_the_rule(runtime, experiment["id"])
+
+    feed = ET.fromstring(client.get("/api/v1/experiments/feed.atom").data)
+    entry = feed.find(f"{ATOM}entry")
+    assert entry is not None
+    assert entry.findtext(f"{ATOM}title") == "Otsikkoloppu"
+    assert entry.findtext(f"{ATOM}summary") == "Tiivistelmä"
+    assert [c.get("term") for c in entry.findall(f"{ATOM}category")] == ["employment", "x"]
+
+    text = client.get("/api/v1/experiments.csv").get_data(as_text=True)
+    assert len(text.splitlines()) == 2  # no line break a reader might see inside a cell
+    header, row = csv.reader(io.StringIO(text, newline=""))
+    cells = dict(zip(header, row, strict=True))
+    assert cells["title"] == "Otsikkoloppu" and cells["summary"] == "Tiivistelmä"
+    assert cells["organisation"] == "[31mKunta" and cells["lessons"] == "Opit"
+    assert cells["themes"] == "employment;x"
+    assert not [c for c in row if CONTROL.search(c)]
+
+
+def test_every_text_field_refuses_control_characters_and_stores_nothing(
+    api: Any, client: FlaskClient, people: dict[str, Any]
+) -> None:
+    """The kit's rule holds for every way text enters this service: JSON bodies (each text
+    field of an experiment, its evaluation, a comment), query strings; form bodies not at all."""
+    owner = people["owner"].headers
+    experiment = api.published(people["owner"], stage="running")
+    url = f"/api/v1/experiments/{experiment['id']}"
+    comment = client.post(url + "/comments", json={"body": "Moi"}, headers=owner).json
+    before = client.get(url, headers=owner).json
+    fields = ("title", "summary", "description", "organisation", "problem", "goals", "looking_for")
+    for control in CONTROLS + "\x00\r\x9f\uffff":
+        bad = f"a{control}b"
+        for field in fields:
+            created = client.post(
+                "/api/v1/experiments", json={**api.draft, field: bad}, headers=owner
+            )
+            edited = client.patch(url, json={field: bad}, headers=owner)
+            for answer in (created, edited):
+                assert answer.status_code == 422, (field, control)
+                assert answer.mimetype == "application/problem+json"
+                assert list(answer.json["errors"]) == [field]
+        for field in ("what_worked", "what_failed", "lessons", "next_steps"):
+            answer = client.put(
+                url + "/evaluation", json={"outcome": "failed", field: bad}, headers=owner
+            )
+            assert answer.status_code == 422 and list(answer.json["errors"]) == [field]
+        for answer in (
+            client.post(url + "/comments", json={"body": bad}, headers=owner),
+            client.patch(f"/api/v1/comments/{comment['id']}", json={"body": bad}, headers=owner),
+        ):
+            assert answer.status_code == 422 and list(answer.json["errors"]) == ["body"]
+        for path in ("/api/v1/experiments", "/api/v1/experiments.csv", "/api/v1/experiments/stats"):
+            answer = client.get(path, query_string={"q": bad})
+            assert answer.status_code == 422 and list(answer.json["errors"]) == ["q"], path
+    form = client.post("/api/v1/experiments", data={**api.draft, "title": "a\x1bb"}, headers=owner)
+    assert form.status_code == 415
+    assert client.get(url, headers=owner).json == before
+    assert client.get("/api/v1/experiments", headers=owner).json["total"] == 1
+    comments = client.get(url + "/comments").json["items"]
+    assert [c["body"] for c in comments] == ["Moi"]

@@ -1,9 +1,14 @@
-"""The Atom 1.0 (RFC 4287) feed of newly published experiments, built with xml.etree."""
+"""The Atom 1.0 (RFC 4287) feed of newly published experiments, built with xml.etree.
+
+Stored text goes in through `printable`: a control character saved before the rule refusing
+them would otherwise make the feed no XML at all."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from xml.etree import ElementTree as ET
+
+from uskalla_kit.text import printable
 
 from experiments.adapters.models import Experiment
 
@@ -17,7 +22,7 @@ EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
     element = ET.SubElement(parent, f"{{{ATOM}}}{tag}", attrs)
     if text is not None:
-        element.text = text
+        element.text = printable(text)
     return element
 
 
@@ -49,6 +54,6 @@ def build_feed(base_url: str, experiments: list[Experiment]) -> bytes:
         _sub(entry, "updated", e.updated_at.isoformat())
         _sub(entry, "summary", e.summary, type="text")
         for theme in e.themes:
-            _sub(entry, "category", term=theme)
+            _sub(entry, "category", term=printable(theme))
     document: bytes = ET.tostring(feed, encoding="utf-8", xml_declaration=True)
     return document

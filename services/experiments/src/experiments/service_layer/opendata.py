@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Integer, extract, func, select
 from sqlalchemy.orm import Session
+from uskalla_kit.text import printable
 
 from experiments.adapters.models import Experiment, Theme
 from experiments.adapters.search import ExperimentFilters, all_matching, published_matching
@@ -102,8 +103,9 @@ def csv_rows(session: Session, filters: ExperimentFilters, base_url: str) -> Ite
 
 
 def _cell(value: Any) -> str:
-    """A CSV cell; text that a spreadsheet would run as a formula is prefixed with a quote."""
-    text = "" if value is None else str(value)
+    """A CSV cell; text that a spreadsheet would run as a formula is prefixed with a quote.
+    Control characters stored before the rule refusing them are left out."""
+    text = "" if value is None else printable(str(value))
     if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + text
     return text

@@ -48,7 +48,7 @@ class System:
             url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True
         )
 
-    def _link_token(self, to: str, path: str, seen: int) -> str:
+    def link_token(self, to: str, path: str, seen: int) -> str:
         def arrived() -> list[str]:
             texts = [m["text"] for m in self.sink.store.messages(to) if path in m["text"]]
             return texts[seen:]
@@ -58,7 +58,7 @@ class System:
         assert match, text
         return match.group(1)
 
-    def _links_sent(self, to: str, path: str) -> int:
+    def links_sent(self, to: str, path: str) -> int:
         return sum(path in m["text"] for m in self.sink.store.messages(to))
 
     def join(self, email: str, name: str, language: str = "en") -> str:
@@ -79,18 +79,18 @@ class System:
         )
         assert answer.status_code == 202, answer.text
         confirmed = self.api(
-            "POST", "/members/confirm", json={"token": self._link_token(email, "/confirm?", 0)}
+            "POST", "/members/confirm", json={"token": self.link_token(email, "/confirm?", 0)}
         )
         assert confirmed.status_code == 200, confirmed.text
         return str(confirmed.json()["id"])
 
     def sign_in(self, email: str) -> str:
-        seen = self._links_sent(email, "/sign-in/callback?")
+        seen = self.links_sent(email, "/sign-in/callback?")
         assert self.api("POST", "/auth/sign-in", json={"email": email}).status_code == 202
         answer = self.api(
             "POST",
             "/auth/token",
-            json={"token": self._link_token(email, "/sign-in/callback?", seen)},
+            json={"token": self.link_token(email, "/sign-in/callback?", seen)},
         )
         assert answer.status_code == 200, answer.text
         return str(answer.json()["access_token"])
@@ -121,6 +121,20 @@ class System:
                     counts[f"{service}.{table}"] = row[0] if row else 0
         return counts
 
+    def contents(self) -> dict[str, str]:
+        """A digest of every row of every table of every service's database (all columns as
+        text), keyed 'service.table': unlike counts, it sees an update too."""
+        digests: dict[str, str] = {}
+        for service in SERVICES:
+            with self.db(service) as conn:
+                for schema, table in relations(conn):
+                    row = conn.execute(
+                        "SELECT md5(coalesce(string_agg(t::text, chr(10) ORDER BY t::text), ''))"
+                        f' FROM "{schema}"."{table}" AS t'
+                    ).fetchone()
+                    digests[f"{service}.{table}"] = row[0] if row else ""
+        return digests
+
     def settled_counts(self, quiet: float = 1.0) -> dict[str, int]:
         """Row counts once background work (relays, consumers, mail) has left them unchanged
         for `quiet` seconds."""
@@ -135,3 +149,16 @@ class System:
             return now if time.monotonic() - since[0] >= quiet else None
 
         return wait_until(stable, timeout=60, interval=0.5, message="row counts to settle")  # type: ignore[no-any-return]
+
+
+def relations(conn: psycopg.Connection[Any]) -> list[tuple[str, str]]:
+    """(schema, name) of every table and materialized view outside PostgreSQL's own schemas."""
+    return [
+        (r[0], r[1])
+        for r in conn.execute(
+            "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n"
+            " ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p', 'm')"
+            " AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
+            " AND n.nspname NOT LIKE 'pg\\_%' ORDER BY 1, 2"
+        )
+    ]

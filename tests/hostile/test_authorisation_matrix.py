@@ -3,8 +3,9 @@ does. The expected table is written out from API.md's "who" column."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -208,6 +209,80 @@ def test_the_table_covers_every_operation_of_the_merged_openapi(system: System) 
     assert operations == set(EXPECTED), (
         f"not in the table: {sorted(operations - set(EXPECTED))}; "
         f"not served: {sorted(set(EXPECTED) - operations)}"
+    )
+
+
+# One operation per service for the old token of a member whose standing changed: one that only
+# coordinators may do, and one that any signed-in member of that service's API may do (the
+# notifications API has only coordinators' operations, so the members whose standing changes
+# below are all coordinators first: each service has something to take away).
+Probe = tuple[str, str, Any]
+COORDINATORS_ONLY: dict[str, Probe] = {
+    "members": ("GET", "/members", None),
+    "experiments": ("GET", "/moderation/comments", None),
+    "notifications": ("POST", "/newsletters", {"subject": "Vanha valta", "body": "Teksti"}),
+}
+SIGNED_IN: dict[str, Probe] = {
+    "members": ("GET", "/members/me", None),
+    "experiments": (
+        "POST",
+        "/experiments",
+        {"title": "Vanha valta", "summary": "Tiivistelmä", "kind": "pilot", "scale": "small"},
+    ),
+    "notifications": ("GET", "/newsletters", None),
+}
+# What happens to the member, what the old token is asked to do, and the answers that say no.
+CHANGES: dict[str, tuple[dict[str, Probe], set[int]]] = {
+    "demoted": (COORDINATORS_ONLY, {403}),
+    "deactivated": (SIGNED_IN, {401, 403}),
+    "erased": (SIGNED_IN, {401}),
+}
+WITHIN = 5.0
+
+
+def _statuses(system: System, member: Member, probes: dict[str, Probe]) -> dict[str, int]:
+    return {
+        service: system.api(method, path, headers=member.auth, json=body).status_code
+        for service, (method, path, body) in probes.items()
+    }
+
+
+@pytest.mark.parametrize("change", list(CHANGES))
+def test_an_old_token_loses_what_the_member_lost_in_every_service_within_five_seconds(
+    system: System, world: World, change: str
+) -> None:
+    probes, refused = CHANGES[change]
+    member = system.member(f"{change}.standing@example.fi", f"Vilma Vallaton {change}")
+    promoted = system.api(
+        "PATCH",
+        f"/members/{member.id}",
+        headers=world.coordinator.auth,
+        json={"role": "coordinator"},
+    )
+    assert promoted.status_code == 200, promoted.text
+    member = replace(member, token=system.sign_in(member.email))  # a coordinator's token
+    before = _statuses(system, member, probes)
+    assert all(status in (200, 201) for status in before.values()), before
+
+    if change == "erased":
+        answer = system.api("DELETE", "/members/me", headers=member.auth)
+        assert answer.status_code == 202, answer.text
+    else:
+        body = {"role": "member"} if change == "demoted" else {"active": False}
+        answer = system.api(
+            "PATCH", f"/members/{member.id}", headers=world.coordinator.auth, json=body
+        )
+        assert answer.status_code == 200, answer.text
+    started = time.monotonic()
+    while True:
+        after = _statuses(system, member, probes)
+        took = time.monotonic() - started
+        if all(status in refused for status in after.values()) or took > WITHIN:
+            break
+        time.sleep(0.1)
+    print(f"\n{change}: before {before}, after {took:.2f}s {after}")
+    assert all(status in refused for status in after.values()), (
+        f"{change} member's old token after {took:.1f}s (wanted {refused}): {after}"
     )
 
 

@@ -87,7 +87,7 @@ def deliver(runtime: Runtime, event_type: str, data: dict[str, Any]) -> None:
     runtime.events.consumer.handle(new_envelope(event_type, data))
 
 
-def joined(runtime: Runtime, member_id: str, name: str, email: str) -> None:
+def joined(runtime: Runtime, member_id: str, name: str, email: str, role: str = "member") -> None:
     deliver(
         runtime,
         "members.member.joined.v1",
@@ -99,6 +99,7 @@ def joined(runtime: Runtime, member_id: str, name: str, email: str) -> None:
             "organisation": "Kunta",
             "newsletter": True,
             "invitations": True,
+            "role": role,
             "joined_at": "2026-01-01T00:00:00+00:00",
         },
     )
@@ -114,7 +115,7 @@ def people(runtime: Runtime, make_token: Callable[..., str]) -> dict[str, Person
         ("coordinator", "Kaisa Koordinaattori", "coordinator"),
     ):
         member_id = str(uuid.uuid4())
-        joined(runtime, member_id, name, f"{key}@kunta.test")
+        joined(runtime, member_id, name, f"{key}@kunta.test", role)
         result[key] = Person(member_id, role, make_token(member_id, role))
     return result
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import uuid
@@ -10,8 +11,9 @@ from typing import Any
 import psycopg
 from experiments.domain.access import Viewer
 from flask.testing import FlaskClient
+from sqlalchemy import select
 from uskalla_devstack.pytest_plugin import lock_waiters, wait_until
-from uskalla_events import EventTables
+from uskalla_events import EventTables, new_envelope
 from uskalla_kit import Runtime
 
 INTERNAL = {"X-Internal-Token": "test-internal-token"}
@@ -105,70 +107,141 @@ def test_an_erased_members_unexpired_token_writes_nothing(
     assert other.status_code == 201
 
 
-def test_erasure_removes_every_trace_of_name_and_address(
-    api: Any, client: FlaskClient, runtime: Runtime, people: dict[str, Any], make_member: Any
-) -> None:
-    member = make_member("Eila Erasmus")
-    email = f"{member.id[:8]}@kunta.test"
-    colleague = people["owner"]
-    own = api.published(member, description=f"Yhteyshenkilö Eila Erasmus, {email}.")
-    client.patch(
-        f"/api/v1/experiments/{own['id']}",
-        json={"owners": {"add": [colleague.id]}},
-        headers=member.headers,
-    )
-    others = api.published(colleague, summary="Kiitos EILA ERASMUS avusta!")
-    client.post(
-        f"/api/v1/experiments/{others['id']}/comments",
-        json={"body": f"Kysy minulta: {email}"},
-        headers=member.headers,
-    )
-    reply = client.post(
-        f"/api/v1/experiments/{others['id']}/comments",
-        json={"body": "Kiitos Eila Erasmus!"},
-        headers=colleague.headers,
-    ).json
-    client.post(
-        f"/api/v1/comments/{reply['id']}/reports", json={"reason": "other"}, headers=member.headers
-    )
-    # an undeliverable event that carried the name sits in the dead letters
+def dead_letter(runtime: Runtime, event_type: str, data: dict[str, Any]) -> None:
+    """An undeliverable event kept in the dead letters, as the consumer leaves one."""
     tables: EventTables = runtime.events.tables
     with runtime.db.transaction() as session:
         session.execute(
             tables.dead_letters.insert().values(
-                event_id=member.id,
-                type="members.member.updated.v1",
-                envelope={"data": {"name": "Eila Erasmus", "email": email}},
+                event_id=uuid.uuid4(),
+                type=event_type,
+                envelope={"type": event_type, "data": data},
                 error="x",
                 attempts=1,
             )
         )
+
+
+def envelopes(runtime: Runtime) -> list[dict[str, Any]]:
+    tables: EventTables = runtime.events.tables
+    with runtime.db.transaction() as session:
+        return [
+            row.envelope
+            for table in (tables.outbox, tables.dead_letters)
+            for row in session.execute(select(table))
+        ]
+
+
+def test_erasure_never_edits_what_others_wrote(
+    api: Any, client: FlaskClient, runtime: Runtime, people: dict[str, Any], make_member: Any
+) -> None:
+    """A member named "Kunta" (a common word) or "Ari" (inside words) takes only their own."""
+    colleague, other = people["owner"], people["member"]
+    kunta, ari = make_member("Kunta"), make_member("Ari")
+    own = api.published(kunta, summary="Kunta kokeili omaa kokeilua.")
+    client.patch(
+        f"/api/v1/experiments/{own['id']}",
+        json={"owners": {"add": [colleague.id]}},
+        headers=kunta.headers,
+    )
+    alone = api.published(kunta, title="Kunnan yksin aloittama")
+    others = api.published(
+        colleague, summary="Kunta kokeili kokeilua.", description="Arin ja Karin ajatus."
+    )
+    comments = f"/api/v1/experiments/{others['id']}/comments"
+    mine = client.post(comments, json={"body": "Kunta kiittää."}, headers=kunta.headers).json
+    theirs = client.post(
+        comments, json={"body": "Kunta ja Ari: Arinan mielestä hyvä."}, headers=colleague.headers
+    ).json
+    for reporter in (other, colleague):  # reports on the erased member's comment
+        client.post(
+            f"/api/v1/comments/{mine['id']}/reports",
+            json={"reason": "spam"},
+            headers=reporter.headers,
+        )
+    client.post(  # the erased member's report on another's comment
+        f"/api/v1/comments/{theirs['id']}/reports", json={"reason": "other"}, headers=kunta.headers
+    )
+    client.post(
+        f"/api/v1/experiments/{own['id']}/comments", json={"body": "Ari."}, headers=ari.headers
+    )
+    dead_letter(
+        runtime,
+        "members.member.updated.v1",
+        {"member_id": kunta.id, "name": "Kunta", "email": "kunta@kunta.test", "language": "fi"},
+    )
+    dead_letter(  # another member's, which only mentions the word
+        runtime,
+        "members.member.updated.v1",
+        {"member_id": other.id, "name": "Kunta Ari", "email": "k@kunta.test", "language": "fi"},
+    )
+    before = {e["id"]: client.get(f"/api/v1/experiments/{e['id']}").json for e in (own, others)}
+
+    api.deliver("members.member.erased.v1", {"member_id": kunta.id})
+    api.deliver("members.member.erased.v1", {"member_id": ari.id})
+
+    for experiment in (own, others):  # every text as it was written, the erased name included
+        after = client.get(f"/api/v1/experiments/{experiment['id']}").json
+        for field in ("title", "summary", "description", "organisation", "problem", "goals"):
+            assert after[field] == before[experiment["id"]][field], field
+    assert client.get(f"/api/v1/experiments/{own['id']}").json["owners"] == [
+        {"id": colleague.id, "name": "Olli Omistaja"}
+    ]
+    assert client.get(f"/api/v1/experiments/{alone['id']}").json["owners"] == []
+    left = client.get(comments).json["items"]
+    assert [(c["id"], c["body"]) for c in left] == [(theirs["id"], theirs["body"])]
+    assert left[0]["body_html"] == theirs["body_html"]
+    assert client.get(f"/api/v1/experiments/{own['id']}/comments").json["items"] == []
+    reports = client.get(
+        "/api/v1/moderation/comments",
+        query_string={"status": "reported"},
+        headers=people["coordinator"].headers,
+    ).json["items"]
+    assert reports == []  # those on their comment went with it, theirs on others' too
+    kept = envelopes(runtime)
+    assert {"member_id": kunta.id, "language": "fi"} in [e["data"] for e in kept]
+    assert {
+        "member_id": other.id,
+        "name": "Kunta Ari",
+        "email": "k@kunta.test",
+        "language": "fi",
+    } in [e["data"] for e in kept]
+    posted = [e["data"] for e in kept if e["type"] == "experiments.comment.posted.v1"]
+    assert len(posted) == 3 and all(p["experiment_title"] for p in posted)
+    export = client.get(f"/internal/v1/members/{kunta.id}/export", headers=INTERNAL).json
+    assert export["profile"] == {
+        "name": "Poistettu jäsen",
+        "organisation": "",
+        "role": "member",
+        "active": False,
+        "erased": True,
+    }
+    assert export["experiments_owned"] == [] and export["comments"] == []
+    assert export["comment_reports"] == []
+
+
+def test_after_erasure_no_row_holds_the_members_name_or_address(
+    api: Any, client: FlaskClient, runtime: Runtime, people: dict[str, Any], make_member: Any
+) -> None:
+    member = make_member("Eila Erasmus")
+    email = f"{member.id[:8]}@kunta.test"
+    experiment = api.published(people["owner"])
+    client.post(
+        f"/api/v1/experiments/{experiment['id']}/comments",
+        json={"body": f"Eila Erasmus täällä, {email}"},
+        headers=member.headers,
+    )
+    dead_letter(
+        runtime,
+        "members.member.updated.v1",
+        {"member_id": member.id, "name": "Eila Erasmus", "email": email, "language": "fi"},
+    )
     assert "Eila Erasmus" in dump(runtime) and email in dump(runtime)
 
     api.deliver("members.member.erased.v1", {"member_id": member.id})
 
     everything = dump(runtime)
-    assert "eila erasmus" not in everything.lower() and email not in everything
-    detail = client.get(f"/api/v1/experiments/{own['id']}").json
-    assert detail["owners"] == [{"id": colleague.id, "name": "Olli Omistaja"}]
-    assert detail["description"] == "Yhteyshenkilö [poistettu], [poistettu]."
-    assert (
-        client.get(f"/api/v1/experiments/{others['id']}").json["summary"]
-        == "Kiitos [poistettu] avusta!"
-    )
-    comments = client.get(f"/api/v1/experiments/{others['id']}/comments").json["items"]
-    assert [c["id"] for c in comments] == [reply["id"]]  # the erased member's own comment is gone
-    assert (
-        comments[0]["body"] == "Kiitos [poistettu]!" and "[poistettu]" in comments[0]["body_html"]
-    )
-    export = client.get(f"/internal/v1/members/{member.id}/export", headers=INTERNAL).json
-    assert export["profile"] == {
-        "name": "Poistettu jäsen",
-        "organisation": "",
-        "email": None,
-        "erased": True,
-    }
-    assert export["experiments_owned"] == [] and export["comments"] == []
+    assert "Eila Erasmus" not in everything and email not in everything
 
 
 def test_internal_export_of_a_members_data(
@@ -191,7 +264,8 @@ def test_internal_export_of_a_members_data(
     assert export["profile"] == {
         "name": "Olli Omistaja",
         "organisation": "Kunta",
-        "email": "owner@kunta.test",
+        "role": "member",
+        "active": True,
         "erased": False,
     }
     assert [e["id"] for e in export["experiments_owned"]] == [experiment["id"], draft["id"]]
@@ -294,3 +368,151 @@ def test_a_write_waiting_for_an_erasure_in_progress_answers_401(
     posting.join(10)
     assert [a.status_code for a in answers] == [401]
     assert "Veera" not in dump(runtime)
+
+
+def changed(api: Any, person: Any, **fields: Any) -> None:
+    """The member's `updated` event, as members sends it on a role change or deactivation."""
+    api.deliver(
+        "members.member.updated.v1",
+        {
+            "member_id": person.id,
+            "email": "x@kunta.test",
+            "name": "Nimi",
+            "language": "fi",
+            **fields,
+        },
+    )
+
+
+def test_a_demoted_coordinators_old_token_moderates_no_more(
+    api: Any, client: FlaskClient, people: dict[str, Any]
+) -> None:
+    coordinator = people["coordinator"]
+    draft = api.create(people["owner"])
+    comment = client.post(
+        f"/api/v1/experiments/{api.published(people['owner'])['id']}/comments",
+        json={"body": "Moi"},
+        headers=people["member"].headers,
+    ).json
+    moderation = "/api/v1/moderation/comments"
+    hide = f"/api/v1/comments/{comment['id']}/hide"
+    assert client.get(moderation, headers=coordinator.headers).status_code == 200
+    assert (
+        client.get(f"/api/v1/experiments/{draft['id']}", headers=coordinator.headers).status_code
+        == 200
+    )
+
+    changed(api, coordinator, role="member")
+
+    assert client.get(moderation, headers=coordinator.headers).status_code == 403
+    assert client.post(hide, headers=coordinator.headers).status_code == 403
+    assert (
+        client.get(f"/api/v1/experiments/{draft['id']}", headers=coordinator.headers).status_code
+        == 404  # a member's view of another's draft
+    )
+    assert (
+        client.patch(
+            f"/api/v1/experiments/{draft['id']}", json={"goals": "x"}, headers=coordinator.headers
+        ).status_code
+        == 404
+    )
+    assert (
+        client.delete(f"/api/v1/comments/{comment['id']}", headers=coordinator.headers).status_code
+        == 403
+    )
+    # Still a member: they may comment as one.
+    assert (
+        client.post(
+            f"/api/v1/experiments/{comment['experiment_id']}/comments",
+            json={"body": "Jäsenenä"},
+            headers=coordinator.headers,
+        ).status_code
+        == 201
+    )
+    changed(api, coordinator, role="coordinator")
+    assert client.get(moderation, headers=coordinator.headers).status_code == 200
+
+
+def test_a_deactivated_or_erased_members_old_token_gets_401_everywhere(
+    api: Any, client: FlaskClient, people: dict[str, Any], make_member: Any
+) -> None:
+    experiment = api.published(people["owner"])
+    url = f"/api/v1/experiments/{experiment['id']}"
+    coordinator, member = people["coordinator"], people["member"]
+    comment = client.post(url + "/comments", json={"body": "Moi"}, headers=member.headers).json
+
+    def answers(person: Any) -> list[int]:
+        headers = person.headers
+        return [
+            client.get(url, headers=headers).status_code,
+            client.post("/api/v1/experiments", json=api.draft, headers=headers).status_code,
+            client.patch(url, json={"goals": "x"}, headers=headers).status_code,
+            client.post(url + "/comments", json={"body": "x"}, headers=headers).status_code,
+            client.patch(
+                f"/api/v1/comments/{comment['id']}", json={"body": "y"}, headers=headers
+            ).status_code,
+            client.get("/api/v1/moderation/comments", headers=headers).status_code,
+        ]
+
+    changed(api, coordinator, role="coordinator", active=False)
+    changed(api, member, active=False)
+    assert answers(coordinator) == [401] * 6
+    assert answers(member) == [401] * 6
+    gone = make_member("Lähtijä")
+    api.deliver("members.member.erased.v1", {"member_id": gone.id})
+    changed(api, gone, active=True)  # a late update never revives an erased member
+    assert answers(gone) == [401] * 6
+    changed(api, member, active=True)  # reactivated
+    assert (
+        client.post(url + "/comments", json={"body": "x"}, headers=member.headers).status_code
+        == 201
+    )
+
+
+def test_an_older_event_arriving_late_changes_nothing(
+    api: Any, client: FlaskClient, runtime: Runtime, people: dict[str, Any]
+) -> None:
+    member = people["member"]
+    changed(api, member, active=False)
+    stale = dataclasses.replace(
+        new_envelope(
+            "members.member.joined.v1",
+            {
+                "member_id": member.id,
+                "email": "maija@kunta.test",
+                "name": "Maija Muu",
+                "language": "fi",
+                "newsletter": True,
+                "invitations": True,
+                "role": "coordinator",
+                "joined_at": "2026-01-01T00:00:00+00:00",
+            },
+        ),
+        occurred_at="2000-01-01T00:00:00+00:00",
+    )
+    runtime.events.consumer.handle(stale)
+    answer = client.post("/api/v1/experiments", json=api.draft, headers=member.headers)
+    assert answer.status_code == 401
+
+
+def test_a_token_whose_subject_is_no_member_id_gets_401(
+    client: FlaskClient, make_token: Any
+) -> None:
+    answer = client.post(
+        "/api/v1/experiments",
+        json={"title": "x"},
+        headers={"Authorization": f"Bearer {make_token('not-a-uuid')}"},
+    )
+    assert answer.status_code == 401
+    assert answer.json["detail"] == "The token's subject is not a member id."
+
+
+def test_personal_answers_are_never_cached(
+    api: Any, client: FlaskClient, people: dict[str, Any]
+) -> None:
+    owner = people["owner"]
+    draft = api.create(owner)
+    export = client.get(f"/internal/v1/members/{owner.id}/export", headers=INTERNAL)
+    assert export.status_code == 200 and export.headers["Cache-Control"] == "no-store"
+    mine = client.get(f"/api/v1/experiments/{draft['id']}", headers=owner.headers)
+    assert mine.status_code == 200 and mine.headers["Cache-Control"] == "no-store"

@@ -7,6 +7,7 @@ from pathlib import Path
 from flask import Flask
 from uskalla_events import Database, EventHandlers, EventSystem
 from uskalla_kit import Problem, Runtime, base_app, current_identity
+from uskalla_kit.auth import check_standing
 from uskalla_kit.ratelimit import client_address, make_limiter
 
 from experiments.adapters.models import EVENT_TABLES
@@ -25,6 +26,7 @@ def member_key() -> str:
 
 def build_app(runtime: Runtime) -> Flask:
     from experiments.entrypoints import (
+        caller,
         http_comments,
         http_experiments,
         http_internal,
@@ -33,6 +35,8 @@ def build_app(runtime: Runtime) -> Flask:
 
     settings: Settings = runtime.extra["settings"]
     app = base_app(runtime)
+    # A demotion, deactivation or erasure counts from the moment its event is handled here.
+    check_standing(app, caller.standing)
     for module in (http_experiments, http_opendata, http_comments, http_internal):
         app.register_blueprint(module.bp)
     limiter = make_limiter(app, runtime.settings.redis_url)

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Uuid,
     func,
     text,
+    true,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, TSVECTOR
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -35,9 +36,12 @@ EVENT_TABLES = event_tables(Base.metadata)
 
 
 class Author(Base):
-    """A projection of members: the names shown beside experiments and comments.
+    """A projection of members: the names shown beside experiments and comments, and each
+    member's standing (role, active, erased) that every request's token is checked against.
 
-    The e-mail address is kept only so that erasure can find it in free text and redact it.
+    `changed_at` is when the member's data held here was current (the event's `occurred_at`):
+    an older event arriving late changes nothing. `role` is None for a row from before
+    migration 0006 until the member's next event: the token's role stands meanwhile.
     """
 
     __tablename__ = "authors"
@@ -45,8 +49,10 @@ class Author(Base):
     member_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     organisation: Mapped[str] = mapped_column(String(200), default="")
-    email: Mapped[str | None] = mapped_column(String(254))
+    role: Mapped[str | None] = mapped_column(String(20))
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     erased: Mapped[bool] = mapped_column(Boolean, default=False)
+    changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )

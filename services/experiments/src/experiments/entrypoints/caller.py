@@ -14,9 +14,10 @@ from uskalla_kit import (
     no_such_member,
     require_identity,
 )
+from uskalla_kit.auth import Standing
 
 from experiments.domain.access import Viewer
-from experiments.service_layer.members import hold
+from experiments.service_layer import members
 
 
 def _checked(member_id: str) -> str:
@@ -24,6 +25,18 @@ def _checked(member_id: str) -> str:
         return str(uuid.UUID(member_id))
     except ValueError:
         raise Problem(401, "Unauthorized", "The token's subject is not a member id.") from None
+
+
+def standing(member_id: str) -> Standing | None:
+    """The token holder's current standing, from the author projection (one primary-key
+    read): the look-up `check_standing` gives every request's token. A subject that is no
+    member id is looked up as no one; `_checked` answers it with 401."""
+    try:
+        key = uuid.UUID(member_id)
+    except ValueError:
+        return None
+    with current_runtime().db.transaction() as session:
+        return members.standing(session, key)
 
 
 def viewer() -> Viewer:
@@ -49,6 +62,6 @@ def acting(caller: Viewer) -> Iterator[Session]:
     transaction ends: an erasure of the caller in progress is waited out (then 401), and none
     starts meanwhile, so nothing they write can land after their erasure."""
     with current_runtime().db.transaction() as session:
-        if caller.member_id and not hold(session, uuid.UUID(caller.member_id)):
+        if caller.member_id and not members.hold(session, uuid.UUID(caller.member_id)):
             raise no_such_member()
         yield session

@@ -1,4 +1,4 @@
-"""Events experiments consumes: the author projection and erasure."""
+"""Events experiments consumes: the author projection (names and standing) and erasure."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ def register_handlers(handlers: EventHandlers, tables: EventTables) -> None:
     @handlers.on("members.member.joined.v1")
     @handlers.on("members.member.updated.v1")
     def member_changed(session: Session, event: Envelope) -> None:
-        members.member_changed(session, event.data)
+        members.member_changed(session, event.data, event.occurred_at)
 
     @handlers.on("members.member.erased.v1")
     def member_erased(session: Session, event: Envelope) -> None:

@@ -24,4 +24,7 @@ bp = Blueprint("internal", __name__, url_prefix="/internal/v1")
 def member_export(member_id: uuid.UUID) -> Response:
     with current_runtime().db.transaction() as session:
         body = members.export(session, member_id)
-    return jsonify(body)
+    response = jsonify(body)
+    # Personal data, asked for with X-Internal-Token (no Authorization): no cache keeps it.
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -1,58 +1,69 @@
-"""Members as this service knows them: the author projection, erasure and the data export.
+"""Members as this service knows them: the author projection, their standing, erasure and the
+data export.
 
-Erased-author policy (README): the member's comments are deleted (a comment is the member's
-own words; reports on them go with them); the experiments they owned stay, as the
-municipality's public record, without them as an owner; their name and e-mail address are
-redacted from every experiment text, every other comment, and the outbox and dead-letter
-envelopes; the projection row keeps only the id with a neutral placeholder name.
+Erased-author policy (README): erasure removes what the member wrote and who they were, and
+never edits text anyone else wrote. Their comments are deleted (with the reports on them), and
+so are the reports they filed on others' comments; the experiments they registered stay, as the
+municipality's public record, without them as an owner; the projection row keeps only the id
+with a neutral placeholder name; old events kept here (outbox, dead letters) that name them by
+`member_id` or `author_id` lose the fields that describe them (name, address, organisation,
+municipality), nothing else.
 """
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, cast, delete, func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 from uskalla_events import EventTables
+from uskalla_kit.auth import Standing
 
 from experiments.adapters.models import Author, Comment, CommentReport, Experiment, ExperimentOwner
-from experiments.domain.plaintext import render_comment
-from experiments.domain.redaction import contains_any, redact
 from experiments.service_layer.views import evaluation_view, iso, summary_view
 
 #: Shown instead of an erased member's name.
 ERASED_NAME = "Poistettu jäsen"
-#: Experiment texts in which an erased member's name or address is redacted.
-TEXT_FIELDS = (
-    "title",
-    "summary",
-    "description",
-    "organisation",
-    "problem",
-    "goals",
-    "looking_for",
-    "what_worked",
-    "what_failed",
-    "lessons",
-    "next_steps",
-)
+#: What an event says about the member it names: gone from the old events kept here on erasure.
+PERSONAL_FIELDS = frozenset({"name", "email", "organisation", "municipality_code"})
 
 
-def member_changed(session: Session, data: dict[str, Any]) -> None:
-    """Keep the projection current; an erased member is never brought back by a late event."""
+def member_changed(session: Session, data: dict[str, Any], occurred_at: str) -> None:
+    """Keep the projection current: name, organisation, role and whether active. An event
+    older than the one the row reflects changes nothing, and nothing brings an erased member
+    back."""
+    changed_at = datetime.fromisoformat(occurred_at)
     values = {
         "name": data["name"],
         "organisation": data.get("organisation") or "",
-        "email": data.get("email"),
+        "role": data.get("role") or "member",
+        "active": data.get("active", True),
+        "changed_at": changed_at,
     }
     statement = insert(Author).values(member_id=data["member_id"], erased=False, **values)
     session.execute(
         statement.on_conflict_do_update(
-            index_elements=[Author.member_id], set_=values, where=Author.erased.is_(False)
+            index_elements=[Author.member_id],
+            set_=values,
+            where=Author.erased.is_(False)
+            & or_(Author.changed_at.is_(None), Author.changed_at <= changed_at),
         )
     )
+
+
+def standing(session: Session, member_id: uuid.UUID) -> Standing | None:
+    """The member's role and state as the events last told them; None if not heard of yet."""
+    row = session.execute(
+        select(Author.role, Author.active, Author.erased).where(Author.member_id == member_id)
+    ).one_or_none()
+    if row is None:
+        return None
+    # A row from before migration 0006 has no role until the member's next event: the token's
+    # role (at most coordinator) stands meanwhile.
+    return Standing(role=row.role or "coordinator", active=row.active, erased=row.erased)
 
 
 def is_erased(session: Session, member_id: uuid.UUID) -> bool:
@@ -78,72 +89,35 @@ def _erasure_lock(member_id: uuid.UUID) -> int:
 def erase(session: Session, tables: EventTables, member_id: uuid.UUID) -> None:
     # Waits for the member's writes in progress (`hold`); those that come later see "erased".
     session.execute(select(func.pg_advisory_xact_lock(_erasure_lock(member_id))))
-    author = session.get(Author, member_id, with_for_update=True)
-    needles = [n for n in (author.name, author.email) if n] if author and not author.erased else []
-    session.execute(delete(Comment).where(Comment.author_id == member_id))
+    session.execute(delete(Comment).where(Comment.author_id == member_id))  # reports cascade
+    session.execute(delete(CommentReport).where(CommentReport.member_id == member_id))
     session.execute(delete(ExperimentOwner).where(ExperimentOwner.member_id == member_id))
-    if needles:
-        _redact_texts(session, needles)
-        _redact_envelopes(session, tables, needles)
-    statement = insert(Author).values(
-        member_id=member_id, name=ERASED_NAME, organisation="", email=None, erased=True
-    )
+    _scrub_envelopes(session, tables, str(member_id))
+    erased = {"name": ERASED_NAME, "organisation": "", "role": "member", "active": False}
+    statement = insert(Author).values(member_id=member_id, erased=True, **erased)
     session.execute(
         statement.on_conflict_do_update(
-            index_elements=[Author.member_id],
-            set_={"name": ERASED_NAME, "organisation": "", "email": None, "erased": True},
+            index_elements=[Author.member_id], set_={**erased, "erased": True}
         )
     )
 
 
-def _matching(column: Any, needles: list[str]) -> Any:
-    return or_(*(column.ilike(f"%{_like(n)}%", escape="\\") for n in needles))
-
-
-def _like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _redact_texts(session: Session, needles: list[str]) -> None:
-    columns = [getattr(Experiment, f) for f in TEXT_FIELDS]
-    for experiment in session.scalars(
-        select(Experiment).where(or_(*(_matching(c, needles) for c in columns))).with_for_update()
-    ):
-        for name in TEXT_FIELDS:
-            value = getattr(experiment, name)
-            if value:
-                setattr(experiment, name, redact(value, needles))
-    for comment in session.scalars(
-        select(Comment).where(_matching(Comment.body, needles)).with_for_update()
-    ):
-        comment.body = redact(comment.body, needles)
-        comment.body_html = render_comment(comment.body)
-
-
-def _redact_envelopes(session: Session, tables: EventTables, needles: list[str]) -> None:
-    """Old events (ours in the outbox, others' in the dead letters) may carry the name."""
+def _scrub_envelopes(session: Session, tables: EventTables, member_id: str) -> None:
+    """Old events (ours in the outbox, others' in the dead letters) naming the member by id
+    lose what they say about them; free text (a title, say) is never searched or changed."""
     for table in (tables.outbox, tables.dead_letters):
+        data = table.c.envelope["data"]
         rows = session.execute(
             select(table.c.id, table.c.envelope).where(
-                _matching(cast(table.c.envelope, String), needles)
+                or_(data["member_id"].astext == member_id, data["author_id"].astext == member_id)
             )
         ).all()
         for row in rows:
-            session.execute(
-                update(table)
-                .where(table.c.id == row.id)
-                .values(envelope=_scrub(row.envelope, needles))
-            )
-
-
-def _scrub(value: Any, needles: list[str]) -> Any:
-    if isinstance(value, str):
-        return redact(value, needles) if contains_any(value, needles) else value
-    if isinstance(value, list):
-        return [_scrub(v, needles) for v in value]
-    if isinstance(value, dict):
-        return {k: _scrub(v, needles) for k, v in value.items()}
-    return value
+            envelope = dict(row.envelope)
+            envelope["data"] = {
+                k: v for k, v in envelope["data"].items() if k not in PERSONAL_FIELDS
+            }
+            session.execute(update(table).where(table.c.id == row.id).values(envelope=envelope))
 
 
 def export(session: Session, member_id: uuid.UUID) -> dict[str, Any]:
@@ -170,7 +144,8 @@ def export(session: Session, member_id: uuid.UUID) -> dict[str, Any]:
         else {
             "name": author.name,
             "organisation": author.organisation,
-            "email": author.email,
+            "role": author.role,
+            "active": author.active,
             "erased": author.erased,
         },
         "experiments_owned": [

@@ -3,7 +3,10 @@ through the broker into its consumer, and what a real SMTP server (aiosmtpd) rec
 
 from __future__ import annotations
 
+import base64
 import os
+import re
+import secrets
 import subprocess
 import sys
 import time
@@ -25,12 +28,16 @@ from uskalla_devstack.stack import Process
 from uskalla_events import new_envelope
 from uskalla_events.celery_app import declare_topology, make_celery
 from uskalla_events.consumer import send_event
+from uskalla_kit.sealed import Sealer
 from uskalla_kit.signed import SignedTokens
 from uskalla_mailsink import MailStore
 
 pytestmark = pytest.mark.e2e
 
 BASE = "https://uskalla.test"
+#: The key members and notifications share to seal link tokens in events (EVENT_TOKEN_KEYS).
+SEALER = Sealer(["e2e-event-token-key"], "event-token")
+UNSUBSCRIBE_MAX_AGE = 365 * 24 * 3600
 
 
 @dataclass
@@ -115,6 +122,8 @@ def notifications(
         "JWT_PUBLIC_KEY_FILE": str(jwt_keys[1]),
         "INTERNAL_API_TOKEN": "e2e-internal",
         "UNSUBSCRIBE_SECRET": "e2e-unsubscribe",
+        "UNSUBSCRIBE_TOKEN_MAX_AGE": str(UNSUBSCRIBE_MAX_AGE),
+        "EVENT_TOKEN_KEYS": "e2e-event-token-key",
         "PUBLIC_BASE_URL": BASE,
         "MAIL_FROM": "MeUskaltajat <noreply@uskalla.test>",
         "SMTP_HOST": "127.0.0.1",
@@ -208,8 +217,37 @@ def joined(member_id: str, email: str, language: str, **extra: Any) -> dict[str,
     } | extra
 
 
+def redis_text(url: str) -> str:
+    """Every value of every key in the broker's Redis, message bodies decoded (kombu keeps
+    them base64-encoded inside JSON)."""
+    client = redis.Redis.from_url(url)
+    values: list[bytes] = []
+    try:
+        for key in client.scan_iter():
+            kind = client.type(key)
+            if kind == b"string":
+                values.append(client.get(key) or b"")
+            elif kind == b"list":
+                values += client.lrange(key, 0, -1)
+            elif kind == b"hash":
+                values += client.hvals(key)
+            elif kind == b"set":
+                values += client.smembers(key)
+            elif kind == b"zset":
+                values += client.zrange(key, 0, -1)
+    finally:
+        client.close()
+    found = []
+    for value in values:
+        found.append(value.decode("utf-8", "replace"))
+        for body in re.findall(rb'"body": "([A-Za-z0-9+/=]+)"', value):
+            found.append(base64.b64decode(body).decode("utf-8", "replace"))
+    return "\n".join(found)
+
+
 def test_each_kind_arrives_once_in_the_right_language(notifications: Notifications) -> None:
     n, sink = notifications, notifications.sink
+    confirm, sign_in_token = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
     n.publish(
         "members.member.registered.v1",
         {
@@ -217,7 +255,7 @@ def test_each_kind_arrives_once_in_the_right_language(notifications: Notificatio
             "email": "c@e2e.fi",
             "name": "Claim your prize at https://evil.example",
             "language": "sv",
-            "token": "T1",
+            "token": SEALER.seal(confirm),
         },
     )
     n.publish(
@@ -240,12 +278,12 @@ def test_each_kind_arrives_once_in_the_right_language(notifications: Notificatio
             "email": "en@e2e.fi",
             "name": "E",
             "language": "en",
-            "token": "S1",
+            "token": SEALER.seal(sign_in_token),
         },
     )
     confirmation = mail_to(sink, "c@e2e.fi")
     assert confirmation["subject"].startswith("Bekräfta")
-    assert f"{BASE}/sv/confirm?token=T1" in confirmation["text"]
+    assert f"{BASE}/sv/confirm?token={confirm}" in confirmation["text"]
     already = mail_to(sink, "a@e2e.fi")
     assert already["subject"] == "Olet jo MeUskaltajat-verkoston jäsen"
     # Mail to an address that has confirmed nothing echoes nothing the joiner typed.
@@ -253,7 +291,7 @@ def test_each_kind_arrives_once_in_the_right_language(notifications: Notificatio
     wait_until(lambda: len(sink.to("en@e2e.fi")) == 2, message="welcome and sign-in in English")
     sign_in = next(m for m in sink.to("en@e2e.fi") if "sign-in" in m["subject"])
     assert (
-        f"{BASE}/en/sign-in/callback?token=S1" in sign_in["text"]
+        f"{BASE}/en/sign-in/callback?token={sign_in_token}" in sign_in["text"]
         and "15 minutes" in sign_in["text"]
     )
     wait_until(lambda: sink.to("fi@e2e.fi") and sink.to("sv@e2e.fi"), message="welcomes")
@@ -277,8 +315,9 @@ def test_each_kind_arrives_once_in_the_right_language(notifications: Notificatio
     invitation = next(m for m in sink.to("sv@e2e.fi") if m["subject"].startswith("Inbjudan"))
     assert invitation["attachments"][0]["content_type"] == "text/calendar"
     assert invitation["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    token = invitation["headers"]["List-Unsubscribe"].split("token=")[1].rstrip(">")
-    assert SignedTokens("e2e-unsubscribe", "unsubscribe").read(token) == {
+    unsubscribe_token = invitation["headers"]["List-Unsubscribe"].split("token=")[1].rstrip(">")
+    unsubscribe = SignedTokens("e2e-unsubscribe", "unsubscribe", max_age=UNSUBSCRIBE_MAX_AGE)
+    assert unsubscribe.read(unsubscribe_token) == {
         "member_id": members["sv"],
         "list": "invitations",
     }
@@ -321,6 +360,14 @@ def test_each_kind_arrives_once_in_the_right_language(notifications: Notificatio
     assert not any("Kokeilu X" in m["subject"] for m in sink.to("fi@e2e.fi"))  # the author
     for message in sink.store.messages():
         assert message["headers"]["Message-ID"] and message["headers"]["Content-Language"]
+    # The links were mailed; no working token (nor a link made of one) is kept anywhere.
+    tables = [t for (t,) in n.sql("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
+    stored = " ".join(str(r) for t in tables for r in n.sql(f'SELECT t::text FROM "{t}" AS t'))
+    stored += redis_text(n.env["REDIS_URL"])
+    assert "e2e.fi" in stored  # the scan sees what is there
+    for token in (confirm, sign_in_token, unsubscribe_token):
+        assert token not in stored
+    assert "token=" not in stored
 
 
 def test_newsletter_to_1000_arrives_once_each_despite_sigkill(notifications: Notifications) -> None:
@@ -404,7 +451,7 @@ def test_451_for_a_while_gets_the_mail_later(notifications: Notifications) -> No
             "email": "busy@e2e.fi",
             "name": "B",
             "language": "fi",
-            "token": "X",
+            "token": SEALER.seal("X"),
         },
     )
     mail_to(sink, "busy@e2e.fi", timeout=90)  # after backoffs of 5 s and 10 s
@@ -425,7 +472,7 @@ def test_550_fails_once_and_is_not_retried(notifications: Notifications) -> None
             "email": "nobody@e2e.fi",
             "name": "N",
             "language": "fi",
-            "token": "X",
+            "token": SEALER.seal("X"),
         },
     )
 

@@ -55,6 +55,11 @@ class Service:
         assert self.runtime.events.consumer.handle(envelope)
         return envelope.id
 
+    def seal(self, token: str) -> str:
+        """A link token as members sends it: sealed with the shared key (EVENT_TOKEN_KEYS)."""
+        sealed: str = self.runtime.extra["settings"].link_tokens.seal(token)
+        return sealed
+
     def mails(self, to: str | None = None) -> list[dict[str, Any]]:
         return self.sink.store.messages(to)
 

@@ -62,7 +62,13 @@ def refusing(tmp_path: Path, service: Service) -> Iterator[Refusing]:
 def sign_in(service: Service, to: str) -> None:
     service.handle(
         "members.sign_in.requested.v1",
-        {"member_id": str(uuid.uuid4()), "email": to, "name": "M", "language": "fi", "token": "t"},
+        {
+            "member_id": str(uuid.uuid4()),
+            "email": to,
+            "name": "M",
+            "language": "fi",
+            "token": service.seal("t"),
+        },
     )
 
 
@@ -212,7 +218,7 @@ def test_export_and_erasure(service: Service, client: FlaskClient, coordinator: 
         "email": "erase.me@example.fi",
         "name": "Erkki Esimerkki",
         "language": "fi",
-        "token": "t",
+        "token": service.seal("t"),
     }
     service.handle("members.sign_in.requested.v1", sign_in_data)
     service.tasks.drain()

@@ -104,7 +104,7 @@ def message(service: Service, to: str) -> Any:
         language="en",
         cause="c",
         message_id="<m@uskalla.test>",
-        context={"name": "T", "sign_in_url": "https://x", "valid_minutes": 15},
+        context={"name": "T", "token": service.seal("x"), "valid_minutes": 15},
     )
     return composer.compose(item)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.charset import QP, Charset
@@ -32,6 +33,14 @@ LIST_OF_KIND = {
 }
 #: Kinds whose content is a shared source row (a newsletter, a gathering), not the row's context.
 TEMPLATE_OF_KIND = {"newsletter_test": "newsletter"}
+#: The context key of a one-time link token, sealed as it came in the event: opened only here,
+#: while the message is built, and removed from the row once the delivery is settled.
+LINK_TOKEN = "token"  # noqa: S105 (a key of the context, not a secret)
+#: Kinds whose link carries that token: the template's name for the link, and how it is made.
+LINK_OF_KIND: dict[str, tuple[str, Callable[[str, str, str], str]]] = {
+    "confirmation": ("confirm_url", links.confirm),
+    "sign_in": ("sign_in_url", links.sign_in),
+}
 
 
 @dataclass
@@ -61,7 +70,11 @@ class Composer:
         self.domain = self.sender_address.rsplit("@", 1)[-1]
         # The same UID as the members service's calendar.ics, so both are one calendar entry.
         self.calendar_host = urlsplit(self.base).hostname or "uskalla"
-        self.unsubscribe = SignedTokens(settings.unsubscribe_secret, "unsubscribe")
+        # Signed for each message as it is built, never stored (and timed: they expire).
+        self.unsubscribe = SignedTokens(
+            settings.unsubscribe_secret, "unsubscribe", max_age=settings.unsubscribe_max_age
+        )
+        self.link_tokens = settings.link_tokens
         self._sources: dict[tuple[str, str], dict[str, Any]] = {}
 
     def source_id(self, item: Outgoing) -> str:
@@ -102,6 +115,13 @@ class Composer:
         }
         if item.name is not None:
             context.setdefault("name", item.name)
+        sealed = context.pop(LINK_TOKEN, None)
+        if item.kind in LINK_OF_KIND:
+            token = self.link_tokens.open(str(sealed or ""))
+            if token is None:
+                raise LookupError("the link token does not open (gone, or its key was retired)")
+            link_name, make_link = LINK_OF_KIND[item.kind]
+            context[link_name] = make_link(self.base, language, token)
         list_name = LIST_OF_KIND.get(item.kind)
         unsubscribe_token = None
         if list_name and item.member_id is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from uskalla_kit.runtime import CommonSettings
+from uskalla_kit.sealed import Sealer, event_token_sealer
 from uskalla_kit.settings import env, env_bool, env_float, env_int, env_secret
 
 
@@ -23,6 +24,10 @@ class Settings:
     mail_requeue_after: float
     mail_max_attempts: int
     unsubscribe_secret: str
+    #: How long an unsubscribe link works (seconds); members reads it with the same setting.
+    unsubscribe_max_age: int
+    #: Opens the sealed link tokens in members' events (`EVENT_TOKEN_KEYS`), only when mailing.
+    link_tokens: Sealer
     #: List mail (newsletter, invitations) messages per second over all workers; 0 = no limit.
     list_rate: float
     #: Messages one batch task sends over one SMTP connection before handing on.
@@ -57,6 +62,8 @@ class Settings:
                 "UNSUBSCRIBE_SECRET", dev_default="dev-unsubscribe-secret"
             )
             or "",
+            unsubscribe_max_age=env_int("UNSUBSCRIBE_TOKEN_MAX_AGE", 365 * 24 * 3600),
+            link_tokens=event_token_sealer(),
             list_rate=env_float("LIST_MAIL_RATE", 0.0),
             list_batch_size=max(1, env_int("LIST_MAIL_BATCH_SIZE", 500)),
             list_parallel=max(1, env_int("LIST_MAIL_PARALLEL", 2)),

@@ -17,7 +17,13 @@ from uskalla_events import Database, after_commit
 from notifications.adapters.finalcommit import PendingCommit
 from notifications.adapters.mailer import Mailer, PermanentMailError, TemporaryMailError
 from notifications.adapters.models import Delivery, Recipient
-from notifications.composer import LIST_OF_KIND, TEMPLATE_OF_KIND, Composer, Outgoing
+from notifications.composer import (
+    LINK_TOKEN,
+    LIST_OF_KIND,
+    TEMPLATE_OF_KIND,
+    Composer,
+    Outgoing,
+)
 from notifications.config import Settings
 from notifications.suppressions import is_suppressed
 
@@ -42,6 +48,14 @@ def backoff(attempts: int) -> float:
 
 def new_message_id(kind: str, domain: str) -> str:
     return make_msgid(idstring=kind.replace("_", "-"), domain=domain)
+
+
+def settle(delivery: Delivery, status: str, error: str | None = None) -> None:
+    """A status the delivery will not leave: its link token (sealed as it is) goes, so not even
+    the key holder can make its link from the log once the mail is sent or given up."""
+    delivery.status, delivery.error = status, error
+    if LINK_TOKEN in (delivery.context or {}):
+        delivery.context = {k: v for k, v in delivery.context.items() if k != LINK_TOKEN}
 
 
 class Deliveries:
@@ -117,7 +131,8 @@ class Deliveries:
 
                 def mark_sent() -> Callable[[], None]:
                     # Written now, committed right behind the final dot (see finalcommit).
-                    delivery.status, delivery.sent_at, delivery.error = "sent", now(), None
+                    settle(delivery, "sent")
+                    delivery.sent_at = now()
                     session.flush()
                     return PendingCommit(session.connection()).commit
 
@@ -129,7 +144,8 @@ class Deliveries:
             except TemporaryMailError as exc:
                 return self.temporary_failure(session, delivery, exc)
             except (PermanentMailError, LookupError) as exc:
-                delivery.status, delivery.error, delivery.sent_at = "failed", str(exc)[:2000], None
+                settle(delivery, "failed", str(exc)[:2000])
+                delivery.sent_at = None
                 log.warning("delivery failed for good", extra={"delivery_id": delivery_id})
                 return "failed"
             return "sent"
@@ -137,7 +153,7 @@ class Deliveries:
     def check(self, session: Session, delivery: Delivery) -> str | None:
         """At send time: never a suppressed address, list mail only to who still wants it."""
         if is_suppressed(session, delivery.email):
-            delivery.status, delivery.error = "suppressed", "the address is suppressed (bounced)"
+            settle(delivery, "suppressed", "the address is suppressed (bounced)")
             return "suppressed"
         list_name = LIST_OF_KIND.get(delivery.kind)
         if list_name and delivery.kind in FANOUT_KINDS:
@@ -147,14 +163,14 @@ class Deliveries:
                 )
             )
             if not wants:
-                delivery.status, delivery.error = "skipped", f"no longer subscribed to {list_name}"
+                settle(delivery, "skipped", f"no longer subscribed to {list_name}")
                 return "skipped"
         return None
 
     def temporary_failure(self, session: Session, delivery: Delivery, exc: Exception) -> str:
         delivery.error, delivery.sent_at = str(exc)[:2000], None
         if delivery.attempts >= self.settings.mail_max_attempts:
-            delivery.status = "failed"
+            settle(delivery, "failed", delivery.error)
             return "failed"
         delay = backoff(delivery.attempts)
         delivery.status = "retrying"

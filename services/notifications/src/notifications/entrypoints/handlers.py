@@ -11,9 +11,10 @@ from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 from uskalla_events import Envelope, EventHandlers, TemporaryFailure
+from uskalla_kit.sealed import Sealer
 
 from notifications.adapters.models import ExperimentNews, Gathering, Recipient
-from notifications.composer import gathering_context
+from notifications.composer import LINK_TOKEN, gathering_context
 from notifications.deliveries import Deliveries
 from notifications.domain import links
 from notifications.fanouts import Fanouts
@@ -21,6 +22,23 @@ from notifications.privacy import erase_member
 
 log = logging.getLogger(__name__)
 SIGN_IN_MINUTES = 15
+
+
+class UnreadableToken(Exception):
+    """An event's link token does not open here: its e-mail would carry a broken link (or a
+    raw value), so the event is dead-lettered instead (a permanent error)."""
+
+
+def sealed_token(sealer: Sealer, event: Envelope) -> str:
+    """The event's link token as it came, sealed (it is opened only when the mail is built),
+    once it is certain that it opens."""
+    token = event.data.get("token")
+    if not isinstance(token, str) or sealer.open(token) is None:
+        raise UnreadableToken(
+            f"the link token of {event.type} does not open with EVENT_TOKEN_KEYS: "
+            "not sealed, or sealed with a key this service does not hold"
+        )
+    return token
 
 
 def upsert(session: Session, model: Any, key: Any, values: dict[str, Any]) -> None:
@@ -49,7 +67,7 @@ def recipient(session: Session, member_id: str) -> Recipient | None:
 
 def register_member_handlers(handlers: EventHandlers, deliveries: Deliveries) -> None:
     """Members' own events: the recipient projection and their personal e-mails."""
-    base = deliveries.settings.common.public_base_url
+    sealer = deliveries.settings.link_tokens
 
     @handlers.on("members.member.registered.v1")
     def member_registered(session: Session, event: Envelope) -> None:
@@ -60,7 +78,7 @@ def register_member_handlers(handlers: EventHandlers, deliveries: Deliveries) ->
             kind, context = "already_member", {}
         else:
             kind = "confirmation"
-            context = {"confirm_url": links.confirm(base, d["language"], d["token"])}
+            context = {LINK_TOKEN: sealed_token(sealer, event)}
         deliveries.schedule(
             session,
             kind=kind,
@@ -136,7 +154,7 @@ def register_member_handlers(handlers: EventHandlers, deliveries: Deliveries) ->
             cause=event.id,
             context={
                 "name": d["name"],
-                "sign_in_url": links.sign_in(base, d["language"], d["token"]),
+                LINK_TOKEN: sealed_token(sealer, event),
                 "valid_minutes": d.get("valid_minutes") or SIGN_IN_MINUTES,
             },
             member_id=d["member_id"],

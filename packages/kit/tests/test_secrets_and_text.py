@@ -75,5 +75,6 @@ def test_answers_to_identified_requests_are_not_stored() -> None:
     )
     client = app.test_client()
     assert "Cache-Control" not in client.get("/healthz").headers
-    answer = client.get("/healthz", headers={"Authorization": "Bearer x"})
-    assert answer.headers["Cache-Control"] == "no-store"
+    for header in ("Authorization", "X-Internal-Token"):
+        answer = client.get("/healthz", headers={header: "x"})
+        assert answer.headers["Cache-Control"] == "no-store"

@@ -154,9 +154,10 @@ def init_app(app: Flask, verifier: TokenVerifier) -> None:
 
     @app.after_request
     def _no_store(response: Response) -> Response:
-        """An answer to a request that said who is asking may hold that person's data: no
-        cache (a browser's, a proxy's) keeps it."""
-        if "Authorization" in request.headers and "Cache-Control" not in response.headers:
+        """An answer to a request that said who is asking (a member's token, or the gateway's
+        internal token on a member's behalf) may hold personal data: no cache keeps it."""
+        identified = "Authorization" in request.headers or "X-Internal-Token" in request.headers
+        if identified and "Cache-Control" not in response.headers:
             response.headers["Cache-Control"] = "no-store"
         return response
 

@@ -53,15 +53,20 @@ def write_problem(sock: socket.socket, status: int, reason: str, message: str) -
     gunicorn_util.write_nonblock(sock, head.encode("latin-1") + body)
 
 
-def serve_api(app: Flask, host: str, port: int, workers: int, threads: int) -> None:
-    """Serve a WSGI app with gunicorn's threaded workers; SIGTERM drains gracefully."""
+def serve_api(
+    app: Flask, host: str, port: int, workers: int, threads: int, *, also_port: int | None = None
+) -> None:
+    """Serve a WSGI app with gunicorn's threaded workers; SIGTERM drains gracefully.
+
+    `also_port`: a second listener on the same host (say, for metrics only; the app tells the
+    two apart by the request's `SERVER_PORT`)."""
     # The workers call gunicorn.util.write_error for every error they answer themselves
     # (bad framing, a request line or headers too long): the one place to make those problems.
     gunicorn_util.write_error = write_problem
     _Gunicorn(
         app,
         {
-            "bind": f"{host}:{port}",
+            "bind": [f"{host}:{p}" for p in (port, also_port) if p],
             "workers": workers,
             "threads": threads,
             "worker_class": "gthread",

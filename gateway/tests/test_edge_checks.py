@@ -218,8 +218,72 @@ def test_security_headers_on_pages_and_api(client: FlaskClient) -> None:
         assert "Strict-Transport-Security" not in answer.headers  # plain HTTP: no HSTS
 
 
-def test_hsts_only_behind_https(client: FlaskClient) -> None:
-    answer = client.get("/api/v1/themes", headers={"X-Forwarded-Proto": "https"})
-    assert answer.headers["Strict-Transport-Security"].startswith("max-age=")
-    secure = client.get("/", base_url="https://uskalla.test")
-    assert "Strict-Transport-Security" in secure.headers
+def test_hsts_follows_the_configured_public_address_not_a_header(
+    make_settings: Callable[..., Any],
+) -> None:
+    from gateway import create_app
+
+    plain = create_app(make_settings(public_base_url="http://127.0.0.1:8080")).test_client()
+    spoofed = plain.get("/api/v1/themes", headers={"X-Forwarded-Proto": "https"})
+    assert "Strict-Transport-Security" not in spoofed.headers
+    secure = create_app(make_settings(public_base_url="https://uskalla.test")).test_client()
+    assert secure.get("/").headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+def test_a_spoofed_x_forwarded_for_does_not_escape_the_rate_limit(
+    make_settings: Callable[..., Any], services: dict[str, StubService]
+) -> None:
+    """X-Forwarded-For counts only from a peer in TRUSTED_PROXIES: the first address from the
+    right that is no trusted proxy is the client (for limits, logs and the services)."""
+    from gateway import create_app
+
+    settings = make_settings(
+        rate_limits=True, api_rate_limit="3/minute", trusted_proxies=("10.0.0.0/8",)
+    )
+    client = create_app(settings).test_client()
+    statuses = [
+        client.get("/api/v1/themes", headers={"X-Forwarded-For": f"203.0.113.{n}"}).status_code
+        for n in range(5)
+    ]
+    assert statuses == [200, 200, 200, 429, 429]
+    assert {s.headers["X-Forwarded-For"] for s in services["experiments"].seen} == {"127.0.0.1"}
+    # Through a trusted proxy: the address it vouches for, not one the client put before it.
+    proxied = client.get(
+        "/api/v1/themes",
+        headers={"X-Forwarded-For": "127.0.0.1, 198.51.100.7, 10.0.0.9"},
+        environ_base={"REMOTE_ADDR": "10.0.0.5"},
+    )
+    assert proxied.status_code == 200
+    assert proxied.json["headers"]["X-Forwarded-For"] == "198.51.100.7"
+
+
+def test_trusted_proxies_must_be_networks(monkeypatch: pytest.MonkeyPatch) -> None:
+    from gateway.config import networks
+    from uskalla_kit.settings import SettingError
+
+    monkeypatch.setenv("TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.4,fd00::/8")
+    assert networks("TRUSTED_PROXIES") == ("10.0.0.0/8", "192.168.1.4", "fd00::/8")
+    monkeypatch.setenv("TRUSTED_PROXIES", "1")  # the old count
+    with pytest.raises(SettingError):
+        networks("TRUSTED_PROXIES")
+
+
+def test_form_posts_of_the_ui_are_rate_limited(
+    make_settings: Callable[..., Any], services: dict[str, StubService]
+) -> None:
+    from gateway import create_app
+
+    def posts(client: FlaskClient) -> list[int]:
+        page = client.get("/en/sign-in").get_data(as_text=True)
+        csrf = page.split('name="csrf-token" content="')[1].split('"')[0]
+        services["members"].answers[("POST", "/api/v1/auth/sign-in")] = (202, {})
+        form = {"email": "a@example.fi", "csrf_token": csrf}
+        return [client.post("/en/sign-in", data=form).status_code for _ in range(4)]
+
+    limited = create_app(make_settings(rate_limits=True, ui_post_rate_limit="2/minute"))
+    statuses = posts(limited.test_client())
+    assert statuses == [303, 303, 429, 429]
+    refused = limited.test_client().post("/en/sign-in", data={})
+    assert refused.status_code == 429 and "Too many requests" in refused.get_data(as_text=True)
+    unlimited = create_app(make_settings(rate_limits=False, ui_post_rate_limit="2/minute"))
+    assert posts(unlimited.test_client()) == [303] * 4

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
 
 import pytest
+import requests
 from flask.testing import FlaskClient
 from gateway.routes import ROUTES, service_for
 from stub_service import StubService
@@ -275,3 +282,153 @@ def test_a_forked_worker_opens_connections_of_its_own(
     assert services["experiments"].seen[-1].peer_port != parent_port  # the child's own
     assert client.get("/api/v1/themes").status_code == 200
     assert services["experiments"].seen[-1].peer_port == parent_port  # the parent's, still
+
+
+#: Targets whose path is not in normal form: each could name one path to the gateway and
+#: another to a service (libcurl, or the service's own server, would resolve them).
+UNCLEAN = [
+    "/api/v1/members/../../../metrics",
+    "/api/v1/members/%2e%2e/%2e%2e/%2e%2e/metrics",
+    "/api/v1/members/%2E%2E/%2e./.%2E/metrics",
+    "/api/v1/experiments/..%2f..%2f..%2fmetrics",
+    "/api/v1/experiments/%2F..%2Fmetrics",
+    "/api/v1/experiments/./themes",
+    "/api/v1/experiments/%2e",
+    "/api/v1/experiments/x/..",
+    "/api/v1//experiments",
+    "/api/v1/experiments%5c..%5cmetrics",
+    "/api/v1/experiments%5C..%5Cmetrics",
+    "/api/v1/experiments\\..\\metrics",
+    "/sv//evil.example",
+]
+
+
+@pytest.mark.parametrize("target", UNCLEAN)
+def test_a_path_not_in_normal_form_is_refused_before_routing(
+    client: FlaskClient, services: dict[str, StubService], target: str
+) -> None:
+    # The test client would parse the target; the environ holds it as a server would.
+    path = unquote(target)
+    answer = client.get(
+        "/", environ_overrides={"RAW_URI": target, "REQUEST_URI": target, "PATH_INFO": path}
+    )
+    assert answer.status_code == 400, target
+    if target.startswith("/api/"):
+        assert answer.mimetype == "application/problem+json"
+    assert not [seen for stub in services.values() for seen in stub.seen if seen.path != "/readyz"]
+
+
+def test_clean_paths_with_dots_and_encodings_still_pass(
+    client: FlaskClient, services: dict[str, StubService]
+) -> None:
+    for target in (
+        "/api/v1/experiments/feed.atom",
+        "/api/v1/experiments.csv",
+        "/api/v1/experiments/...",
+        "/api/v1/experiments/%252e%252e",  # "%2e%2e" as text: one decoding is no dot segment
+        "/api/v1/experiments?q=../../x//y",  # the query is no path
+    ):
+        assert client.get(target).status_code == 200, target
+    assert services["experiments"].seen[-2].path == "/api/v1/experiments/%252e%252e"
+
+
+def test_libcurl_sends_the_path_as_given(services: dict[str, StubService]) -> None:
+    """PATH_AS_IS: libcurl would otherwise resolve dot segments itself, before sending."""
+    from gateway.proxy import Upstreams
+
+    upstreams = Upstreams({"members": services["members"].url}, 0.5, 0.5)
+    upstreams.request("members", "GET", "/api/v1/members/../../metrics")
+    assert services["members"].seen[-1].path == "/api/v1/members/../../metrics"
+
+
+@pytest.mark.parametrize(
+    ("location", "relayed"),
+    [
+        ("http://members:8000/api/v1/members/me?x=1#top", "/api/v1/members/me?x=1#top"),
+        ("http://127.0.0.1:8001/internal/v1/x", "/internal/v1/x"),
+        ("https://evil.example//elsewhere", "/elsewhere"),
+        ("//evil.example/x", "/x"),
+        ("/\\evil.example/x", "/evil.example/x"),
+        ("/api/v1/experiments/1", "/api/v1/experiments/1"),
+        ("http://127.0.0.1:8080/api/v1/themes", "http://127.0.0.1:8080/api/v1/themes"),
+    ],
+)
+def test_a_redirect_never_names_an_internal_host(
+    client: FlaskClient, services: dict[str, StubService], location: str, relayed: str
+) -> None:
+    """Decision: a Location outside the public address becomes the path it names on this site
+    (the services' paths are the public ones), rather than a 502."""
+    services["members"].answers[("GET", "/api/v1/members/me")] = (
+        302,
+        b"",
+        {"Location": location},
+    )
+    answer = client.get("/api/v1/members/me")
+    assert answer.status_code == 302
+    assert answer.headers["Location"] == relayed
+
+
+def test_no_metrics_on_the_public_port(
+    make_settings: Callable[..., Any], services: dict[str, StubService]
+) -> None:
+    from gateway import create_app
+
+    client = create_app(make_settings(metrics_port=9464)).test_client()
+    public = client.get("/metrics")
+    assert public.status_code == 404
+    assert public.mimetype == "application/problem+json"
+    assert client.get("/api/v1/themes").status_code == 200
+    metrics = client.get("/metrics", base_url="http://127.0.0.1:9464")
+    assert metrics.status_code == 200
+    assert b"http_requests_total" in metrics.data
+    # The metrics listener serves nothing else: no way round the public port's checks.
+    assert client.get("/api/v1/themes", base_url="http://127.0.0.1:9464").status_code == 404
+    assert client.get("/healthz", base_url="http://127.0.0.1:9464").status_code == 404
+    assert create_app(make_settings()).test_client().get("/metrics").status_code == 404
+
+
+def test_a_running_gateway_serves_metrics_only_on_its_metrics_port(
+    services: dict[str, StubService], jwt_keys: tuple[Path, Path], redis_url: str
+) -> None:
+    """gunicorn with two listeners: which one a connection came in on is not a client's say
+    (a Host header naming the metrics port changes nothing)."""
+    from uskalla_devstack.pytest_plugin import wait_until
+    from uskalla_devstack.servers import free_port
+
+    public, metrics = free_port(), free_port()
+    env = {
+        **os.environ,
+        "USKALLA_ENV": "test",
+        "GATEWAY_PORT": str(public),
+        "METRICS_PORT": str(metrics),
+        "REDIS_URL": redis_url,
+        "JWT_PUBLIC_KEY_FILE": str(jwt_keys[1]),
+        **{f"{name.upper()}_URL": stub.url for name, stub in services.items()},
+    }
+    gateway = Path(sys.executable).parent / "gateway"
+    process = subprocess.Popen(
+        [str(gateway), "api", "--host", "127.0.0.1", "--workers", "1", "--threads", "2"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        base = f"http://127.0.0.1:{public}"
+
+        def up() -> bool:
+            try:
+                return requests.get(f"{base}/healthz", timeout=1).status_code == 200
+            except requests.RequestException:
+                return False
+
+        wait_until(up, timeout=30, message="the gateway")
+        assert requests.get(f"{base}/metrics", timeout=5).status_code == 404
+        spoofed = requests.get(
+            f"{base}/metrics", headers={"Host": f"127.0.0.1:{metrics}"}, timeout=5
+        )
+        assert spoofed.status_code == 404
+        scraped = requests.get(f"http://127.0.0.1:{metrics}/metrics", timeout=5)
+        assert scraped.status_code == 200 and b"http_requests_total" in scraped.content
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

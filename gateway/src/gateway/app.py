@@ -6,9 +6,11 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, Response, g, jsonify, render_template, request
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from uskalla_kit import Identity, Problem
 from uskalla_kit.auth import TokenVerifier
 from uskalla_kit.runtime import make_app, redis_check
+from werkzeug.exceptions import NotFound
 
 from gateway import session
 from gateway.compose import Composer
@@ -46,6 +48,7 @@ def build_app(settings: Settings | None = None) -> Flask:
     )
     app.after_request(session.finish)
     _replace_readiness(app, composer, settings)
+    _metrics_on_their_own_port(app, settings.metrics_port)
 
     @app.route("/api/v1/<path:rest>", methods=METHODS)
     @api_limit
@@ -96,6 +99,34 @@ def _caller() -> Identity:
     if identity is None:
         raise Problem(401, "Unauthorized", "Sign in first.", headers={"WWW-Authenticate": "Bearer"})
     return identity
+
+
+def _metrics_on_their_own_port(app: Flask, port: int) -> None:
+    """The public listener has no /metrics (it answers 404 as for any unknown path); the
+    metrics are served, and nothing else, to connections that came in on `METRICS_PORT` (a
+    second listener of the same server, never routed from outside). Which listener a request
+    came in on is the server's own fact (`SERVER_PORT` of a TCP listener under gunicorn),
+    looked at before anything a client sends could change it."""
+
+    def no_metrics_here() -> Response:
+        raise NotFound()
+
+    app.view_functions["metrics"] = no_metrics_here
+    if not port:
+        return
+    wsgi_app = app.wsgi_app
+
+    def listeners(environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("SERVER_PORT") != str(port):
+            return wsgi_app(environ, start_response)
+        if environ.get("PATH_INFO") == "/metrics":
+            status, body, kind = "200 OK", generate_latest(), CONTENT_TYPE_LATEST
+        else:
+            status, body, kind = "404 Not Found", b"Only /metrics here.\n", "text/plain"
+        start_response(status, [("Content-Type", kind), ("Content-Length", str(len(body)))])
+        return [body]
+
+    app.wsgi_app = listeners  # type: ignore[method-assign]
 
 
 def _replace_readiness(app: Flask, composer: Composer, settings: Settings) -> None:

@@ -25,7 +25,14 @@ def api(host: str, port: int | None, workers: int, threads: int) -> None:
 
     configure_logging("gateway", env("LOG_LEVEL", "INFO"))
     settings = Settings.from_env()
-    serve_api(create_app(settings), host, port or settings.port, workers, threads)
+    serve_api(
+        create_app(settings),
+        host,
+        port or settings.port,
+        workers,
+        threads,
+        also_port=settings.metrics_port,
+    )
 
 
 def main() -> None:

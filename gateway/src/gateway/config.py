@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 from dataclasses import dataclass
 
-from uskalla_kit.settings import env, env_float, env_int, env_secret
+from uskalla_kit.settings import SettingError, env, env_float, env_int, env_secret
 
 SERVICES = ("members", "experiments", "notifications")
 
@@ -25,12 +26,20 @@ class Settings:
     read_timeout: float = 15.0
     rate_limits: bool = True
     api_rate_limit: str = "600/minute"
+    ui_post_rate_limit: str = "60/minute"
     public_base_url: str = "http://127.0.0.1:8080"
     cors_origins: tuple[str, ...] = ()
-    trusted_proxies: int = 0
+    trusted_proxies: tuple[str, ...] = ()
+    metrics_port: int = 0
     csrf_secret: str = ""
     openapi_cache_seconds: float = 60.0
     pool_size: int = 32
+
+    @property
+    def secure(self) -> bool:
+        """Whether the site is served over HTTPS, from the configured public address only
+        (never from a client's header): Secure, `__Host-` cookies and HSTS follow it."""
+        return self.public_base_url.lower().startswith("https://")
 
     @property
     def csrf_key(self) -> bytes:
@@ -57,12 +66,25 @@ class Settings:
             read_timeout=env_float("UPSTREAM_READ_TIMEOUT", 15.0),
             rate_limits=env("RATE_LIMITS", "on").lower() != "off",
             api_rate_limit=env("API_RATE_LIMIT", "600/minute"),
+            ui_post_rate_limit=env("UI_POST_RATE_LIMIT", "60/minute"),
             public_base_url=env("PUBLIC_BASE_URL", dev_default="http://127.0.0.1:8080").rstrip("/"),
             cors_origins=tuple(
                 o.strip().rstrip("/") for o in env("CORS_ORIGINS", "").split(",") if o.strip()
             ),
-            trusted_proxies=env_int("TRUSTED_PROXIES", 0),
+            trusted_proxies=networks("TRUSTED_PROXIES"),
+            metrics_port=env_int("METRICS_PORT", 0),
             csrf_secret=env_secret("CSRF_SECRET", required=False) or "",
             openapi_cache_seconds=env_float("OPENAPI_CACHE_SECONDS", 60.0),
             pool_size=env_int("UPSTREAM_POOL_SIZE", 32),
         )
+
+
+def networks(name: str) -> tuple[str, ...]:
+    """A comma-separated list of CIDRs (or single addresses); a typo fails loudly at start."""
+    given = tuple(n.strip() for n in env(name, "").split(",") if n.strip())
+    for network in given:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError as exc:
+            raise SettingError(f"{name}: {network!r} is not a CIDR such as 10.0.0.0/8") from exc
+    return given

@@ -6,10 +6,10 @@ import io
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import pycurl
-from flask import Response, g, request
+from flask import Response, current_app, g, request
 from uskalla_kit import Problem
 from werkzeug.datastructures import Headers
 
@@ -68,6 +68,21 @@ def raw_path() -> str:
     except UnicodeEncodeError:
         raw = wsgi_path.encode()
     return quote(raw, safe=PATH_SAFE)
+
+
+def site_location(location: str, public_base_url: str) -> str:
+    """A service's Location, fit to relay: one under the public address as it is; anything
+    else (a service's own host name, another site) as the path and query it names on this site.
+    A redirect from inside never sends a browser to an internal host or off the site."""
+    if location.startswith(public_base_url + "/"):
+        return location
+    parts = urlsplit(location)
+    path = "/" + parts.path.lstrip("/\\")
+    return (
+        path
+        + (f"?{parts.query}" if parts.query else "")
+        + (f"#{parts.fragment}" if parts.fragment else "")
+    )
 
 
 def _split(raw: bytes) -> tuple[Headers, bytes]:
@@ -171,6 +186,7 @@ class Upstreams:
         handle.setopt(pycurl.NOSIGNAL, 1)  # timeouts without SIGALRM: safe in threads
         handle.setopt(pycurl.PROTOCOLS, pycurl.PROTO_HTTP | pycurl.PROTO_HTTPS)
         handle.setopt(pycurl.PROXY, "")  # services are reached directly, whatever the env says
+        handle.setopt(pycurl.PATH_AS_IS, 1)  # the path goes out as given: no dot segment removed
         return handle
 
     def request(
@@ -264,6 +280,9 @@ class Upstreams:
         upstream = self.request(service, request.method, path, body=body, headers=headers)
         response = Response(upstream.data, status=upstream.status)
         response.headers.clear()
+        public = current_app.extensions["gateway.settings"].public_base_url
         for key, value in forwardable(upstream.headers.items(), OWN_ANSWER_HEADERS):
-            response.headers.add(key, value)
+            response.headers.add(
+                key, site_location(value, public) if key.lower() == "location" else value
+            )
         return response

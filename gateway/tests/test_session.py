@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from typing import Any
 
+import pytest
+from conftest import INTERNAL
 from flask.testing import FlaskClient
 from gateway.session import CSRF_COOKIE, SESSION_COOKIE
 from stub_service import StubService
@@ -18,22 +22,49 @@ def csrf_from_page(client: FlaskClient, path: str = "/sign-in") -> str:
     return page[start : page.index('"', start)]
 
 
-def test_sign_in_callback_sets_an_httponly_lax_cookie(
-    client: FlaskClient, services: dict[str, StubService], make_token: Callable[..., str]
+def _preview(services: dict[str, StubService], email: str = "maija@example.fi") -> None:
+    services["members"].answers[("POST", "/internal/v1/sign-in/preview")] = (
+        200,
+        {"email": email, "name": "Maija", "language": "fi"},
+    )
+
+
+def _exchanges(services: dict[str, StubService]) -> int:
+    return sum(s.path == "/api/v1/auth/token" for s in services["members"].seen)
+
+
+def test_the_sign_in_link_names_the_address_and_signs_in_only_on_this_browsers_post(
+    make_settings: Callable[..., Any],
+    services: dict[str, StubService],
+    make_token: Callable[..., str],
 ) -> None:
-    token = make_token(MEMBER)
+    from gateway import create_app
+
+    app = create_app(make_settings())
+    _preview(services)
     services["members"].answers[("POST", "/api/v1/auth/token")] = (
         200,
-        {"access_token": token, "token_type": "Bearer", "expires_in": 900},
+        {"access_token": make_token(MEMBER), "token_type": "Bearer", "expires_in": 900},
     )
-    page = client.get("/sign-in/callback?token=abc")
-    assert page.status_code == 200 and b'value="abc"' in page.data
-    assert not [
-        s for s in services["members"].seen if s.path == "/api/v1/auth/token"
-    ]  # GET only shows
-    csrf = csrf_from_page(client, "/sign-in/callback?token=abc")
-    answer = client.post("/sign-in/callback", data={"token": "abc", "csrf_token": csrf})
-    assert answer.status_code == 303 and answer.headers["Location"] == "/me"
+    browser = app.test_client()
+    page = browser.get("/en/sign-in/callback?token=abc")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert "Sign in as maija@example.fi?" in text and 'value="abc"' in text
+    asked = next(s for s in services["members"].seen if s.path.startswith("/internal/"))
+    assert asked.method == "POST" and asked.headers["X-Internal-Token"] == INTERNAL
+    assert json.loads(asked.body) == {"token": "abc"}
+    assert _exchanges(services) == 0  # opening the link (a mail scanner too) spends nothing
+    # Login CSRF: another site posts the form into this browser, with no token or with the
+    # attacker's own (valid in the attacker's browser): refused, the link is not spent.
+    assert browser.post("/en/sign-in/callback", data={"token": "abc"}).status_code == 403
+    attacker = app.test_client()
+    theirs = csrf_from_page(attacker, "/en/sign-in")
+    forged = browser.post("/en/sign-in/callback", data={"token": "abc", "csrf_token": theirs})
+    assert forged.status_code == 403 and _exchanges(services) == 0
+    csrf = csrf_from_page(browser, "/en/sign-in/callback?token=abc")
+    answer = browser.post("/en/sign-in/callback", data={"token": "abc", "csrf_token": csrf})
+    assert answer.status_code == 303 and answer.headers["Location"] == "/en/me"
     cookie = next(c for c in answer.headers.getlist("Set-Cookie") if c.startswith(SESSION_COOKIE))
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Max-Age=900" in cookie
     assert "Secure" not in cookie  # plain HTTP in this test
@@ -41,22 +72,72 @@ def test_sign_in_callback_sets_an_httponly_lax_cookie(
     assert sent.body == b'{"token": "abc"}'
 
 
-def test_the_session_cookie_is_secure_behind_https(
-    client: FlaskClient, services: dict[str, StubService], make_token: Callable[..., str]
+@pytest.mark.parametrize("token", ["used-or-expired", ""])
+def test_a_link_that_is_not_valid_says_so_and_offers_a_new_one(
+    client: FlaskClient, services: dict[str, StubService], token: str
 ) -> None:
+    services["members"].answers[("POST", "/internal/v1/sign-in/preview")] = (
+        404,
+        {"status": 404, "title": "Not Found"},
+    )
+    page = client.get(f"/en/sign-in/callback?token={token}")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 400
+    assert "The sign-in link is not valid" in text
+    assert 'href="/en/sign-in"' in text and 'name="token"' not in text
+    assert _exchanges(services) == 0
+
+
+def test_cookies_are_host_cookies_when_the_public_address_is_https(
+    make_settings: Callable[..., Any],
+    services: dict[str, StubService],
+    make_token: Callable[..., str],
+) -> None:
+    from gateway import create_app
+
+    _preview(services)
     services["members"].answers[("POST", "/api/v1/auth/token")] = (
         200,
         {"access_token": make_token(MEMBER), "token_type": "Bearer", "expires_in": 900},
     )
-    https = {"X-Forwarded-Proto": "https"}
-    page = client.get("/sign-in/callback?token=abc", headers=https).get_data(as_text=True)
+    secure = create_app(make_settings(public_base_url="https://uskalla.test")).test_client()
+    base = "https://uskalla.test"
+    page = secure.get("/sign-in/callback?token=abc", base_url=base)
+    csrf_cookie = next(c for c in page.headers.getlist("Set-Cookie") if "csrf" in c)
+    assert csrf_cookie.startswith(f"__Host-{CSRF_COOKIE}=")
     marker = 'name="csrf-token" content="'
-    csrf = page[page.index(marker) + len(marker) :].split('"')[0]
-    answer = client.post(
-        "/sign-in/callback", data={"token": "abc", "csrf_token": csrf}, headers=https
+    csrf = page.get_data(as_text=True).split(marker)[1].split('"')[0]
+    answer = secure.post(
+        "/sign-in/callback", data={"token": "abc", "csrf_token": csrf}, base_url=base
     )
-    cookie = next(c for c in answer.headers.getlist("Set-Cookie") if c.startswith(SESSION_COOKIE))
-    assert "Secure" in cookie
+    assert answer.status_code == 303
+    session = next(c for c in answer.headers.getlist("Set-Cookie") if SESSION_COOKIE in c)
+    assert session.startswith(f"__Host-{SESSION_COOKIE}=")
+    for cookie in (csrf_cookie, session):
+        assert "Secure" in cookie and "Path=/" in cookie and "Domain" not in cookie
+    # Over plain HTTP no client header makes them Secure (nor __Host-, which needs Secure).
+    plain = create_app(make_settings(public_base_url="http://127.0.0.1:8080")).test_client()
+    spoofed = plain.get("/sign-in", headers={"X-Forwarded-Proto": "https"})
+    cookie = spoofed.headers["Set-Cookie"]
+    assert cookie.startswith(f"{CSRF_COOKIE}=") and "Secure" not in cookie
+
+
+def test_the_csrf_token_is_bound_to_the_session(
+    client: FlaskClient, services: dict[str, StubService], make_token: Callable[..., str]
+) -> None:
+    anonymous = csrf_from_page(client)  # minted before signing in: a planted pair
+    mine = make_token(MEMBER)
+    client.set_cookie(SESSION_COOKIE, mine)
+    signed_in = csrf_from_page(client)
+    assert signed_in != anonymous
+    headers = {"X-CSRF-Token": anonymous}
+    assert client.patch("/api/v1/members/me", json={}, headers=headers).status_code == 403
+    client.set_cookie(SESSION_COOKIE, make_token("7d1c2f9e-0b5a-4a4e-8f59-2c7d3b1e9a20"))
+    headers = {"X-CSRF-Token": signed_in}  # another session, the same CSRF cookie
+    assert client.patch("/api/v1/members/me", json={}, headers=headers).status_code == 403
+    assert not [s for s in services["members"].seen if s.method == "PATCH"]
+    client.set_cookie(SESSION_COOKIE, mine)
+    assert client.patch("/api/v1/members/me", json={}, headers=headers).status_code == 200
 
 
 def test_a_form_post_without_the_csrf_token_is_refused(

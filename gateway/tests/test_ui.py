@@ -277,3 +277,72 @@ def test_every_page_renders_for_a_coordinator(
         full = path if path.startswith("/api/") else prefix + path
         answer = client.get(full)
         assert answer.status_code == 200, (full, answer.status_code)
+
+
+@pytest.mark.parametrize(
+    ("prefix", "says", "not_said"),
+    [
+        ("", ["Omat kommenttisi poistetaan", "kunnan julkisena tietona", "perutaan"], "nimettöm"),
+        ("/sv", ["Dina egna kommentarer raderas", "offentliga", "avbokas"], "anonym"),
+        ("/en", ["Your own comments are deleted", "public record", "cancelled"], "anonymis"),
+    ],
+)
+def test_the_erasure_page_says_what_happens(
+    client: FlaskClient,
+    make_token: Callable[..., str],
+    prefix: str,
+    says: list[str],
+    not_said: str,
+) -> None:
+    """As the services do it: comments deleted, experiments kept without their owner,
+    registrations cancelled, details removed, sent mail not recalled."""
+    client.set_cookie(SESSION_COOKIE, make_token(MEMBER))
+    page = client.get(f"{prefix}/me/delete").get_data(as_text=True)
+    for text in says:
+        assert text in page, text
+    assert not_said not in page.lower()
+    assert page.count("<li>") >= 5
+
+
+def test_personal_answers_are_never_cached(
+    client: FlaskClient, make_token: Callable[..., str]
+) -> None:
+    for path in ("/confirm?token=t", "/unsubscribe?token=t", "/sign-in/callback?token=t"):
+        client.get("/")  # a CSRF cookie already, so no Set-Cookie decides it
+        assert client.get(path).headers.get("Cache-Control") == "no-store", path
+    public = client.get("/api/v1/themes")
+    assert public.headers.get("Cache-Control") != "no-store"  # nobody's own data
+    client.set_cookie(SESSION_COOKIE, make_token(MEMBER))
+    for path in ("/", "/experiments", "/me", "/me/delete", "/api/v1/members/me", "/api/v1/themes"):
+        assert client.get(path).headers.get("Cache-Control") == "no-store", path
+    with client.get("/static/app.css") as static:
+        assert static.headers.get("Cache-Control") != "no-store"
+
+
+#: Paths a browser could be sent to that look like another site once a link repeats them.
+OFF_SITE = [
+    "/sv//evil.example",
+    "/en//x",
+    "///x",
+    "/sv/\\evil",
+    "/sv/\\/evil.example",
+    "/sv/\t/evil.example",
+    "/en/%09/evil.example",
+    "/sv/%5C%5Cevil.example",
+]
+
+
+@pytest.mark.parametrize("path", OFF_SITE)
+def test_no_link_on_a_page_leads_off_the_site(client: FlaskClient, path: str) -> None:
+    from urllib.parse import quote, unquote
+
+    decoded, raw = unquote(path), quote(path, safe="/%\\")
+    answer = client.get("/", environ_overrides={"PATH_INFO": decoded, "RAW_URI": raw})
+    assert answer.status_code in (400, 404)
+    page = answer.get_data(as_text=True)
+    links = re.findall(r'(?:href|action|src)="([^"]*)"', page)
+    assert links
+    for link in links:
+        seen = re.sub(r"[\t\n\r]", "", link)  # as a browser reads a URL
+        assert seen.startswith(("/", "#")), (path, link)
+        assert not seen.startswith(("//", "/\\")), (path, link)

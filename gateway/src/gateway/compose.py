@@ -108,6 +108,30 @@ class Composer:
             document[service] = part
         return document
 
+    def sign_in_preview(self, token: str, request_id: str) -> dict[str, Any] | None:
+        """Whom a sign-in link would sign in ({"email", "name", "language"}), without spending
+        it; None for a link that is used, expired or unknown (members answers 4xx)."""
+        answer = self.upstreams.request(
+            "members",
+            "POST",
+            "/internal/v1/sign-in/preview",
+            body=json.dumps({"token": token}).encode(),
+            headers={
+                INTERNAL_HEADER: self.internal_token,
+                "X-Request-ID": request_id,
+                "Content-Type": "application/json",
+            },
+        )
+        if 400 <= answer.status < 500:
+            return None
+        try:
+            member = json.loads(answer.data) if answer.status == 200 else None
+        except ValueError:
+            member = None
+        if not isinstance(member, dict):
+            raise Problem(502, "Bad Gateway", "The members service could not read the link.")
+        return member
+
     def openapi(self) -> dict[str, Any]:
         """The merged document, cached; a service that cannot be reached is listed, not fatal."""
         with self._lock:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from flask import request
 
@@ -37,11 +38,20 @@ def current_language() -> str:
 
 
 def other_language_paths() -> list[tuple[str, str]]:
-    """The current page in each language: [(lang, path)], for the language switcher."""
+    """The current page in each language: [(lang, path)], for the language switcher.
+
+    Always a path on this site, whatever the request's path: one leading "/", and what a
+    browser could read as the start of another host ("//", "\\", the tabs and line breaks it
+    drops from URLs) percent-encoded.
+    """
     lang = current_language()
     path = request.path
     prefix = PREFIXES[lang]
-    bare = path[len(prefix) :] if prefix and path.startswith(prefix) else path
-    bare = bare or "/"
+    bare = (
+        path[len(prefix) :]
+        if prefix and path[: len(prefix) + 1] in (prefix, prefix + "/")
+        else path
+    )
+    bare = "/" + quote(bare.lstrip("/\\"), safe="/:@!$&'()*+,;=")
     query = ("?" + request.query_string.decode()) if request.query_string else ""
     return [(other, (PREFIXES[other] + bare) + query) for other in LANGUAGES]

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Response, make_response, redirect, request
+from flask import Response, current_app, g, make_response, redirect, request
 from werkzeug.wrappers import Response as BaseResponse
 
 from gateway import session
+from gateway.compose import Composer
 from gateway.ui import client, ui
 from gateway.ui.common import form_bool, link, render
 from gateway.ui.i18n import current_language
@@ -92,7 +93,9 @@ def sign_in_sent() -> Page:
 
 @ui.route("/sign-in/callback", methods=["GET", "POST"])
 def sign_in_callback() -> Page:
-    """The e-mailed link lands here; the button exchanges the one-time token for a session."""
+    """The e-mailed link lands here and says whom it signs in; only the button (a form post
+    carrying this browser's CSRF token) spends the one-time token. So a mail scanner opening
+    the link spends nothing, and no other site can sign this browser in as someone else."""
     token = request.values.get("token", "")
     if request.method == "POST":
         session.check_form_csrf()
@@ -102,8 +105,12 @@ def sign_in_callback() -> Page:
             response = make_response(redirect(link("me"), 303))
             session.start_session(response, access, int(answer.item("expires_in", 3600)))
             return response
-        return render("callback.html", status=400, token=token, failed=True)
-    return render("callback.html", token=token, failed=False)
+        return render("callback.html", status=400, member=None)
+    composer: Composer = current_app.extensions["gateway.composer"]
+    member = composer.sign_in_preview(token, g.request_id) if token else None
+    if member is None:
+        return render("callback.html", status=400, member=None)
+    return render("callback.html", token=token, member=member)
 
 
 @ui.post("/sign-out")

@@ -3,6 +3,7 @@ SMTP server (aiosmtpd); Celery's queue is replaced by a list the test drains in-
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from uskalla_devstack.mail import MailSink
 from uskalla_devstack.pytest_plugin import truncate_all
 from uskalla_events import new_envelope
 from uskalla_kit import Runtime
+from uskalla_kit.sealed import event_token_sealer
 
 MIGRATIONS = Path(__file__).parents[1] / "src" / "notifications" / "migrations"
 
@@ -49,16 +51,18 @@ class Service:
     tasks: Tasks
     sink: MailSink
 
-    def handle(self, event_type: str, data: dict[str, Any]) -> str:
-        """Deliver an event through the real consumer (contract check, inbox, handler)."""
+    def handle(self, event_type: str, data: dict[str, Any], occurred_at: str | None = None) -> str:
+        """Deliver an event through the real consumer (contract check, inbox, handler); one
+        that `occurred_at` some earlier moment arrives late."""
         envelope = new_envelope(event_type, data)
+        if occurred_at is not None:
+            envelope = dataclasses.replace(envelope, occurred_at=occurred_at)
         assert self.runtime.events.consumer.handle(envelope)
         return envelope.id
 
     def seal(self, token: str) -> str:
         """A link token as members sends it: sealed with the shared key (EVENT_TOKEN_KEYS)."""
-        sealed: str = self.runtime.extra["settings"].link_tokens.seal(token)
-        return sealed
+        return event_token_sealer().seal(token)
 
     def mails(self, to: str | None = None) -> list[dict[str, Any]]:
         return self.sink.store.messages(to)

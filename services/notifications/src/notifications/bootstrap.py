@@ -8,6 +8,7 @@ from flask import Flask
 from kombu import Exchange, Queue
 from uskalla_events import Database, EventHandlers, EventSystem
 from uskalla_kit import Runtime, base_app
+from uskalla_kit.auth import check_standing
 
 from notifications.adapters.models import EVENT_TABLES
 from notifications.adapters.ratelimit import RateLimiter
@@ -17,12 +18,14 @@ from notifications.entrypoints.handlers import register_handlers
 from notifications.entrypoints.tasks import enqueue_fanout, enqueue_send, register_tasks
 from notifications.fanouts import Fanouts
 from notifications.newsletters import Newsletters
+from notifications.standing import standing_lookup
 
 
 def build_app(runtime: Runtime) -> Flask:
     from notifications.entrypoints.http import bp, internal
 
     app = base_app(runtime)
+    check_standing(app, standing_lookup(runtime.db))
     app.register_blueprint(bp)
     app.register_blueprint(internal)
     return app

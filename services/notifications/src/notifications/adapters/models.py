@@ -34,7 +34,12 @@ EVENT_TABLES = event_tables(Base.metadata)
 
 
 class Recipient(Base):
-    """What notifications knows of a member: where and how to write to them."""
+    """What notifications knows of a member: where and how to write to them, and their
+    standing (role, active), which every request's token is checked against.
+
+    `changed_at` is when the member's data held here was current (the event's `occurred_at`):
+    an older event arriving late changes nothing. `role` is None for a row from before
+    migration 0006 until the member's next event: the token's role stands meanwhile."""
 
     __tablename__ = "recipients"
 
@@ -47,9 +52,21 @@ class Recipient(Base):
     newsletter: Mapped[bool] = mapped_column(Boolean, default=False)
     invitations: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    role: Mapped[str | None] = mapped_column(String(20))
+    changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
+
+
+class ErasedMember(Base):
+    """A member who was erased: only the id, so that no token of theirs works here again and
+    no late event brings their recipient row back."""
+
+    __tablename__ = "erased_members"
+
+    member_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    erased_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class Delivery(Base):

@@ -7,18 +7,19 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import or_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 from uskalla_events import Envelope, EventHandlers, TemporaryFailure
 from uskalla_kit.sealed import Sealer
 
-from notifications.adapters.models import ExperimentNews, Gathering, Recipient
+from notifications.adapters.models import ErasedMember, ExperimentNews, Gathering, Recipient
 from notifications.composer import LINK_TOKEN, gathering_context
 from notifications.deliveries import Deliveries
 from notifications.domain import links
 from notifications.fanouts import Fanouts
 from notifications.privacy import erase_member
+from notifications.standing import is_erased
 
 log = logging.getLogger(__name__)
 SIGN_IN_MINUTES = 15
@@ -41,12 +42,15 @@ def sealed_token(sealer: Sealer, event: Envelope) -> str:
     return token
 
 
-def upsert(session: Session, model: Any, key: Any, values: dict[str, Any]) -> None:
+def upsert(
+    session: Session, model: Any, key: Any, values: dict[str, Any], where: Any = None
+) -> None:
     statement = insert(model).values(**values)
     session.execute(
         statement.on_conflict_do_update(
             index_elements=[key],
             set_={k: statement.excluded[k] for k in values if k != key.key},
+            where=where,
         )
     )
 
@@ -65,6 +69,11 @@ def recipient(session: Session, member_id: str) -> Recipient | None:
     return session.get(Recipient, uuid.UUID(member_id))
 
 
+def not_older(changed_at: datetime) -> Any:
+    """Only what the event is newer than (or as new as): a late event changes nothing."""
+    return or_(Recipient.changed_at.is_(None), Recipient.changed_at <= changed_at)
+
+
 def register_member_handlers(handlers: EventHandlers, deliveries: Deliveries) -> None:
     """Members' own events: the recipient projection and their personal e-mails."""
     sealer = deliveries.settings.link_tokens
@@ -72,6 +81,8 @@ def register_member_handlers(handlers: EventHandlers, deliveries: Deliveries) ->
     @handlers.on("members.member.registered.v1")
     def member_registered(session: Session, event: Envelope) -> None:
         d = event.data
+        if is_erased(session, d["member_id"]):
+            return
         # The address has not confirmed anything yet: these mails carry nothing the joiner
         # typed (the name), so the join form cannot send anyone wording of a stranger's choice.
         if d["already_member"]:
@@ -92,6 +103,9 @@ def register_member_handlers(handlers: EventHandlers, deliveries: Deliveries) ->
     @handlers.on("members.member.joined.v1")
     def member_joined(session: Session, event: Envelope) -> None:
         d = event.data
+        if is_erased(session, d["member_id"]):
+            return  # a late event never brings an erased member back
+        changed_at = moment(event.occurred_at)
         upsert(
             session,
             Recipient,
@@ -106,7 +120,10 @@ def register_member_handlers(handlers: EventHandlers, deliveries: Deliveries) ->
                 "newsletter": d["newsletter"],
                 "invitations": d["invitations"],
                 "active": True,
+                "role": d["role"],
+                "changed_at": changed_at,
             },
+            where=not_older(changed_at),
         )
         deliveries.schedule(
             session,
@@ -121,9 +138,10 @@ def register_member_handlers(handlers: EventHandlers, deliveries: Deliveries) ->
     @handlers.on("members.member.updated.v1")
     def member_updated(session: Session, event: Envelope) -> None:
         d = event.data
+        changed_at = moment(event.occurred_at)
         session.execute(
             update(Recipient)
-            .where(Recipient.member_id == d["member_id"])
+            .where(Recipient.member_id == d["member_id"], not_older(changed_at))
             .values(
                 email=d["email"].lower(),
                 name=d["name"],
@@ -131,6 +149,8 @@ def register_member_handlers(handlers: EventHandlers, deliveries: Deliveries) ->
                 organisation=d["organisation"],
                 municipality_code=d["municipality_code"],
                 active=d["active"],
+                role=d["role"],
+                changed_at=changed_at,
             )
         )
 
@@ -146,6 +166,8 @@ def register_member_handlers(handlers: EventHandlers, deliveries: Deliveries) ->
     @handlers.on("members.sign_in.requested.v1")
     def sign_in_requested(session: Session, event: Envelope) -> None:
         d = event.data
+        if is_erased(session, d["member_id"]):
+            return
         deliveries.schedule(
             session,
             kind="sign_in",
@@ -162,7 +184,9 @@ def register_member_handlers(handlers: EventHandlers, deliveries: Deliveries) ->
 
     @handlers.on("members.member.erased.v1")
     def member_erased(session: Session, event: Envelope) -> None:
-        erase_member(session, uuid.UUID(event.data["member_id"]))
+        member_id = uuid.UUID(event.data["member_id"])
+        erase_member(session, member_id)
+        session.execute(insert(ErasedMember).values(member_id=member_id).on_conflict_do_nothing())
 
 
 def register_network_handlers(
@@ -203,6 +227,8 @@ def register_network_handlers(
         d = event.data
         member = recipient(session, d["member_id"])
         if member is None:
+            if is_erased(session, d["member_id"]):
+                return
             # The member's joined event may not have been handled yet: try again later.
             raise TemporaryFailure(f"no recipient {d['member_id']} yet")
         gathering = session.get(Gathering, uuid.UUID(d["gathering_id"]))

@@ -214,3 +214,15 @@ def test_sign_out_clears_the_session_and_rotates_csrf(
     cookies = answer.headers.getlist("Set-Cookie")
     assert any(c.startswith(f"{SESSION_COOKIE}=;") for c in cookies)
     assert any(c.startswith(CSRF_COOKIE) for c in cookies)
+
+
+def test_a_preview_that_fails_is_a_fault_not_a_dead_link(
+    client: FlaskClient, services: dict[str, StubService]
+) -> None:
+    services["members"].answers[("POST", "/internal/v1/sign-in/preview")] = (
+        403,
+        {"status": 403, "title": "Forbidden"},
+    )
+    page = client.get("/en/sign-in/callback?token=abc")
+    assert page.status_code == 502
+    assert "The sign-in link is not valid" not in page.get_data(as_text=True)

@@ -110,7 +110,8 @@ class Composer:
 
     def sign_in_preview(self, token: str, request_id: str) -> dict[str, Any] | None:
         """Whom a sign-in link would sign in ({"email", "name", "language"}), without spending
-        it; None for a link that is used, expired or unknown (members answers 4xx)."""
+        it; None for a link that is used, expired, unknown (404) or malformed (400, 422). Any
+        other answer (a wrong internal token, a fault) is a 502, not a dead link."""
         answer = self.upstreams.request(
             "members",
             "POST",
@@ -122,7 +123,7 @@ class Composer:
                 "Content-Type": "application/json",
             },
         )
-        if 400 <= answer.status < 500:
+        if answer.status in (400, 404, 422):
             return None
         try:
             member = json.loads(answer.data) if answer.status == 200 else None

@@ -12,9 +12,12 @@ import pytest
 from flask.testing import FlaskClient
 from members.adapters.models import Gathering, Member
 from members.bootstrap import build_runtime
+from members.service_layer import services_of
+from members.service_layer.housekeeping import intake_job
 from sqlalchemy import select
 from uskalla_devstack.pytest_plugin import truncate_all
 from uskalla_kit import Runtime
+from uskalla_kit.runtime import runtime_of
 
 MIGRATIONS = Path(__file__).parents[1] / "src" / "members" / "migrations"
 
@@ -33,9 +36,38 @@ def runtime(
     runtime.db.dispose()
 
 
+def settle(runtime: Runtime) -> int:
+    """Act on the join and sign-in requests waiting, as the relay does every beat."""
+    return intake_job(runtime.db, services_of(runtime))()
+
+
+class SettlingClient(FlaskClient):
+    """A client after whose every request the relay's intake job runs, so a test sees what a
+    join or sign-in request leads to (a relay would do it within a second)."""
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        response = super().open(*args, **kwargs)
+        settle(runtime_of(self.application))
+        return response
+
+
 @pytest.fixture
 def client(runtime: Runtime) -> FlaskClient:
-    return runtime.create_app().test_client()
+    app = runtime.create_app()
+    app.test_client_class = SettlingClient
+    return app.test_client()
+
+
+@pytest.fixture
+def unseal(runtime: Runtime) -> Callable[[str], str]:
+    """unseal(token field of an event) -> the working token (as notifications opens it)."""
+
+    def open_(sealed: str) -> str:
+        token = runtime.extra["settings"].event_tokens.open(sealed)
+        assert token is not None, f"not sealed with the event token key: {sealed[:20]}"
+        return str(token)
+
+    return open_
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 from members.adapters.models import Gathering, Member, Registration
+from members.service_layer import services_of
 from sqlalchemy import func, select
 from uskalla_kit import Runtime
 from werkzeug.serving import make_server
@@ -114,7 +115,14 @@ def test_parallel_joins_for_one_address_all_answer_202(server: str, runtime: Run
             timeout=60,
         ).status_code
 
+    def act(_: int) -> int:
+        # Eight relays each take one of the requests (SKIP LOCKED) and act on it at once.
+        start.wait(timeout=30)
+        with runtime.db.transaction() as session:
+            return services_of(runtime).intake.process(session, limit=1)
+
     with ThreadPoolExecutor(8) as pool:
         assert list(pool.map(join, range(8))) == [202] * 8
+        assert list(pool.map(act, range(8))) == [1] * 8
     with runtime.db.transaction() as session:
         assert session.scalar(select(func.count()).select_from(Member)) == 1

@@ -15,21 +15,23 @@ from sqlalchemy import select, update
 from uskalla_kit import Runtime
 
 Events = Callable[..., list[dict[str, Any]]]
+Unseal = Callable[[str], str]
 
 
 def ask(client: FlaskClient, email: str) -> Any:
     return client.post("/api/v1/auth/sign-in", json={"email": email})
 
 
-def link_token(events: Events) -> str:
-    token: str = events("members.sign_in.requested.v1")[-1]["data"]["token"]
-    return token
+def link_token(events: Events, unseal: Unseal) -> str:
+    """The working token of the latest link (the event carries it sealed)."""
+    return unseal(events("members.sign_in.requested.v1")[-1]["data"]["token"])
 
 
 def test_active_member_gets_a_link_and_a_jwt(
     client: FlaskClient,
     add_member: Callable[..., Member],
     events: Events,
+    unseal: Unseal,
     jwt_keys: tuple[Path, Path],
 ) -> None:
     member = add_member(email="anna@example.fi", role="coordinator", language="sv")
@@ -44,7 +46,7 @@ def test_active_member_gets_a_link_and_a_jwt(
         "token": "-",
         "valid_minutes": 15,
     }
-    exchanged = client.post("/api/v1/auth/token", json={"token": event["data"]["token"]})
+    exchanged = client.post("/api/v1/auth/token", json={"token": unseal(event["data"]["token"])})
     assert exchanged.status_code == 200
     assert exchanged.headers["Cache-Control"] == "no-store"
     body = exchanged.json
@@ -92,11 +94,14 @@ def test_same_answer_for_known_unknown_pending_and_deactivated(
 
 
 def test_sign_in_link_is_single_use(
-    client: FlaskClient, add_member: Callable[..., Member], events: Events
+    client: FlaskClient,
+    add_member: Callable[..., Member],
+    events: Events,
+    unseal: Unseal,
 ) -> None:
     add_member(email="once@example.fi")
     ask(client, "once@example.fi")
-    token = link_token(events)
+    token = link_token(events, unseal)
     assert client.post("/api/v1/auth/token", json={"token": token}).status_code == 200
     again = client.post("/api/v1/auth/token", json={"token": token})
     assert again.status_code == 400
@@ -104,11 +109,15 @@ def test_sign_in_link_is_single_use(
 
 
 def test_sign_in_link_expires_after_15_minutes(
-    client: FlaskClient, runtime: Runtime, add_member: Callable[..., Member], events: Events
+    client: FlaskClient,
+    runtime: Runtime,
+    add_member: Callable[..., Member],
+    events: Events,
+    unseal: Unseal,
 ) -> None:
     add_member(email="late@example.fi")
     ask(client, "late@example.fi")
-    token = link_token(events)
+    token = link_token(events, unseal)
     with runtime.db.transaction() as session:
         row = session.scalars(select(SignInToken)).one()
         assert timedelta(minutes=14) < row.expires_at - datetime.now(UTC) <= timedelta(minutes=15)
@@ -120,13 +129,18 @@ def test_sign_in_link_expires_after_15_minutes(
 
 
 def test_deactivated_after_asking_cannot_exchange(
-    client: FlaskClient, runtime: Runtime, add_member: Callable[..., Member], events: Events
+    client: FlaskClient,
+    runtime: Runtime,
+    add_member: Callable[..., Member],
+    events: Events,
+    unseal: Unseal,
 ) -> None:
     member = add_member(email="gone@example.fi")
     ask(client, "gone@example.fi")
     with runtime.db.transaction() as session:
         session.execute(update(Member).where(Member.id == member.id).values(status="deactivated"))
-    assert client.post("/api/v1/auth/token", json={"token": link_token(events)}).status_code == 400
+    answer = client.post("/api/v1/auth/token", json={"token": link_token(events, unseal)})
+    assert answer.status_code == 400
 
 
 def test_unknown_token_is_400(client: FlaskClient) -> None:
@@ -171,11 +185,12 @@ def test_bootstrap_coordinator_is_promoted_at_sign_in(
     runtime: Runtime,
     add_member: Callable[..., Member],
     events: Events,
+    unseal: Unseal,
 ) -> None:
     member = add_member(email="boss@kuntaliitto.fi")
     runtime.extra["settings"].bootstrap_coordinators = frozenset({"boss@kuntaliitto.fi"})
     ask(client, "boss@kuntaliitto.fi")
-    answer = client.post("/api/v1/auth/token", json={"token": link_token(events)})
+    answer = client.post("/api/v1/auth/token", json={"token": link_token(events, unseal)})
     claims = jwt.decode(answer.json["access_token"], options={"verify_signature": False})
     assert claims["role"] == "coordinator"
     [updated] = events("members.member.updated.v1")
@@ -185,12 +200,16 @@ def test_bootstrap_coordinator_is_promoted_at_sign_in(
 
 
 def test_exchange_clears_the_undeliverable_mark(
-    client: FlaskClient, runtime: Runtime, add_member: Callable[..., Member], events: Events
+    client: FlaskClient,
+    runtime: Runtime,
+    add_member: Callable[..., Member],
+    events: Events,
+    unseal: Unseal,
 ) -> None:
     member = add_member(email="bounced@example.fi", undeliverable=True)
     ask(client, "bounced@example.fi")
     assert events("members.sign_in.requested.v1"), "undeliverable addresses still get their link"
-    client.post("/api/v1/auth/token", json={"token": link_token(events)})
+    client.post("/api/v1/auth/token", json={"token": link_token(events, unseal)})
     with runtime.db.transaction() as session:
         assert session.get(Member, member.id).undeliverable is False  # type: ignore[union-attr]
 

@@ -12,7 +12,7 @@ from members.adapters.models import EVENT_TABLES
 from members.config import Settings
 from members.entrypoints.handlers import register_handlers
 from members.service_layer import Services
-from members.service_layer.housekeeping import housekeeping_job
+from members.service_layer.housekeeping import housekeeping_job, intake_job
 
 
 def build_app(runtime: Runtime) -> Flask:
@@ -45,7 +45,10 @@ def build_runtime(settings: Settings | None = None) -> Runtime:
         events=events,
         migrations=Path(__file__).parent / "migrations",
         build_app=build_app,
-        relay_jobs=[housekeeping_job(db, services, settings.housekeeping_interval)],
+        relay_jobs=[
+            intake_job(db, services),
+            housekeeping_job(db, services, settings.housekeeping_interval),
+        ],
     )
     runtime.extra["settings"] = settings
     runtime.extra["services"] = services

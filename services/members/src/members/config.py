@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from uskalla_kit.runtime import CommonSettings
+from uskalla_kit.sealed import Sealer, event_token_sealer
 from uskalla_kit.settings import SettingError, env, env_float, env_int, env_secret
 
 
@@ -18,6 +19,9 @@ class RateLimits:
     join_per_client: str
     sign_in_per_address: str
     sign_in_per_client: str
+    confirm_per_client: str
+    token_per_client: str
+    unsubscribe_per_client: str
 
     @classmethod
     def from_env(cls) -> RateLimits:
@@ -27,6 +31,11 @@ class RateLimits:
             join_per_client=env("JOIN_RATE_LIMIT_PER_CLIENT", "30 per hour"),
             sign_in_per_address=env("SIGN_IN_RATE_LIMIT_PER_ADDRESS", "5 per 15 minutes"),
             sign_in_per_client=env("SIGN_IN_RATE_LIMIT_PER_CLIENT", "60 per hour"),
+            # Spending a link: at most what joining and asking for links let a client make.
+            confirm_per_client=env("CONFIRM_RATE_LIMIT_PER_CLIENT", "30 per hour"),
+            token_per_client=env("TOKEN_RATE_LIMIT_PER_CLIENT", "60 per hour"),
+            # One-click unsubscribes come from mail providers' servers, many members at once.
+            unsubscribe_per_client=env("UNSUBSCRIBE_RATE_LIMIT_PER_CLIENT", "300 per hour"),
         )
 
 
@@ -40,6 +49,8 @@ class Settings:
     privacy_notice_version: str
     bootstrap_coordinators: frozenset[str]
     unsubscribe_secret: str
+    unsubscribe_max_age: int
+    event_tokens: Sealer
     rate_limits: RateLimits
     housekeeping_interval: float
 
@@ -62,6 +73,8 @@ class Settings:
                 "UNSUBSCRIBE_SECRET", dev_default="dev-unsubscribe-secret"
             )
             or "",
+            unsubscribe_max_age=env_int("UNSUBSCRIBE_TOKEN_MAX_AGE", 365 * 24 * 3600),
+            event_tokens=event_token_sealer(),
             rate_limits=RateLimits.from_env(),
             housekeeping_interval=env_float("HOUSEKEEPING_INTERVAL_SECONDS", 60.0),
         )

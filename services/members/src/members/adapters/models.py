@@ -21,6 +21,7 @@ from sqlalchemy import (
     Uuid,
     func,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from uskalla_events import event_tables
 from uskalla_kit.db import NAMING_CONVENTION
@@ -73,6 +74,23 @@ class SignInToken(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Intake(Base):
+    """A join or sign-in request as it arrived, waiting for the relay to act on it.
+
+    Answering writes only this row, the same for every address, so neither the answer nor
+    the work behind it tells a known address from an unknown one; the relay then does what
+    the address calls for (a new member, a link, an "already a member" e-mail, or nothing).
+    """
+
+    __tablename__ = "intake"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # join, sign_in
+    data: Mapped[dict[str, object]] = mapped_column(JSONB)
+    correlation_id: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class Gathering(Base):

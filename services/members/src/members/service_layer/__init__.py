@@ -9,6 +9,7 @@ from uskalla_events import EventSystem
 
 from members.config import Settings
 from members.service_layer.gatherings import Gatherings
+from members.service_layer.intake import IntakeQueue
 from members.service_layer.membership import Membership
 from members.service_layer.personal_data import PersonalData
 from members.service_layer.registrations import Registrations
@@ -23,17 +24,24 @@ class Services:
     gatherings: Gatherings
     registrations: Registrations
     personal_data: PersonalData
+    intake: IntakeQueue
 
     @classmethod
     def build(cls, settings: Settings, events: EventSystem) -> Services:
         registrations = Registrations(events.outbox)
+        membership = Membership(settings, events.outbox)
+        sign_in = SignIn(settings, events.outbox)
+        intake = IntakeQueue(
+            {"join": membership.join, "sign_in": lambda s, data: sign_in.request(s, data["email"])}
+        )
         return cls(
             settings=settings,
-            membership=Membership(settings, events.outbox),
-            sign_in=SignIn(settings, events.outbox),
+            membership=membership,
+            sign_in=sign_in,
             gatherings=Gatherings(settings, events.outbox, registrations),
             registrations=registrations,
-            personal_data=PersonalData(events.outbox, events.tables, registrations),
+            personal_data=PersonalData(events.outbox, events.tables, registrations, intake),
+            intake=intake,
         )
 
 

@@ -1,4 +1,5 @@
-"""Periodic sweeps run by the relay process: expired pending members and spent sign-in links."""
+"""Jobs of the relay process: acting on join and sign-in requests (every beat), and periodic
+sweeps of expired pending members and spent sign-in links."""
 
 from __future__ import annotations
 
@@ -30,3 +31,21 @@ def housekeeping_job(db: Database, services: Services, interval: float) -> Calla
         return removed
 
     return sweep
+
+
+def intake_job(db: Database, services: Services) -> Callable[[], int]:
+    """A relay job: act on the join and sign-in requests waiting (all of them, a hundred per
+    transaction); returns how many were handled."""
+
+    def work() -> int:
+        handled = 0
+        while True:
+            with db.transaction() as session:
+                done = services.intake.process(session)
+            handled += done
+            if done < 100:
+                if handled:
+                    log.info("acted on join and sign-in requests", extra={"count": handled})
+                return handled
+
+    return work

@@ -27,10 +27,15 @@ class Membership:
     def __init__(self, settings: Settings, outbox: Outbox) -> None:
         self.settings = settings
         self.outbox = outbox
-        self.unsubscribe_tokens = SignedTokens(settings.unsubscribe_secret, "unsubscribe")
+        self.unsubscribe_tokens = SignedTokens(
+            settings.unsubscribe_secret, "unsubscribe", max_age=settings.unsubscribe_max_age
+        )
 
     def join(self, session: Session, data: dict[str, Any]) -> None:
-        """Register or re-register; the same outcome for the caller whether the address is known."""
+        """Register or re-register (the relay's part of a join request, see `intake`).
+
+        The confirmation token travels sealed: only notifications, which mails it, opens it.
+        """
         email = data["email"].lower()
         # Two joins for one new address at once would both insert: take turns per address.
         session.execute(select(func.pg_advisory_xact_lock(func.hashtext(email))))
@@ -75,7 +80,7 @@ class Membership:
                 "email": member.email,
                 "name": member.name,
                 "language": member.language,
-                "token": token,
+                "token": self.settings.event_tokens.seal(token),
             },
         )
 

@@ -1,7 +1,8 @@
 """Personal data: what members holds about a person, erasing it, and forgetting the unconfirmed.
 
 Erasure deletes the member's row (registrations and sign-in links go with it, the waitlists
-they held a place in move on) and the outbox rows that carried their address or name, then
+they held a place in move on), the outbox rows that carried their address or name and their
+requests still waiting in the intake, then
 tells the other services with `members.member.erased.v1`.
 """
 
@@ -18,15 +19,23 @@ from uskalla_kit import Problem
 
 from members.adapters.models import Gathering, Member, Registration
 from members.service_layer.clock import now
+from members.service_layer.intake import IntakeQueue
 from members.service_layer.registrations import Registrations, locked_gathering
 from members.service_layer.views import iso, member_view
 
 
 class PersonalData:
-    def __init__(self, outbox: Outbox, tables: EventTables, registrations: Registrations) -> None:
+    def __init__(
+        self,
+        outbox: Outbox,
+        tables: EventTables,
+        registrations: Registrations,
+        intake: IntakeQueue,
+    ) -> None:
         self.outbox = outbox
         self.tables = tables
         self.registrations = registrations
+        self.intake = intake
 
     def export(self, session: Session, member_id: uuid.UUID) -> dict[str, Any]:
         member = session.get(Member, member_id)
@@ -81,6 +90,7 @@ class PersonalData:
         session.delete(member)
         session.flush()
         self.scrub_events(session, member_id, email)
+        self.intake.forget(session, email)
         self.outbox.add(session, "members.member.erased.v1", {"member_id": str(member_id)})
 
     def scrub_events(self, session: Session, member_id: uuid.UUID, email: str) -> None:

@@ -32,7 +32,8 @@ class SignIn:
         )
 
     def request(self, session: Session, email: str) -> None:
-        """E-mail a link to an active member; for any other address do nothing (same answer).
+        """E-mail a link to an active member; for any other address do nothing (the relay's part
+        of a sign-in request, see `intake`). The token travels sealed, as the confirmation's.
 
         An address marked undeliverable still gets its link: the member asking for it is the
         best sign that mail arrives again, and notifications keeps its own suppression list.
@@ -59,7 +60,7 @@ class SignIn:
                 "email": member.email,
                 "name": member.name,
                 "language": member.language,
-                "token": token,
+                "token": self.settings.event_tokens.seal(token),
                 "valid_minutes": self.settings.sign_in_ttl_minutes,
             },
         )

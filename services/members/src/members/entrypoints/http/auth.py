@@ -27,7 +27,7 @@ bp = Blueprint("auth", __name__, url_prefix="/api/v1/auth")
 def sign_in() -> tuple[Response, int]:
     data = SignInSchema().load(json_body())
     with current_runtime().db.transaction() as session:
-        services().sign_in.request(session, data["email"])
+        services().intake.accept(session, "sign_in", {"email": data["email"]})
     return jsonify(status="sign_in_link_sent"), 202
 
 

@@ -39,7 +39,7 @@ bp = Blueprint("members", __name__, url_prefix="/api/v1")
 def join() -> tuple[Response, int]:
     data = JoinSchema().load(json_body())
     with current_runtime().db.transaction() as session:
-        services().membership.join(session, data)
+        services().intake.accept(session, "join", data)
     return jsonify(status="confirmation_sent"), 202
 
 

@@ -18,6 +18,7 @@ from notifications.entrypoints.handlers import register_handlers
 from notifications.entrypoints.tasks import enqueue_fanout, enqueue_send, register_tasks
 from notifications.fanouts import Fanouts
 from notifications.newsletters import Newsletters
+from notifications.retention import retention_job
 from notifications.standing import standing_lookup
 
 
@@ -65,7 +66,7 @@ def build_runtime(settings: Settings | None = None) -> Runtime:
         events=events,
         migrations=Path(__file__).parent / "migrations",
         build_app=build_app,
-        relay_jobs=[deliveries.sweep, fanouts.sweep],
+        relay_jobs=[deliveries.sweep, fanouts.sweep, retention_job(db, settings)],
     )
     runtime.extra.update(
         settings=settings,

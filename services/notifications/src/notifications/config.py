@@ -43,6 +43,10 @@ class Settings:
     #: loses nothing either way (PostgreSQL flushes the commit); only a database crash could
     #: forget the last fraction of a second of marks and re-send those few newsletters.
     list_sync_commit: bool
+    #: Deliveries older than this many days are purged from the log.
+    delivery_retention_days: int
+    #: Seconds between the relay's purges of the delivery log.
+    housekeeping_interval: float
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -71,4 +75,6 @@ class Settings:
             list_lease=max(1.0, env_float("LIST_MAIL_LEASE", 120.0)),
             freeze_batch_size=max(1, env_int("LIST_FREEZE_BATCH_SIZE", 5000)),
             list_sync_commit=env_bool("LIST_MAIL_SYNC_COMMIT", False),
+            delivery_retention_days=max(1, env_int("DELIVERY_RETENTION_DAYS", 365)),
+            housekeeping_interval=env_float("HOUSEKEEPING_INTERVAL_SECONDS", 60.0),
         )

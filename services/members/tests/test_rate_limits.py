@@ -76,3 +76,27 @@ def test_rate_limits_off_disables_them(runtime: Runtime, monkeypatch: pytest.Mon
     runtime.extra["settings"].rate_limits = RateLimits.from_env()
     client = runtime.create_app().test_client()
     assert {join(client, "same@example.fi").status_code for _ in range(3)} == {202}
+
+
+@pytest.mark.parametrize(
+    ("setting", "path", "body"),
+    [
+        ("confirm_per_client", "/api/v1/members/confirm", {"token": "guess"}),
+        ("token_per_client", "/api/v1/auth/token", {"token": "guess"}),
+        ("unsubscribe_per_client", "/api/v1/unsubscribe", {"token": "guess"}),
+    ],
+)
+def test_spending_a_token_is_limited_per_client(
+    limited: Callable[..., FlaskClient], setting: str, path: str, body: dict[str, str]
+) -> None:
+    client = limited(**{setting: "2 per hour"})
+
+    def spend(client_address: str = "192.0.2.1") -> Any:
+        return client.post(path, json=body, headers={"X-Forwarded-For": client_address})
+
+    assert [spend().status_code for _ in range(2)] == [400, 400]
+    refused = spend()
+    assert refused.status_code == 429
+    assert refused.content_type == "application/problem+json"
+    assert int(refused.headers["Retry-After"]) > 0
+    assert spend("198.51.100.7").status_code == 400  # another client is still heard

@@ -1,4 +1,6 @@
-"""Rate limits on the public forms that send e-mail: per address asked about, per client.
+"""Rate limits on the public forms that send e-mail (per address asked about and per
+client) and on those that spend a link's token (per client: confirming, the sign-in token
+exchange, unsubscribing), so no client can try tokens at speed.
 
 The per-address key is a hash of the e-mail address in the body, so Redis never holds the
 address itself; a body without one is left to the per-client limit (and then to validation).
@@ -42,3 +44,9 @@ def apply_rate_limits(app: Flask, settings: Settings) -> None:
             exempt_when=lambda: address_key() is None,
         )(view)
         app.view_functions[endpoint] = view
+    for endpoint, per_client in (
+        ("members.confirm", limits.confirm_per_client),
+        ("auth.token", limits.token_per_client),
+        ("members.unsubscribe", limits.unsubscribe_per_client),
+    ):
+        app.view_functions[endpoint] = limiter.limit(per_client)(app.view_functions[endpoint])

@@ -285,5 +285,6 @@ def test_form_posts_of_the_ui_are_rate_limited(
     assert statuses == [303, 303, 429, 429]
     refused = limited.test_client().post("/en/sign-in", data={})
     assert refused.status_code == 429 and "Too many requests" in refused.get_data(as_text=True)
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
     unlimited = create_app(make_settings(rate_limits=False, ui_post_rate_limit="2/minute"))
     assert posts(unlimited.test_client()) == [303] * 4

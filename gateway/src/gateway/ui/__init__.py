@@ -53,10 +53,10 @@ def init_ui(app: Flask) -> None:
         }
 
     @app.errorhandler(Problem)
-    def _problem(exc: Problem) -> Response | tuple[str, int]:
+    def _problem(exc: Problem) -> Response | tuple[str, int, dict[str, str]]:
         if not _wants_page():
             return problem_response(exc)
-        return _error_page(exc.status, exc.detail)
+        return (*_error_page(exc.status, exc.detail), exc.headers)  # Retry-After too
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Response | tuple[str, int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -9,6 +10,8 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 from members.adapters.models import Member
+from members.bootstrap import build_runtime
+from members.service_layer import services_of
 from sqlalchemy import select
 from uskalla_kit import Runtime
 from uskalla_kit.signed import SignedTokens
@@ -107,3 +110,34 @@ def test_signed_in_member_needs_no_token_scope(
     )
     assert answer.status_code == 200
     assert client.get("/api/v1/members/me", headers=auth(me)).json["newsletter"] is True
+
+
+def test_a_token_older_than_its_max_age_is_refused(
+    runtime: Runtime,
+    add_member: Callable[..., Member],
+    events: Events,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+) -> None:
+    monkeypatch.setenv("UNSUBSCRIBE_TOKEN_MAX_AGE", "3600")
+    hourly = build_runtime()
+    request.addfinalizer(hourly.db.dispose)
+    client = hourly.create_app().test_client()
+    member = add_member()
+    real_time = time.time
+    with monkeypatch.context() as then:
+        then.setattr(time, "time", lambda: real_time() - 3601)  # signed an hour and more ago
+        old = token_for(member.id, "newsletter")
+    answer = client.post("/api/v1/unsubscribe", query_string={"token": old})
+    assert answer.status_code == 400
+    assert answer.content_type == "application/problem+json"
+    assert events() == []
+    fresh = client.post(
+        "/api/v1/unsubscribe", query_string={"token": token_for(member.id, "newsletter")}
+    )
+    assert fresh.status_code == 200
+
+
+def test_tokens_live_a_year_by_default(runtime: Runtime) -> None:
+    assert runtime.extra["settings"].unsubscribe_max_age == 365 * 24 * 3600
+    assert services_of(runtime).membership.unsubscribe_tokens.max_age == 365 * 24 * 3600

@@ -5,13 +5,18 @@ another 5xx, and no row in any service's database changes."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import re
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
+from xml.etree import ElementTree
 
+import icalendar
 import pytest
 import requests
 
@@ -267,3 +272,201 @@ def test_ambiguous_framing_is_refused_and_stores_nothing(
     )
     assert status in expected, status
     _assert_nothing_stored(system, before)
+
+
+# Control characters (issue 14, item 6): every string field of every JSON body refuses them,
+# but tab and line breaks; and whatever was stored before the rule, the feeds stay well-formed.
+CONTROLS = {"soh": "\x01", "esc": "\x1b", "del": "\x7f", "lone-cr": "\r"}
+#: What no text of a feed, CSV file or calendar may hold (line breaks written CR LF may).
+REFUSED = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]|\r(?!\n)")
+#: A body each operation would otherwise take (a PATCH takes just the one field).
+BASES: dict[tuple[str, str], dict[str, Any]] = {
+    ("POST", "/api/v1/auth/sign-in"): {"email": "nobody@example.fi"},
+    ("POST", "/api/v1/auth/token"): {"token": "not-a-real-token"},
+    ("POST", "/api/v1/members/confirm"): {"token": "not-a-real-token"},
+    ("POST", "/api/v1/unsubscribe"): {"token": "not-a-real-token"},
+    ("POST", "/api/v1/bounces"): {"email": "bounced@example.fi", "kind": "soft", "reason": "full"},
+    ("PATCH", "/api/v1/comments/{comment_id}"): {},
+    ("POST", "/api/v1/comments/{comment_id}/reports"): {"reason": "off_topic"},
+    ("POST", "/api/v1/experiments"): _experiment(),
+    ("PATCH", "/api/v1/experiments/{experiment_id}"): {},
+    ("POST", "/api/v1/experiments/{experiment_id}/comments"): {"body": "Kiinnostavaa"},
+    ("PUT", "/api/v1/experiments/{experiment_id}/evaluation"): {"outcome": "failed", "rating": 3},
+    ("POST", "/api/v1/experiments/{experiment_id}/stage"): {"stage": "planning"},
+    ("POST", "/api/v1/gatherings"): _gathering(),
+    ("PATCH", "/api/v1/gatherings/{gathering_id}"): {},
+    ("POST", "/api/v1/members"): _join(email="control@example.fi"),
+    ("PATCH", "/api/v1/members/me"): {},
+    ("PATCH", "/api/v1/members/{member_id}"): {},
+    ("POST", "/api/v1/newsletters"): {"subject": "Aihe", "body": "Teksti"},
+    ("PATCH", "/api/v1/newsletters/{newsletter_id}"): {},
+}
+#: Takes its token as a query or form field too, so its OpenAPI document names no JSON body.
+EXTRA_FIELDS = {("POST", "/api/v1/unsubscribe"): ["token"]}
+
+
+def _string_fields(document: dict[str, Any], schema: dict[str, Any], path: str = "") -> list[str]:
+    """Dotted paths of the string fields a schema takes ("themes.0" for a list's items)."""
+    if "$ref" in schema:
+        schema = document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
+    kind = schema.get("type")
+    if kind == "string":
+        return [path]
+    if kind == "array":
+        return _string_fields(document, schema.get("items", {}), f"{path}.0")
+    return [
+        field
+        for name, inner in schema.get("properties", {}).items()
+        for field in _string_fields(document, inner, f"{path}.{name}" if path else name)
+    ]
+
+
+def _json_operations(system: System) -> dict[tuple[str, str], list[str]]:
+    document = system.api("GET", "/openapi.json").json()
+    operations = {
+        (method.upper(), path): _string_fields(document, content["schema"])
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+        if (content := operation.get("requestBody", {}).get("content", {}).get("application/json"))
+    }
+    return {key: fields for key, fields in operations.items() if fields} | EXTRA_FIELDS
+
+
+def _with(body: dict[str, Any], path: str, value: str) -> dict[str, Any]:
+    """A copy of `body` with `value` at a dotted path (a ".0" step is a one-item list)."""
+    nested: Any = value
+    for step in reversed(path.split(".")):
+        nested = [nested] if step == "0" else {step: nested}
+    return {**body, **nested}
+
+
+def _names(errors: dict[str, Any], path: str) -> bool:
+    return any(path == key or path.startswith(f"{key}.") for key in errors)
+
+
+def _target(world: World, template: str) -> str:
+    ids = {
+        "experiment_id": world.published_experiment
+        if template.endswith("/comments")
+        else world.draft_experiment,
+        "comment_id": world.comment,
+        "gathering_id": world.draft_gathering,
+        "newsletter_id": world.newsletter,
+        "member_id": world.other.id,
+    }
+    return re.sub(r"\{(\w+)\}", lambda m: ids[m.group(1)], template).removeprefix("/api/v1")
+
+
+def test_a_control_character_in_any_string_field_is_refused_naming_it(
+    system: System, world: World
+) -> None:
+    operations = _json_operations(system)
+    assert set(operations) <= set(BASES), f"no base body for {set(operations) - set(BASES)}"
+    system.settled_counts()
+    before = system.contents()
+    failures, sent = [], 0
+    for (method, template), fields in operations.items():
+        path = _target(world, template)
+        for field in fields:
+            for name, char in CONTROLS.items():
+                body = _with(BASES[(method, template)], field, f"Hyvä{char}teksti")
+                answer = system.api(method, path, headers=world.coordinator.auth, json=body)
+                sent += 1
+                errors = answer.json().get("errors", {}) if answer.status_code == 422 else {}
+                if not _names(errors, field):
+                    failures.append(
+                        f"{method} {template} {field} with {name}: {answer.status_code}"
+                        f" {answer.text[:200]}"
+                    )
+    print(f"\n{sent} requests: {len(operations)} operations, every string field, {len(CONTROLS)}")
+    assert not failures, "\n".join(failures)
+    system.settled_counts()
+    after = system.contents()
+    assert after == before, {t for t in before if before[t] != after.get(t)}
+
+
+def test_tab_and_line_breaks_are_still_taken_in_free_text(system: System, world: World) -> None:
+    text = "Ensimmäinen rivi\r\nToinen rivi\n\n\tSisennetty kohta\tja sarkain."
+    comment = system.api(
+        "POST",
+        f"/experiments/{world.published_experiment}/comments",
+        headers=world.owner.auth,
+        json={"body": text},
+    )
+    assert comment.status_code == 201, comment.text
+    edited = system.api(
+        "PATCH",
+        f"/experiments/{world.draft_experiment}",
+        headers=world.owner.auth,
+        json={"description": text},
+    )
+    assert edited.status_code == 200, edited.text
+    read = system.api(
+        "GET", f"/experiments/{world.draft_experiment}", headers=world.owner.auth
+    ).json()
+    comments = system.api(
+        "GET", f"/experiments/{world.published_experiment}/comments", params={"per_page": 100}
+    ).json()["items"]
+    assert read["description"] == text
+    assert text in [c["body"] for c in comments]
+
+
+def test_feeds_csv_and_calendars_stay_well_formed_whatever_is_stored(
+    system: System, world: World
+) -> None:
+    """Text stored before the rule (written here straight into the databases) holding control
+    characters: the Atom feed parses as XML, the CSV files parse, each calendar parses with
+    icalendar, and none of them carries a refused character."""
+    registered = system.api(
+        "POST",
+        f"/gatherings/{world.published_gathering}/registrations",
+        headers=world.owner.auth,
+    )
+    assert registered.status_code == 201, registered.text
+    with system.db("experiments") as conn:
+        conn.execute(
+            "UPDATE experiments SET title = title || E'\\x01\\x1b[31m',"
+            " summary = summary || E'\\x7f\\x0b\\r\\x08', organisation = E'Oy\\x1b\\x02'"
+            " WHERE id = %s",
+            (world.published_experiment,),
+        )
+    with system.db("members") as conn:
+        conn.execute(
+            "UPDATE members SET name = name || E'\\x01\\x1b', organisation = E'Oy\\x7f\\r'"
+            " WHERE id = %s",
+            (world.owner.id,),
+        )
+        conn.execute(
+            "UPDATE gatherings SET title = title || E'\\x01', location = E'Espoo\\x1b\\x7f',"
+            " description = E'Kuvaus\\x0c\\r\\x02' WHERE id = %s",
+            (world.published_gathering,),
+        )
+    coordinator = world.coordinator.auth
+    csv_accept = {**coordinator, "Accept": "text/csv"}
+    documents = {
+        "atom": system.api("GET", "/experiments/feed.atom"),
+        "experiments.csv": system.api("GET", "/experiments.csv"),
+        "members.csv": system.api("GET", "/members", headers=csv_accept),
+        "registrations.csv": system.api(
+            "GET", f"/gatherings/{world.published_gathering}/registrations", headers=csv_accept
+        ),
+        "gathering.ics": system.api("GET", f"/gatherings/{world.published_gathering}/calendar.ics"),
+    }
+    failures = []
+    for name, answer in documents.items():
+        assert answer.status_code == 200, (name, answer.text[:300])
+        text = answer.content.decode("utf-8")
+        assert "Espoo" in text or "Julkaistu kokeilu" in text or "Olli" in text, (name, text)
+        try:
+            if name == "atom":
+                ElementTree.fromstring(answer.content)
+            elif name.endswith(".csv"):
+                list(csv.reader(io.StringIO(text, newline="")))
+            else:
+                icalendar.Calendar.from_ical(text)
+        except Exception as error:
+            failures.append(f"{name} does not parse: {error!r}")
+        found = REFUSED.search(text)
+        if found:
+            failures.append(f"{name} holds U+{ord(found.group()):04X}")
+    assert not failures, failures

@@ -14,6 +14,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from notifications.adapters.models import Delivery, Recipient
 from sqlalchemy import select
+from uskalla_events import TemporaryFailure, new_envelope
 
 from .conftest import Service
 
@@ -162,3 +163,16 @@ def test_a_token_of_a_member_not_heard_of_yet_or_of_unknown_role_is_trusted(
     member_id = service.add_recipient(role=None)
     old = {"Authorization": f"Bearer {make_token(str(member_id), role='coordinator')}"}
     assert client.get("/api/v1/newsletters", headers=old).status_code == 200
+
+
+def test_an_update_before_the_joined_event_waits_for_it(
+    service: Service, client: FlaskClient, make_token: Callable[..., str]
+) -> None:
+    member_id = str(uuid.uuid4())
+    demoted = new_envelope("members.member.updated.v1", updated(member_id, role="member"))
+    with pytest.raises(TemporaryFailure):  # retried later, not lost
+        service.runtime.events.consumer.handle(demoted)
+    service.handle("members.member.joined.v1", member_data(member_id), occurred_at=ago(10))
+    assert service.runtime.events.consumer.handle(demoted)
+    headers = {"Authorization": f"Bearer {make_token(member_id, role='coordinator')}"}
+    assert client.get("/api/v1/newsletters", headers=headers).status_code == 403

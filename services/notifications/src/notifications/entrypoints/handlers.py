@@ -153,6 +153,9 @@ def register_member_handlers(handlers: EventHandlers, deliveries: Deliveries) ->
                 changed_at=changed_at,
             )
         )
+        if recipient(session, d["member_id"]) is None and not is_erased(session, d["member_id"]):
+            # Before their joined event: a role or deactivation must not be lost. Later.
+            raise TemporaryFailure(f"no recipient {d['member_id']} yet")
 
     @handlers.on("members.subscriptions.changed.v1")
     def subscriptions_changed(session: Session, event: Envelope) -> None:

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from icalendar import Calendar, Event
+from uskalla_kit.text import printable
 
 from members.adapters.models import Gathering
 
@@ -13,7 +14,10 @@ PRODID = "-//Kuntaliitto//Uskalla MeUskaltajat//FI"
 
 
 def gathering_calendar(gathering: Gathering, url: str, stamp: datetime) -> bytes:
-    """One VEVENT; times in UTC; the UID stays the same across edits, SEQUENCE grows."""
+    """One VEVENT; times in UTC; the UID stays the same across edits, SEQUENCE grows.
+
+    Text goes through `printable`: RFC 5545 allows no control characters but tab in a value,
+    and rows stored before text refused them may hold some."""
     calendar = Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
@@ -25,12 +29,12 @@ def gathering_calendar(gathering: Gathering, url: str, stamp: datetime) -> bytes
     event.add("dtstamp", stamp.astimezone(UTC))
     event.add("dtstart", gathering.starts_at.astimezone(UTC))
     event.add("dtend", gathering.ends_at.astimezone(UTC))
-    event.add("summary", gathering.title)
+    event.add("summary", printable(gathering.title))
     if gathering.description:
-        event.add("description", f"{gathering.description}\n\n{url}")
+        event.add("description", f"{printable(gathering.description)}\n\n{url}")
     else:
         event.add("description", url)
-    location = ", ".join(p for p in (gathering.location, gathering.online_url) if p)
+    location = ", ".join(printable(p) for p in (gathering.location, gathering.online_url) if p)
     event.add("location", location)
     event.add("url", url)
     event.add("sequence", gathering.sequence)

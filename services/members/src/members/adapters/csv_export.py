@@ -7,6 +7,8 @@ import io
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from uskalla_kit.text import printable
+
 # A cell starting with one of these is a formula to Excel and LibreOffice (CSV injection).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -16,7 +18,9 @@ def cell(value: Any) -> str:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    text = str(value)
+    # Control characters stored before text refused them would garble the file (or the
+    # terminal showing it); dropped first, so that they cannot hide a formula either.
+    text = printable(str(value))
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -241,3 +242,17 @@ def test_no_redelivery_to_a_consumer_that_is_only_behind(pair: Pair) -> None:
     # Both consumers still have it queued (nobody consumed): they are behind, nothing is lost.
     assert pair.publisher.redelivery().sweep() == (0, 0)
     assert queue_length(pair, "experiments.events") == 1
+
+
+def test_a_dead_letter_never_keeps_an_unsealed_link_token(pair: Pair) -> None:
+    raw = Envelope(
+        type="members.sign_in.requested.v1",
+        version=1,
+        producer="members",
+        data={"member_id": "m", "token": "working-token"},
+    ).to_dict()
+    sealed = {**raw, "id": str(uuid.uuid4()), "data": {**raw["data"], "token": "sealed:abc"}}
+    for envelope in (raw, sealed):
+        pair.consumer.consumer.dead_letter(envelope, ValueError("no"), 1)
+    kept = [d["envelope"]["data"]["token"] for d in pair.consumer.consumer.list_dead_letters()]
+    assert kept == ["[withheld: not sealed]", "sealed:abc"]

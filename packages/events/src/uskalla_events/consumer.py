@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from uskalla_events.celery_app import EVENT_TASK, EVENTS_TASK
 from uskalla_events.context import correlation_id
-from uskalla_events.contracts import CONTRACTS, consumed_by, queue_name
+from uskalla_events.contracts import CONTRACTS, consumed_by, queue_name, withhold_secrets
 from uskalla_events.db import Database
 from uskalla_events.envelope import Envelope
 from uskalla_events.tables import EventTables
@@ -148,7 +148,7 @@ class Consumer:
                 insert(self.tables.dead_letters).values(
                     event_id=str(raw.get("id")),
                     type=str(raw.get("type", "?")),
-                    envelope=raw,
+                    envelope=withhold_secrets(raw),
                     error=f"{type(error).__name__}: {error}"[:4000],
                     attempts=attempts,
                 )

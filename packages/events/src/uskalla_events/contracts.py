@@ -13,6 +13,25 @@ from typing import Any
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 LANG = validate.OneOf(["fi", "sv", "en"])
+#: Payload fields that carry a one-time link token: always sealed (`uskalla_kit.sealed`), so
+#: an event at rest (outbox, inbox, dead letters, broker) never holds a token that works.
+SECRET_FIELDS = ("token",)
+SEALED_PREFIX = "sealed:"
+
+
+def withhold_secrets(envelope: dict[str, Any]) -> dict[str, Any]:
+    """The envelope with any secret field that is not sealed replaced, for keeping at rest."""
+    data = envelope.get("data")
+    if not isinstance(data, dict):
+        return envelope
+    exposed = [
+        f
+        for f in SECRET_FIELDS
+        if isinstance(data.get(f), str) and not data[f].startswith(SEALED_PREFIX)
+    ]
+    if not exposed:
+        return envelope
+    return {**envelope, "data": {**data, **dict.fromkeys(exposed, "[withheld: not sealed]")}}
 
 
 class Payload(Schema):

@@ -17,9 +17,7 @@ from collections.abc import Sequence
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
-#: What a sealed value starts with, so a reader can tell it from a plain one.
-PREFIX = "sealed:"
+from uskalla_events.contracts import SEALED_PREFIX as PREFIX  # a reader tells sealed from plain
 
 
 def _fernet(secret: str, purpose: str) -> Fernet:

@@ -49,4 +49,5 @@ def apply_rate_limits(app: Flask, settings: Settings) -> None:
         ("auth.token", limits.token_per_client),
         ("members.unsubscribe", limits.unsubscribe_per_client),
     ):
-        app.view_functions[endpoint] = limiter.limit(per_client)(app.view_functions[endpoint])
+        view = limiter.limit(per_client)(app.view_functions[endpoint])
+        app.view_functions[endpoint] = view

@@ -74,6 +74,7 @@ def test_every_endpoint_answers_as_documented(
     coordinator: Member,
     auth: Auth,
     events: Callable[..., list[dict[str, Any]]],
+    unseal: Callable[[str], str],
 ) -> None:
     c = auth(coordinator)
     member = add_member(title=None, municipality_code=None)
@@ -83,12 +84,17 @@ def test_every_endpoint_answers_as_documented(
     api("post", "/api/v1/members", json={"email": "x"})
     api("post", "/api/v1/members", data="{", content_type="application/json")
     api("post", "/api/v1/members", data="x", content_type="text/plain")
-    token = events("members.member.registered.v1")[0]["data"]["token"]
+    token = unseal(events("members.member.registered.v1")[0]["data"]["token"])
     api("post", "/api/v1/members/confirm", json={"token": token})
     api("post", "/api/v1/members/confirm", json={"token": "unknown"})
     api("post", "/api/v1/auth/sign-in", json={"email": member.email})
-    link = events("members.sign_in.requested.v1")[0]["data"]["token"]
+    link = unseal(events("members.sign_in.requested.v1")[0]["data"]["token"])
+    internal = {"X-Internal-Token": "test-internal-token"}
+    api("post", "/internal/v1/sign-in/preview", json={"token": link}, headers=internal)
+    api("post", "/internal/v1/sign-in/preview", json={"token": link})
+    api("post", "/internal/v1/sign-in/preview", json={}, headers=internal)
     api("post", "/api/v1/auth/token", json={"token": link})
+    api("post", "/internal/v1/sign-in/preview", json={"token": link}, headers=internal)
     api("post", "/api/v1/auth/token", json={"token": link})
     # Own profile and data.
     api("get", "/api/v1/members/me", headers=m)
@@ -166,7 +172,6 @@ def test_every_endpoint_answers_as_documented(
     )
     # Internal and erasure.
     who = {"member_id": member.id}
-    internal = {"X-Internal-Token": "test-internal-token"}
     api("get", "/internal/v1/members/{member_id}/export", path=who, headers=internal)
     api("get", "/internal/v1/members/{member_id}/export", path=who)
     api("delete", "/api/v1/members/me", headers=m)

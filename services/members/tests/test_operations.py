@@ -99,6 +99,7 @@ PUBLIC = {
     ("delete", "/api/v1/gatherings/{gathering_id}/registrations/me"),
     ("get", "/api/v1/gatherings/{gathering_id}/calendar.ics"),
     ("get", "/internal/v1/members/{member_id}/export"),
+    ("post", "/internal/v1/sign-in/preview"),
 }
 
 

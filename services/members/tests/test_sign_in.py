@@ -231,3 +231,80 @@ def test_housekeeping_forgets_spent_links_after_a_day(
     housekeeping_job(runtime.db, services_of(runtime), interval=0)()
     with runtime.db.transaction() as session:
         assert len(session.scalars(select(SignInToken)).all()) == 1
+
+
+def preview(client: FlaskClient, token: str, headers: dict[str, str] | None = None) -> Any:
+    return client.post(
+        "/internal/v1/sign-in/preview",
+        json={"token": token},
+        headers={"X-Internal-Token": "test-internal-token"} if headers is None else headers,
+    )
+
+
+def test_preview_names_whom_a_link_signs_in_and_spends_nothing(
+    client: FlaskClient,
+    runtime: Runtime,
+    add_member: Callable[..., Member],
+    events: Events,
+    unseal: Unseal,
+) -> None:
+    member = add_member(email="katso@example.fi", name="Katja Katsoja", language="sv")
+    ask(client, member.email)
+    token = link_token(events, unseal)
+    before = every_row(runtime)
+    for _ in range(2):
+        answer = preview(client, token)
+        assert answer.status_code == 200
+        assert answer.json == {
+            "email": "katso@example.fi",
+            "name": "Katja Katsoja",
+            "language": "sv",
+        }
+        assert answer.headers["Cache-Control"] == "no-store"
+    assert every_row(runtime) == before  # nothing written, the link not spent
+    assert client.post("/api/v1/auth/token", json={"token": token}).status_code == 200
+    used = preview(client, token)
+    assert used.status_code == 404 and used.content_type == "application/problem+json"
+
+
+def test_preview_of_expired_unknown_and_deactivated_links_is_404(
+    client: FlaskClient,
+    runtime: Runtime,
+    add_member: Callable[..., Member],
+    events: Events,
+    unseal: Unseal,
+) -> None:
+    late, closed = add_member(), add_member()
+    ask(client, late.email)
+    expired = link_token(events, unseal)
+    ask(client, closed.email)
+    deactivated = link_token(events, unseal)
+    with runtime.db.transaction() as session:
+        session.execute(
+            update(SignInToken)
+            .where(SignInToken.member_id == late.id)
+            .values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
+        session.execute(update(Member).where(Member.id == closed.id).values(status="deactivated"))
+    for token in (expired, deactivated, "x" * 43):
+        assert preview(client, token).status_code == 404
+    assert preview(client, "").status_code == 422
+
+
+def test_preview_is_for_the_gateway_only(
+    client: FlaskClient, add_member: Callable[..., Member], events: Events, unseal: Unseal
+) -> None:
+    member = add_member()
+    ask(client, member.email)
+    token = link_token(events, unseal)
+    for headers in ({}, {"X-Internal-Token": "wrong"}):
+        refused = preview(client, token, headers)
+        assert refused.status_code == 401 and refused.content_type == "application/problem+json"
+    assert "email" not in refused.get_data(as_text=True)
+
+
+def every_row(runtime: Runtime) -> list[Any]:
+    with runtime.db.transaction() as session:
+        members = session.execute(select(Member.__table__)).all()
+        links = session.execute(select(SignInToken.__table__)).all()
+    return [*members, *links]

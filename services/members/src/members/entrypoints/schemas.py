@@ -110,6 +110,14 @@ class AccessTokenSchema(Schema):
     expires_in = fields.Integer(required=True)
 
 
+class SignInPreviewSchema(Schema):
+    """Whom a sign-in link would sign in, for the gateway to show before it is spent."""
+
+    email = fields.String(required=True)
+    name = fields.String(required=True)
+    language = fields.String(required=True, validate=validate.OneOf(LANGUAGES))
+
+
 class StatusSchema(Schema):
     status = fields.String(required=True)
 

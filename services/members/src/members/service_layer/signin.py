@@ -95,6 +95,22 @@ class SignIn:
             "expires_in": self.settings.token_ttl_seconds,
         }
 
+    def preview(self, session: Session, token: str) -> dict[str, str]:
+        """Whom an unused, unexpired link of an active member signs in; spends nothing."""
+        member = session.scalar(
+            select(Member)
+            .join(SignInToken, SignInToken.member_id == Member.id)
+            .where(
+                SignInToken.token_hash == token_hash(token),
+                SignInToken.used_at.is_(None),
+                SignInToken.expires_at >= now(),
+                Member.status == "active",
+            )
+        )
+        if member is None:
+            raise Problem(404, "Not found", "The sign-in link is unknown, used or expired.")
+        return {"email": member.email, "name": member.name, "language": member.language}
+
     def remove_spent(self, session: Session) -> int:
         """Forget used and expired links (a day's grace keeps them for support questions)."""
         cutoff = now() - timedelta(days=1)

@@ -1,16 +1,17 @@
-"""Gateway-only endpoints: one member's data for the merged personal-data export."""
+"""Gateway-only endpoints: one member's data for the merged personal-data export, and whom
+a sign-in link signs in (the gateway shows it before the link is spent: no login CSRF)."""
 
 from __future__ import annotations
 
 import uuid
 
 from flask import Blueprint, Response, jsonify
-from uskalla_kit import current_runtime
+from uskalla_kit import current_runtime, json_body
 from uskalla_kit.internal import internal_only
 from uskalla_kit.openapi import documented
 
 from members.entrypoints.http.requests import services
-from members.entrypoints.schemas import ExportSchema
+from members.entrypoints.schemas import ExportSchema, SignInPreviewSchema, TokenSchema
 
 bp = Blueprint("internal", __name__, url_prefix="/internal/v1")
 
@@ -27,3 +28,23 @@ def export_member(member_id: uuid.UUID) -> Response:
     with current_runtime().db.transaction() as session:
         document = services().personal_data.export(session, member_id)
     return jsonify(document)
+
+
+@bp.post("/sign-in/preview")
+@documented(
+    "Whom a sign-in link's token signs in (unused, unexpired, an active member); the token "
+    "is not spent and nothing is written",
+    body=TokenSchema,
+    responses={200: SignInPreviewSchema},
+    auth="internal",
+    problems=(404,),
+    tags=("internal",),
+)
+@internal_only
+def preview_sign_in() -> Response:
+    data = TokenSchema().load(json_body())
+    with current_runtime().db.transaction() as session:
+        preview = services().sign_in.preview(session, data["token"])
+    response = jsonify(preview)
+    response.headers["Cache-Control"] = "no-store"
+    return response

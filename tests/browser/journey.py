@@ -74,5 +74,6 @@ def sign_in(page: Any, base: str, mail: MailStore, email: str) -> None:
     page.wait_for_selector("h1:has-text('Tarkista sähköpostisi')")
     link = wait_for_link(mail, email, "/sign-in/callback", before)
     page.goto(link)
+    page.wait_for_selector(f"main p:has-text('{email}')")  # whom the link signs in, first
     page.click("main form button[type=submit]")
     page.wait_for_url(re.compile(r".*/me$"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections import Counter
 from collections.abc import Iterator
 from urllib.parse import quote, quote_plus, unquote
 
@@ -54,12 +55,13 @@ def holds(text: str, tokens: dict[str, str]) -> list[str]:
     return found
 
 
-def in_databases(system: System, tokens: dict[str, str]) -> list[str]:
+def in_databases(system: System, tokens: dict[str, str], seen: Counter[str]) -> list[str]:
     hits = []
     for service in SERVICES:
         with system.db(service) as conn:
             for schema, table in relations(conn):
                 for (row,) in conn.execute(f'SELECT t::text FROM "{schema}"."{table}" AS t'):
+                    seen["rows"] += 1
                     for name in holds(row, tokens):
                         hits.append(f"{service}.{schema}.{table}: {name} in {row[:300]!r}")
     return hits
@@ -82,11 +84,12 @@ def _values(client: redis.Redis, key: bytes) -> list[bytes]:
     return []
 
 
-def in_redis(system: System, tokens: dict[str, str]) -> list[str]:
+def in_redis(system: System, tokens: dict[str, str], seen: Counter[str]) -> list[str]:
     hits = []
     client = redis.Redis.from_url(system.stack.config.redis_url)
     try:
         for key in client.scan_iter(count=1000):
+            seen["Redis keys"] += 1
             for value in [key, *_values(client, key)]:
                 for name in holds(value.decode("latin-1"), tokens):
                     hits.append(f"redis {key.decode('latin-1')}: {name}")
@@ -95,17 +98,25 @@ def in_redis(system: System, tokens: dict[str, str]) -> list[str]:
     return hits
 
 
-def in_logs(system: System, tokens: dict[str, str]) -> list[str]:
+def in_logs(system: System, tokens: dict[str, str], seen: Counter[str]) -> list[str]:
     hits = []
     for log in sorted((system.stack.config.var_dir / "log").glob("*.log")):
         for number, line in enumerate(log.read_text(errors="replace").splitlines(), 1):
+            seen["log lines"] += 1
             for name in holds(line, tokens):
                 hits.append(f"{log.name}:{number}: {name}")
     return hits
 
 
 def everywhere(system: System, tokens: dict[str, str]) -> list[str]:
-    return in_databases(system, tokens) + in_redis(system, tokens) + in_logs(system, tokens)
+    seen: Counter[str] = Counter()
+    hits = [
+        *in_databases(system, tokens, seen),
+        *in_redis(system, tokens, seen),
+        *in_logs(system, tokens, seen),
+    ]
+    print(f"\nscanned {', '.join(f'{n} {what}' for what, n in seen.items())}")
+    return hits
 
 
 def _unsubscribe_url(system: System, to: str) -> str:
@@ -169,5 +180,5 @@ def test_no_link_token_is_stored_in_clear_anywhere(system: System) -> None:
     found = everywhere(system, tokens)
     system.settled_counts()
     found += everywhere(system, tokens)
-    print(f"\nlooked for {len(tokens)} tokens: {', '.join(tokens)}")
+    print(f"looked for {len(tokens)} tokens: {', '.join(tokens)}")
     assert not found, "link tokens at rest:\n" + "\n".join(sorted(set(found)))

@@ -86,11 +86,16 @@ def test_request_id_travels_from_http_into_the_event(running_stack: tuple[Stack,
     )
     assert answer.status_code == 202
     assert answer.headers["X-Request-ID"] == "journey-rid-42"
-    with db(stack, "members") as conn:
-        correlation = conn.execute(
-            "SELECT envelope->>'correlation_id' FROM event_outbox ORDER BY created_at DESC LIMIT 1"
-        ).fetchone()
-    assert correlation == ("journey-rid-42",)
+    # The request is acted on by the members relay within a beat (the intake), under its id.
+    def correlation() -> tuple[str] | None:
+        with db(stack, "members") as conn:
+            row = conn.execute(
+                "SELECT envelope->>'correlation_id' FROM event_outbox"
+                " WHERE envelope->'data'->>'email' = 'rid@example.fi'"
+            ).fetchone()
+        return None if row is None else (row[0],)
+
+    assert wait_until(correlation, timeout=30, message="the join's event") == ("journey-rid-42",)
 
 
 def test_nothing_lost_when_the_notifications_worker_is_killed(

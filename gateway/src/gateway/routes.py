@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-#: Longest matching prefix wins; every path in API.md is covered.
+#: A path belongs to the prefix it starts with, in whole segments (`/api/v1/members/me`, not
+#: `/api/v1/membersx`; a suffix like `.atom` counts). No prefix starts another, so at most one
+#: matches and the order does not matter; every path in docs/api.md is covered.
 ROUTES: tuple[tuple[str, str], ...] = (
     ("/api/v1/members", "members"),
     ("/api/v1/auth", "members"),

@@ -1,7 +1,9 @@
 """Hostile input through the gateway: oversized and chunked bodies, deep JSON, invalid UTF-8,
 huge query strings, NUL and lone surrogates, and framing the HTTP server refuses. Each gets a
 problem document with a clear 4xx (501 only for a transfer coding no server implements), never
-another 5xx, and no row in any service's database changes."""
+another 5xx, and no row in any service's database changes. A control character in any string
+field of any JSON body is refused naming the field (tab and line breaks are taken), and the feeds,
+CSV files and calendars stay well-formed whatever the databases hold."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """Every endpoint of API.md by every kind of caller: no access where none belongs, access where it
-does. The expected table is written out from API.md's "who" column."""
+does. The expected table is written out from API.md's "who" column. And the old token of a
+member demoted, deactivated or erased loses what they lost in every service within 5 seconds."""
 
 from __future__ import annotations
 

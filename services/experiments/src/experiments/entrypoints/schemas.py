@@ -7,8 +7,8 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 from uskalla_kit.pagination import PageQuery, page_schema
+from uskalla_reference.municipalities import municipality_codes
 
-from experiments.domain.municipalities import municipality_codes
 from experiments.domain.stages import INITIAL
 from experiments.domain.vocabulary import KINDS, LANGUAGES, OUTCOMES, SCALES, STAGES
 

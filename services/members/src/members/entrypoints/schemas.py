@@ -16,8 +16,8 @@ from marshmallow import (
 )
 from uskalla_kit.fields import Text
 from uskalla_kit.pagination import PageQuery, page_schema
+from uskalla_reference.municipalities import municipalities
 
-from members.domain.municipalities import municipalities
 from members.domain.rules import LANGUAGES, LISTS, ROLES, STATUSES
 
 

@@ -9,8 +9,8 @@ from marshmallow import Schema, validate
 from uskalla_kit import current_runtime, json_body
 from uskalla_kit.fields import Text
 from uskalla_kit.openapi import documented
+from uskalla_reference.municipalities import municipalities
 
-from members.domain.municipalities import municipalities
 from members.entrypoints.http.requests import services
 from members.entrypoints.schemas import (
     ExportSchema,

@@ -225,7 +225,10 @@ def test_registration_notices(
         assert part.get_param("method") == calendar
         body = part.get_content()
         body = body if isinstance(body, str) else body.decode()
-        assert "ATTENDEE" in body and "mailto:reg@example.fi" in body.replace("\r\n ", "")
+        [event] = Calendar.from_ical(body).walk("VEVENT")
+        assert str(event["ORGANIZER"]) == "mailto:noreply@uskalla.test"  # MAIL_FROM
+        assert str(event["ATTENDEE"]) == "mailto:reg@example.fi"
+        assert str(event["UID"]) == f"gathering-{gathering_id}@uskalla.test"
     else:
         assert mail["attachments"] == []
 

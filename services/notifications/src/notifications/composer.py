@@ -17,12 +17,12 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session
 from uskalla_kit.signed import SignedTokens
+from uskalla_reference.calendar import CalendarEntry, Organizer, calendar
 
 from notifications.adapters.models import Gathering, Newsletter
 from notifications.adapters.templates import render
 from notifications.config import Settings
 from notifications.domain import links
-from notifications.domain.calendar import CalendarEntry, ics
 from notifications.domain.markdown import to_html
 
 #: Kinds sent to a mailing list: they carry List-Unsubscribe and go only to subscribers.
@@ -139,9 +139,9 @@ class Composer:
         body: Message = _text(rendered.text, "plain")
         if rendered.html:
             body = _multipart("alternative", body, _text(rendered.html, "html"))
-        calendar = self._calendar(item, context)
-        if calendar is not None:
-            method, data = calendar
+        attachment = self._calendar(item, context)
+        if attachment is not None:
+            method, data = attachment
             invite = _text(data.decode(), "calendar")
             invite.set_param("method", method)
             filename = "kutsu.ics" if language == "fi" else "event.ics"
@@ -182,11 +182,11 @@ class Composer:
             location=context.get("location"),
             online_url=context.get("online_url"),
         )
-        data = ics(
-            entry,
+        data = calendar(
+            [entry],
             domain=self.calendar_host,
             method=method,
-            organizer=self.sender_address,
+            organizer=Organizer(self.sender_address),
             attendee=item.email,
         )
         return method, data

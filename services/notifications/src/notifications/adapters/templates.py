@@ -7,8 +7,9 @@ from functools import cache
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from uskalla_reference.gatherings import kind_name, when
 
-from notifications.domain.formatting import gathering_kind, language_name, when
+from notifications.domain.formatting import language_name
 
 LANGUAGES = ("fi", "sv", "en")
 
@@ -32,7 +33,7 @@ def environment() -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(when=when, gathering_kind=gathering_kind, language_name=language_name)
+    env.filters.update(when=when, gathering_kind=kind_name, language_name=language_name)
     return env
 
 

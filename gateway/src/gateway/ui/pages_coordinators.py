@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, redirect, request
-from markdown_it import MarkdownIt
 from markupsafe import Markup
+from uskalla_reference.markdown import newsletter_html
 from werkzeug.wrappers import Response as BaseResponse
 
 from gateway import session
@@ -18,8 +18,6 @@ from gateway.ui.pages_network import municipalities
 
 Page = tuple[str, int] | BaseResponse
 KINDS = ("forum", "tarinapaja", "network_meeting", "webinar")
-#: Newsletter preview: CommonMark with raw HTML off, so the preview cannot carry markup.
-MARKDOWN = MarkdownIt("commonmark", {"html": False, "linkify": False})
 
 
 def _csv(path: str, filename: str, **params: Any) -> Response:
@@ -179,7 +177,8 @@ def _composer(
         newsletter_id=newsletter_id,
         n=letter,
         errors=errors,
-        preview=Markup(MARKDOWN.render(body)) if preview or body else None,  # noqa: S704 - html off
+        # The very HTML the newsletter is sent with (raw HTML escaped): the preview cannot lie.
+        preview=Markup(newsletter_html(body)) if preview or body else None,  # noqa: S704
         themes=themes(),
         municipalities=municipalities(),
     )

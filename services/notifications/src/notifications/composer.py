@@ -18,12 +18,12 @@ from urllib.parse import urlsplit
 from sqlalchemy.orm import Session
 from uskalla_kit.signed import SignedTokens
 from uskalla_reference.calendar import CalendarEntry, Organizer, calendar
+from uskalla_reference.markdown import newsletter_html
 
 from notifications.adapters.models import Gathering, Newsletter
 from notifications.adapters.templates import render
 from notifications.config import Settings
 from notifications.domain import links
-from notifications.domain.markdown import to_html
 
 #: Kinds sent to a mailing list: they carry List-Unsubscribe and go only to subscribers.
 LIST_OF_KIND = {
@@ -96,7 +96,7 @@ class Composer:
             n = session.get(Newsletter, uuid.UUID(source_id))
             if n is None:
                 raise LookupError(f"newsletter {source_id} is gone")
-            return {"subject": n.subject, "body_text": n.body, "body_html": to_html(n.body)}
+            return newsletter_context(n)
         g = session.get(Gathering, uuid.UUID(source_id))
         if g is None:
             raise LookupError(f"gathering {source_id} is gone")
@@ -190,6 +190,11 @@ class Composer:
             attendee=item.email,
         )
         return method, data
+
+
+def newsletter_context(n: Newsletter) -> dict[str, Any]:
+    """A newsletter as every reader gets it: the Markdown as written, and its HTML."""
+    return {"subject": n.subject, "body_text": n.body, "body_html": newsletter_html(n.body)}
 
 
 def gathering_context(g: Gathering) -> dict[str, Any]:

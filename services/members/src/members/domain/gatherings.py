@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-KINDS = ("forum", "tarinapaja", "network_meeting", "webinar")
+from uskalla_reference import gatherings
+
+#: One shared fact (notifications names the kinds in its mail), so defined once.
+KINDS = gatherings.KINDS
 
 
 def schedule_errors(

@@ -11,6 +11,9 @@ import pytest
 from flask.testing import FlaskClient
 from icalendar import Calendar
 from members.adapters.models import Gathering, Member
+from members.domain import gatherings
+from uskalla_reference import calendar as ical
+from uskalla_reference import gatherings as reference
 
 Auth = Callable[[Member], dict[str, str]]
 Events = Callable[..., list[dict[str, Any]]]
@@ -95,6 +98,17 @@ def test_create_validation(
     answer = client.post("/api/v1/gatherings", json={**DRAFT, **changes}, headers=auth(coordinator))
     assert answer.status_code == 422
     assert set(answer.json["errors"]) == fields
+
+
+def test_the_kinds_are_the_shared_ones(
+    client: FlaskClient, coordinator: Member, auth: Auth
+) -> None:
+    assert gatherings.KINDS is reference.KINDS  # one definition, not a copy that can drift
+    for kind in reference.KINDS:
+        answer = client.post(
+            "/api/v1/gatherings", json={**DRAFT, "kind": kind}, headers=auth(coordinator)
+        )
+        assert answer.status_code == 201, kind
 
 
 def test_required_fields(client: FlaskClient, coordinator: Member, auth: Auth) -> None:
@@ -248,6 +262,27 @@ def test_calendar_file(client: FlaskClient, add_gathering: Callable[..., Gatheri
     assert "Kuntatalo, Helsinki" in str(event["LOCATION"])
     assert "Rivi 2" in str(event["DESCRIPTION"])
     assert int(event["SEQUENCE"]) == 0
+
+
+def test_the_download_is_the_shared_calendar_form(
+    client: FlaskClient, add_gathering: Callable[..., Gathering]
+) -> None:
+    # The file one downloads says what the invitation mail's attachment says (one builder).
+    g = add_gathering(online_url="https://meet.example.fi/x", description="Tervetuloa")
+    raw = client.get(f"/api/v1/gatherings/{g.id}/calendar.ics").get_data()
+    [event] = Calendar.from_ical(raw).walk("VEVENT")
+    entry = ical.CalendarEntry(
+        gathering_id=str(g.id),
+        title=g.title,
+        starts_at=g.starts_at,
+        ends_at=g.ends_at,
+        url=f"https://uskalla.test/gatherings/{g.id}",  # Finnish: no prefix
+        description="Tervetuloa",
+        location=g.location,
+        online_url="https://meet.example.fi/x",
+        updated_at=g.updated_at,
+    )
+    assert raw == ical.calendar([entry], domain="uskalla.test", stamp=event.decoded("DTSTAMP"))
 
 
 def test_edits_bump_the_calendar_sequence(

@@ -174,13 +174,13 @@ def main() -> None:
             )
         }
     )
+    from notifications.adapters.composer import Outgoing
     from notifications.bootstrap import build_runtime
-    from notifications.composer import Outgoing
     from sqlalchemy import select
 
     runtime = build_runtime()
-    newsletters = runtime.extra["newsletters"]
-    composer = runtime.extra["deliveries"].composer
+    newsletters = runtime.extra["services"].newsletters
+    composer = runtime.extra["services"].deliveries.composer
     with runtime.db.transaction() as session:
         newsletter = newsletters.create(
             session, {"subject": "Kevään uutiskirje", "body": BODY}, str(uuid.uuid4())

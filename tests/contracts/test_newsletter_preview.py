@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from gateway.config import Settings
 from gateway.session import SESSION_COOKIE
+from notifications.adapters.composer import Composer, Outgoing, newsletter_context
 from notifications.adapters.models import Newsletter
-from notifications.composer import Composer, Outgoing, newsletter_context
 from notifications.config import Settings as NotificationsSettings
 
 from gateway import create_app

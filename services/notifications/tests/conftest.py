@@ -32,8 +32,8 @@ class Tasks:
     fanouts: list[tuple[str, float]] = field(default_factory=list)
 
     def drain(self, rounds: int = 50) -> None:
-        deliveries = self.runtime.extra["deliveries"]
-        fanouts = self.runtime.extra["fanouts"]
+        deliveries = self.runtime.extra["services"].deliveries
+        fanouts = self.runtime.extra["services"].fanouts
         for _ in range(rounds):
             if not self.sends and not self.fanouts:
                 return
@@ -110,8 +110,8 @@ def runtime(
 @pytest.fixture
 def service(runtime: Runtime, mail_sink: MailSink) -> Service:
     tasks = Tasks(runtime)
-    runtime.extra["deliveries"].enqueue = lambda i, c: tasks.sends.append((i, c))
-    runtime.extra["fanouts"].enqueue = lambda i, c: tasks.fanouts.append((i, c))
+    runtime.extra["services"].deliveries.enqueue = lambda i, c: tasks.sends.append((i, c))
+    runtime.extra["services"].fanouts.enqueue = lambda i, c: tasks.fanouts.append((i, c))
     runtime.events.outbox.publish = lambda envelope: None  # nothing listens in these tests
     return Service(runtime, tasks, mail_sink)
 

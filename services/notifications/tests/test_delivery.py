@@ -95,7 +95,7 @@ def test_451_is_retried_with_backoff_and_arrives_later(
     assert first.error and first.error.startswith("451")
     [(_, delay)] = service.tasks.sends
     assert delay == 5.0  # then 10, 20, ... capped at ten minutes
-    assert service.runtime.extra["deliveries"].send(str(first.id)) == "not_due"
+    assert service.runtime.extra["services"].deliveries.send(str(first.id)) == "not_due"
     make_due(service)
     service.tasks.drain(rounds=1)
     assert delivery(service, "later@example.fi").attempts == 2

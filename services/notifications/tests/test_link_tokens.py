@@ -14,7 +14,7 @@ from urllib.parse import quote
 import psycopg
 import pytest
 from notifications.adapters.models import Delivery
-from notifications.entrypoints.handlers import UnreadableToken
+from notifications.service_layer.recipients import UnreadableToken
 from psycopg.types.json import Jsonb
 from sqlalchemy import select, text
 from uskalla_events import Envelope, new_envelope
@@ -167,7 +167,7 @@ def test_a_token_whose_key_was_retired_before_sending_fails_the_delivery(
             "token": service.seal("spent-before-sent"),
         },
     )
-    composer = service.runtime.extra["deliveries"].composer
+    composer = service.runtime.extra["services"].deliveries.composer
     composer.link_tokens = Sealer(["the next key"], "event-token")
     service.tasks.drain()
     assert service.mails() == []

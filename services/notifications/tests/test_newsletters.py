@@ -185,7 +185,7 @@ def test_language_filter_and_unsubscribing_after_freeze(
     service.add_recipient(language="en")
     draft = create(client, coordinator, language="fi")
     client.post(f"/api/v1/newsletters/{draft['id']}/send", headers=coordinator[1])
-    fanouts = service.runtime.extra["fanouts"]
+    fanouts = service.runtime.extra["services"].fanouts
     steps, service.tasks.fanouts = service.tasks.fanouts, []
     fanout_id = steps[0][0]
     assert fanouts.freeze(fanout_id)
@@ -211,7 +211,7 @@ def test_resume_after_a_crash_sends_only_what_is_left(
     settings.list_batch_size = 10
     draft = create(client, coordinator)
     client.post(f"/api/v1/newsletters/{draft['id']}/send", headers=coordinator[1])
-    fanouts = service.runtime.extra["fanouts"]
+    fanouts = service.runtime.extra["services"].fanouts
     fanout_id = service.tasks.fanouts[0][0]
     service.tasks.fanouts = []
     assert fanouts.step(fanout_id, chain=False) == "more"  # one batch of 10, then "crash"
@@ -244,11 +244,11 @@ def test_cancel_stops_what_has_not_been_sent(
     client.post(f"/api/v1/newsletters/{draft['id']}/send", headers=coordinator[1])
     fanout_id = service.tasks.fanouts[0][0]
     service.tasks.fanouts = []
-    service.runtime.extra["fanouts"].step(fanout_id, chain=False)
+    service.runtime.extra["services"].fanouts.step(fanout_id, chain=False)
     answer = client.post(f"/api/v1/newsletters/{draft['id']}/cancel", headers=coordinator[1])
     assert answer.status_code == 200 and answer.json["status"] == "cancelled"
     assert answer.json["progress"]["sent"] == 5 and answer.json["progress"]["cancelled"] == 7
-    service.runtime.extra["fanouts"].step(fanout_id, chain=False)
+    service.runtime.extra["services"].fanouts.step(fanout_id, chain=False)
     service.tasks.drain()
     assert len(service.mails()) == 5
     assert (
@@ -288,7 +288,7 @@ def test_rows_of_a_dead_chain_return_after_its_lease(
         service.add_recipient()
     draft = create(client, coordinator)
     client.post(f"/api/v1/newsletters/{draft['id']}/send", headers=coordinator[1])
-    fanouts = service.runtime.extra["fanouts"]
+    fanouts = service.runtime.extra["services"].fanouts
     fanout_id = service.tasks.fanouts.pop(0)[0]
     assert fanouts.freeze(fanout_id)
     # A chain claimed four rows and was killed (SIGKILL): they stay 'sending' under its claim.
@@ -350,7 +350,7 @@ def frozen_newsletter(client: FlaskClient, auth: Auth, service: Service) -> tupl
     """A newsletter sent by `auth`, its audience frozen: (the fan-outs, the fan-out's id)."""
     draft = create(client, auth)
     client.post(f"/api/v1/newsletters/{draft['id']}/send", headers=auth[1])
-    fanouts = service.runtime.extra["fanouts"]
+    fanouts = service.runtime.extra["services"].fanouts
     fanout_id = service.tasks.fanouts.pop(0)[0]
     assert fanouts.freeze(fanout_id)
     return fanouts, fanout_id

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from notifications.adapters.models import Delivery
-from notifications.retention import purge_deliveries
+from notifications.service_layer.retention import purge_deliveries
 from sqlalchemy import func, select
 
 from .conftest import Service

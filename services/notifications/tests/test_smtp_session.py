@@ -16,8 +16,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from notifications.adapters.composer import Outgoing
 from notifications.adapters.mailer import ConnectionMailError, Mailer
-from notifications.composer import Outgoing
 from uskalla_devstack.servers import free_port
 from uskalla_mailsink import MailStore
 
@@ -96,7 +96,7 @@ def tls_server(tmp_path: Path) -> Iterator[tuple[Controller, Keeper, Path]]:
 
 
 def message(service: Service, to: str) -> Any:
-    composer = service.runtime.extra["deliveries"].composer
+    composer = service.runtime.extra["services"].deliveries.composer
     item = Outgoing(
         id=__import__("uuid").uuid4(),
         kind="sign_in",

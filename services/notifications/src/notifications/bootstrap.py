@@ -11,15 +11,13 @@ from uskalla_kit import Runtime, base_app
 from uskalla_kit.auth import check_standing
 
 from notifications.adapters.models import EVENT_TABLES
-from notifications.adapters.ratelimit import RateLimiter
 from notifications.config import Settings
-from notifications.deliveries import MAIL_QUEUE, Deliveries
 from notifications.entrypoints.handlers import register_handlers
 from notifications.entrypoints.tasks import enqueue_fanout, enqueue_send, register_tasks
-from notifications.fanouts import Fanouts
-from notifications.newsletters import Newsletters
-from notifications.retention import retention_job
-from notifications.standing import standing_lookup
+from notifications.service_layer import Services
+from notifications.service_layer.deliveries import MAIL_QUEUE
+from notifications.service_layer.retention import retention_job
+from notifications.service_layer.standing import standing_lookup
 
 
 def build_app(runtime: Runtime) -> Flask:
@@ -50,28 +48,22 @@ def build_runtime(settings: Settings | None = None) -> Runtime:
         redeliver_after=common.redeliver_after,
         extra_queues=[mail_queue],
     )
-    deliveries = Deliveries(settings, db, enqueue_send(events.celery))
-    fanouts = Fanouts(
-        settings,
-        db,
-        deliveries,
-        enqueue_fanout(events.celery),
-        RateLimiter(common.redis_url, settings.list_rate),
+    services = Services.build(
+        settings, db, enqueue_send(events.celery), enqueue_fanout(events.celery)
     )
-    register_tasks(events.celery, deliveries, fanouts)
-    register_handlers(handlers, deliveries, fanouts)
+    register_tasks(events.celery, services)
+    register_handlers(handlers, services)
     runtime = Runtime(
         settings=common,
         db=db,
         events=events,
         migrations=Path(__file__).parent / "migrations",
         build_app=build_app,
-        relay_jobs=[deliveries.sweep, fanouts.sweep, retention_job(db, settings)],
+        relay_jobs=[
+            services.deliveries.sweep,
+            services.fanouts.sweep,
+            retention_job(db, settings),
+        ],
     )
-    runtime.extra.update(
-        settings=settings,
-        deliveries=deliveries,
-        fanouts=fanouts,
-        newsletters=Newsletters(deliveries, fanouts),
-    )
+    runtime.extra.update(settings=settings, services=services)
     return runtime

@@ -20,7 +20,7 @@ cli = service_cli("notifications", build_runtime)
 @click.pass_obj
 def bounce(lazy: object, email: str | None, kind: str, reason: str) -> None:
     from notifications.entrypoints.schemas import BounceSchema
-    from notifications.suppressions import record_bounce
+    from notifications.service_layer.suppressions import record_bounce
 
     runtime = lazy.get()  # type: ignore[attr-defined]
     reports = (

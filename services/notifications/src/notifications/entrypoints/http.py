@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
-from sqlalchemy import func, select
 from uskalla_kit import current_runtime, json_body, require_identity
 from uskalla_kit.auth import Identity
 from uskalla_kit.internal import HEADER, internal_only
 from uskalla_kit.openapi import documented
 from uskalla_kit.pagination import page_of
 
-from notifications.adapters.models import Delivery, Newsletter
 from notifications.entrypoints.schemas import (
     BounceResultSchema,
     BounceSchema,
@@ -27,9 +24,11 @@ from notifications.entrypoints.schemas import (
     NewsletterQuery,
     NewsletterSchema,
 )
-from notifications.newsletters import Newsletters
-from notifications.privacy import export_member
-from notifications.suppressions import record_bounce
+from notifications.service_layer import services_of
+from notifications.service_layer.log import delivery_log
+from notifications.service_layer.newsletters import Newsletters
+from notifications.service_layer.privacy import export_member
+from notifications.service_layer.suppressions import record_bounce
 
 bp = Blueprint("notifications", __name__, url_prefix="/api/v1")
 internal = Blueprint("notifications_internal", __name__, url_prefix="/internal/v1")
@@ -37,8 +36,7 @@ TAGS = ("e-mail",)
 
 
 def newsletters() -> Newsletters:
-    service: Newsletters = current_runtime().extra["newsletters"]
-    return service
+    return services_of(current_runtime()).newsletters
 
 
 def coordinator() -> Identity:
@@ -57,18 +55,7 @@ def list_newsletters() -> Response:
     coordinator()
     q = NewsletterQuery().load(request.args)
     with current_runtime().db.transaction() as session:
-        query = select(Newsletter)
-        if "status" in q:
-            query = query.where(Newsletter.status == q["status"])
-        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        rows = list(
-            session.scalars(
-                query.order_by(Newsletter.created_at.desc(), Newsletter.id)
-                .offset((q["page"] - 1) * q["per_page"])
-                .limit(q["per_page"])
-            )
-        )
-        items = newsletters().views(session, rows)
+        items, total = newsletters().listing(session, q.get("status"), q["page"], q["per_page"])
     return jsonify(page_of(items, q["page"], q["per_page"], total))
 
 
@@ -179,35 +166,9 @@ def cancel_newsletter(newsletter_id: uuid.UUID) -> Response:
 def list_deliveries() -> Response:
     coordinator()
     q = DeliveryQuery().load(request.args)
-    query = select(Delivery)
-    for key in ("member_id", "kind", "status", "cause"):
-        if key in q:
-            query = query.where(getattr(Delivery, key) == q[key])
     with current_runtime().db.transaction() as session:
-        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        rows = session.scalars(
-            query.order_by(Delivery.created_at.desc(), Delivery.id)
-            .offset((q["page"] - 1) * q["per_page"])
-            .limit(q["per_page"])
-        ).all()
-        items = [delivery_view(d) for d in rows]
+        items, total = delivery_log(session, q, q["page"], q["per_page"])
     return jsonify(page_of(items, q["page"], q["per_page"], total))
-
-
-def delivery_view(d: Delivery) -> dict[str, Any]:
-    return {
-        "id": str(d.id),
-        "member_id": str(d.member_id) if d.member_id else None,
-        "kind": d.kind,
-        "cause": d.cause,
-        "language": d.language,
-        "status": d.status,
-        "attempts": d.attempts,
-        "created_at": d.created_at.isoformat(),
-        "sent_at": d.sent_at.isoformat() if d.sent_at else None,
-        "next_attempt_at": d.next_attempt_at.isoformat() if d.next_attempt_at else None,
-        "error": d.error,
-    }
 
 
 @bp.post("/bounces")

@@ -6,8 +6,9 @@ from collections.abc import Callable
 
 from celery import Celery
 
-from notifications.deliveries import MAIL_QUEUE, SEND_TASK, Deliveries
-from notifications.fanouts import FANOUT_TASK, Fanouts
+from notifications.service_layer import Services
+from notifications.service_layer.deliveries import MAIL_QUEUE, SEND_TASK
+from notifications.service_layer.fanouts import FANOUT_TASK
 
 TASK_OPTIONS = {
     "shared": False,
@@ -17,7 +18,9 @@ TASK_OPTIONS = {
 }
 
 
-def register_tasks(app: Celery, deliveries: Deliveries, fanouts: Fanouts) -> None:
+def register_tasks(app: Celery, services: Services) -> None:
+    deliveries, fanouts = services.deliveries, services.fanouts
+
     @app.task(name=SEND_TASK, **TASK_OPTIONS)  # type: ignore[untyped-decorator]
     def send_delivery(delivery_id: str) -> str:
         return deliveries.send(delivery_id)

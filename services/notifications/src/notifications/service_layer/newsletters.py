@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 from uskalla_kit import Problem
 
 from notifications.adapters.models import Delivery, Fanout, Newsletter, Recipient
-from notifications.deliveries import Deliveries
-from notifications.fanouts import Fanouts
+from notifications.service_layer.deliveries import Deliveries
+from notifications.service_layer.fanouts import Fanouts
 
 PROGRESS_OF_STATUS = {
     "sent": "sent",
@@ -73,6 +73,21 @@ class Newsletters:
     def __init__(self, deliveries: Deliveries, fanouts: Fanouts) -> None:
         self.deliveries = deliveries
         self.fanouts = fanouts
+
+    def listing(
+        self, session: Session, status: str | None, page: int, per_page: int
+    ) -> tuple[list[dict[str, Any]], int]:
+        """One page of newsletters, newest first, with their progress; and how many there are."""
+        query = select(Newsletter)
+        if status is not None:
+            query = query.where(Newsletter.status == status)
+        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        rows = session.scalars(
+            query.order_by(Newsletter.created_at.desc(), Newsletter.id)
+            .offset((page - 1) * per_page)
+            .limit(per_page)
+        )
+        return self.views(session, list(rows)), total
 
     def get(self, session: Session, newsletter_id: uuid.UUID, *, lock: bool = False) -> Newsletter:
         query = select(Newsletter).where(Newsletter.id == newsletter_id)

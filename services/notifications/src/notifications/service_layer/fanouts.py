@@ -14,13 +14,13 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 from uskalla_events import Database, after_commit
 
+from notifications.adapters.composer import LIST_OF_KIND, Outgoing
 from notifications.adapters.mailer import ConnectionMailError
 from notifications.adapters.models import Delivery, Fanout, Newsletter
 from notifications.adapters.ratelimit import RateLimiter
-from notifications.batches import Batch, BatchSender
-from notifications.composer import LIST_OF_KIND, Outgoing
 from notifications.config import Settings
-from notifications.deliveries import Deliveries
+from notifications.service_layer.batches import Batch, BatchSender
+from notifications.service_layer.deliveries import Deliveries
 
 #: Rows not yet settled: waiting, being sent by a chain, or waiting for a retry.
 OPEN = ("pending", "sending", "retrying")

@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from notifications.adapters.composer import LIST_OF_KIND, Composer, Outgoing
 from notifications.adapters.finalcommit import PendingCommit
 from notifications.adapters.mailer import (
     ConnectionMailError,
@@ -29,9 +30,8 @@ from notifications.adapters.mailer import (
     TemporaryMailError,
 )
 from notifications.adapters.ratelimit import RateLimiter
-from notifications.composer import LIST_OF_KIND, Composer, Outgoing
 from notifications.config import Settings
-from notifications.deliveries import Deliveries, backoff
+from notifications.service_layer.deliveries import Deliveries, backoff
 
 log = logging.getLogger(__name__)
 

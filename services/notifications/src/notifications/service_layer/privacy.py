@@ -9,7 +9,7 @@ from sqlalchemy import String, cast, delete, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from notifications.adapters.models import EVENT_TABLES, Delivery, Newsletter, Recipient, Suppression
-from notifications.suppressions import email_hash
+from notifications.service_layer.suppressions import email_hash
 
 
 def _iso(value: Any) -> str | None:

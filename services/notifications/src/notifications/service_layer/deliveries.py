@@ -14,18 +14,18 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 from uskalla_events import Database, after_commit
 
-from notifications.adapters.finalcommit import PendingCommit
-from notifications.adapters.mailer import Mailer, PermanentMailError, TemporaryMailError
-from notifications.adapters.models import Delivery, Recipient
-from notifications.composer import (
+from notifications.adapters.composer import (
     LINK_TOKEN,
     LIST_OF_KIND,
     TEMPLATE_OF_KIND,
     Composer,
     Outgoing,
 )
+from notifications.adapters.finalcommit import PendingCommit
+from notifications.adapters.mailer import Mailer, PermanentMailError, TemporaryMailError
+from notifications.adapters.models import Delivery, Recipient
 from notifications.config import Settings
-from notifications.suppressions import is_suppressed
+from notifications.service_layer.suppressions import is_suppressed
 
 log = logging.getLogger(__name__)
 

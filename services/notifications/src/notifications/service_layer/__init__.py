@@ -1,0 +1,56 @@
+"""Use cases of the notifications service, each run in one transaction (a view's, an event
+handler's, or one of their own for sending)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from uskalla_events import Database
+
+from notifications.adapters.ratelimit import RateLimiter
+from notifications.config import Settings
+from notifications.service_layer.deliveries import Deliveries
+from notifications.service_layer.fanouts import Fanouts
+from notifications.service_layer.network import Network
+from notifications.service_layer.newsletters import Newsletters
+from notifications.service_layer.recipients import Recipients
+
+Enqueue = Callable[[str, float], None]
+
+
+@dataclass
+class Services:
+    settings: Settings
+    deliveries: Deliveries
+    fanouts: Fanouts
+    newsletters: Newsletters
+    recipients: Recipients
+    network: Network
+
+    @classmethod
+    def build(
+        cls, settings: Settings, db: Database, enqueue_send: Enqueue, enqueue_fanout: Enqueue
+    ) -> Services:
+        deliveries = Deliveries(settings, db, enqueue_send)
+        fanouts = Fanouts(
+            settings,
+            db,
+            deliveries,
+            enqueue_fanout,
+            RateLimiter(settings.common.redis_url, settings.list_rate),
+        )
+        return cls(
+            settings=settings,
+            deliveries=deliveries,
+            fanouts=fanouts,
+            newsletters=Newsletters(deliveries, fanouts),
+            recipients=Recipients(deliveries),
+            network=Network(deliveries, fanouts),
+        )
+
+
+def services_of(runtime: Any) -> Services:
+    services: Services = runtime.extra["services"]
+    return services

@@ -5,13 +5,11 @@ from __future__ import annotations
 import uuid
 
 from flask import Blueprint, Response, jsonify, request
-from sqlalchemy import select
 from uskalla_kit import current_runtime, json_body
 from uskalla_kit.openapi import documented
 from uskalla_kit.pagination import page_of
 
-from experiments.adapters.models import Theme
-from experiments.adapters.search import ExperimentFilters, search_experiments
+from experiments.adapters.search import ExperimentFilters
 from experiments.entrypoints.caller import acting, member, viewer
 from experiments.entrypoints.schemas import (
     CreateExperimentSchema,
@@ -24,7 +22,6 @@ from experiments.entrypoints.schemas import (
     UpdateExperimentSchema,
 )
 from experiments.service_layer import experiments
-from experiments.service_layer.views import summary_view
 
 bp = Blueprint("experiments", __name__, url_prefix="/api/v1")
 TAGS = ("experiments",)
@@ -48,10 +45,9 @@ def filters_from(args: dict[str, object]) -> ExperimentFilters:
 def list_experiments() -> Response:
     args = ExperimentListQuery().load(request.args.to_dict())
     with current_runtime().db.transaction() as session:
-        rows, total = search_experiments(
+        items, total = experiments.search(
             session, filters_from(args), args["page"], args["per_page"]
         )
-        items = [summary_view(r) for r in rows]
     return jsonify(page_of(items, args["page"], args["per_page"], total))
 
 
@@ -162,9 +158,5 @@ def put_evaluation(experiment_id: uuid.UUID) -> Response:
 )
 def list_themes() -> Response:
     with current_runtime().db.transaction() as session:
-        themes = session.scalars(select(Theme).order_by(Theme.position, Theme.slug)).all()
-        items = [
-            {"slug": t.slug, "name_fi": t.name_fi, "name_sv": t.name_sv, "name_en": t.name_en}
-            for t in themes
-        ]
+        items = experiments.themes(session)
     return jsonify(items=items)

@@ -12,9 +12,10 @@ from uskalla_events.outbox import Outbox
 from uskalla_kit import Problem, validation_problem
 
 from experiments.adapters.models import Author, Comment, Experiment, ExperimentOwner, Theme
+from experiments.adapters.search import ExperimentFilters, search_experiments
 from experiments.domain.access import Viewer, can_manage, can_view
 from experiments.domain.stages import StageError, check_evaluable, check_transition
-from experiments.service_layer.views import experiment_view, names, person
+from experiments.service_layer.views import experiment_view, names, person, summary_view
 
 #: Fields a PATCH may change directly (owners and stage have their own rules).
 EDITABLE = (
@@ -81,6 +82,23 @@ def check_themes(session: Session, themes: list[str]) -> None:
 def check_dates(experiment: Experiment) -> None:
     if experiment.starts_on and experiment.ends_on and experiment.ends_on < experiment.starts_on:
         raise validation_problem({"ends_on": ["The end date is before the start date."]})
+
+
+def search(
+    session: Session, filters: ExperimentFilters, page: int, per_page: int
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of the published experiments matching the filters, and how many match."""
+    rows, total = search_experiments(session, filters, page, per_page)
+    return [summary_view(r) for r in rows], total
+
+
+def themes(session: Session) -> list[dict[str, str]]:
+    """Every theme in its set order, named in Finnish, Swedish and English."""
+    rows = session.scalars(select(Theme).order_by(Theme.position, Theme.slug))
+    return [
+        {"slug": t.slug, "name_fi": t.name_fi, "name_sv": t.name_sv, "name_en": t.name_en}
+        for t in rows
+    ]
 
 
 def detail(session: Session, viewer: Viewer, experiment_id: uuid.UUID) -> dict[str, Any]:

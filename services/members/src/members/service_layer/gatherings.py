@@ -10,12 +10,14 @@ from sqlalchemy.orm import Session
 from uskalla_events.outbox import Outbox
 from uskalla_kit import Problem, validation_problem
 
+from members.adapters.calendar import gathering_calendar
 from members.adapters.models import Gathering, Member
 from members.config import Settings
 from members.domain.gatherings import schedule_errors
+from members.service_layer.access import is_coordinator
 from members.service_layer.clock import now
 from members.service_layer.registrations import Registrations, locked_gathering
-from members.service_layer.views import gathering_event_payload
+from members.service_layer.views import gathering_event_payload, gathering_url, gathering_view
 
 EDITABLE = (
     "title",
@@ -96,11 +98,35 @@ class Gatherings:
         )
         return gathering
 
-    def get(self, session: Session, gathering_id: uuid.UUID, *, include_drafts: bool) -> Gathering:
+    def get(self, session: Session, gathering_id: uuid.UUID) -> Gathering:
+        """A published gathering, or a draft for an active coordinator (404 otherwise)."""
         gathering = session.get(Gathering, gathering_id)
-        if gathering is None or (gathering.status != "published" and not include_drafts):
+        if gathering is None or (gathering.status != "published" and not is_coordinator(session)):
             raise Problem(404, "Not found", "No such gathering.")
         return gathering
+
+    def view(
+        self, session: Session, gathering: Gathering, viewer: uuid.UUID | None = None
+    ) -> dict[str, Any]:
+        """The gathering with its counts, and the viewer's own registration if any."""
+        counts = self.registrations.counts(session, [gathering.id])[gathering.id]
+        mine = None
+        if viewer is not None:
+            mine = self.registrations.registration_of(session, gathering.id, viewer)
+        return gathering_view(gathering, self.base_url, counts, mine)
+
+    def read(
+        self, session: Session, gathering_id: uuid.UUID, viewer: uuid.UUID | None
+    ) -> dict[str, Any]:
+        return self.view(session, self.get(session, gathering_id), viewer)
+
+    def calendar_file(self, session: Session, gathering_id: uuid.UUID) -> bytes:
+        gathering = self.get(session, gathering_id)
+        return gathering_calendar(gathering, gathering_url(self.base_url, gathering), now())
+
+    @property
+    def base_url(self) -> str:
+        return self.settings.common.public_base_url
 
     def listing(
         self,
@@ -112,7 +138,8 @@ class Gatherings:
         language: str | None,
         page: int,
         per_page: int,
-    ) -> tuple[list[Gathering], int]:
+    ) -> tuple[list[dict[str, Any]], int]:
+        """One page of gatherings with their counts, and how many there are in all."""
         query: Select[Gathering] = select(Gathering).where(Gathering.status == status)
         if upcoming:
             query = query.where(Gathering.ends_at >= now())
@@ -122,7 +149,9 @@ class Gatherings:
             query = query.where(Gathering.language == language)
         total = session.scalar(select(func.count()).select_from(query.subquery()))
         order = Gathering.starts_at.asc() if upcoming else Gathering.starts_at.desc()
-        items = session.scalars(
+        found = session.scalars(
             query.order_by(order, Gathering.id).offset((page - 1) * per_page).limit(per_page)
         ).all()
-        return list(items), int(total or 0)
+        counts = self.registrations.counts(session, [g.id for g in found])
+        items = [gathering_view(g, self.base_url, counts[g.id]) for g in found]
+        return items, int(total or 0)

@@ -5,13 +5,10 @@ from __future__ import annotations
 import uuid
 
 from flask import Blueprint, Response, jsonify
-from sqlalchemy.orm import Session
 from uskalla_kit import current_identity, current_runtime, json_body
 from uskalla_kit.openapi import documented
 from uskalla_kit.pagination import page_of
 
-from members.adapters.calendar import gathering_calendar
-from members.adapters.models import Gathering
 from members.entrypoints.gathering_schemas import (
     GatheringCreateSchema,
     GatheringListQuery,
@@ -23,9 +20,7 @@ from members.entrypoints.gathering_schemas import (
     RegistrationStatusSchema,
 )
 from members.entrypoints.http.requests import csv_response, query, services, wants_csv
-from members.service_layer.access import acting_member, is_coordinator
-from members.service_layer.clock import now
-from members.service_layer.views import gathering_url, gathering_view
+from members.service_layer.access import acting_member
 
 bp = Blueprint("gatherings", __name__, url_prefix="/api/v1/gatherings")
 
@@ -41,24 +36,13 @@ REGISTRANT_COLUMNS = [
 ]
 
 
-def view_of(session: Session, gathering: Gathering) -> dict[str, object]:
-    """The gathering with its counts, and the caller's own registration if signed in."""
-    registrations = services().registrations
-    counts = registrations.counts(session, [gathering.id])[gathering.id]
+def viewer() -> uuid.UUID | None:
+    """The signed-in caller's member id, if any (whose own registration a gathering shows)."""
     identity = current_identity()
-    mine = None
-    if identity is not None:
-        try:
-            mine = registrations.registration_of(
-                session, gathering.id, uuid.UUID(identity.member_id)
-            )
-        except ValueError:
-            mine = None
-    return gathering_view(gathering, base_url(), counts, mine)
-
-
-def base_url() -> str:
-    return current_runtime().settings.public_base_url
+    try:
+        return uuid.UUID(identity.member_id) if identity is not None else None
+    except ValueError:
+        return None
 
 
 @bp.get("")
@@ -75,7 +59,7 @@ def list_gatherings() -> Response:
     with current_runtime().db.transaction() as session:
         if args["status"] == "draft":
             acting_member(session, "coordinator")
-        found, total = services().gatherings.listing(
+        items, total = services().gatherings.listing(
             session,
             status=args["status"],
             upcoming=args["upcoming"],
@@ -84,8 +68,6 @@ def list_gatherings() -> Response:
             page=args["page"],
             per_page=args["per_page"],
         )
-        counts = services().registrations.counts(session, [g.id for g in found])
-        items = [gathering_view(g, base_url(), counts[g.id]) for g in found]
     return jsonify(page_of(items, args["page"], args["per_page"], total))
 
 
@@ -101,8 +83,8 @@ def create_gathering() -> tuple[Response, int]:
     data = GatheringCreateSchema().load(json_body())
     with current_runtime().db.transaction() as session:
         author = acting_member(session, "coordinator")
-        gathering = services().gatherings.create(session, author, data)
-        view = view_of(session, gathering)
+        gatherings = services().gatherings
+        view = gatherings.view(session, gatherings.create(session, author, data), viewer())
     return jsonify(view), 201
 
 
@@ -115,10 +97,7 @@ def create_gathering() -> tuple[Response, int]:
 )
 def get_gathering(gathering_id: uuid.UUID) -> Response:
     with current_runtime().db.transaction() as session:
-        gathering = services().gatherings.get(
-            session, gathering_id, include_drafts=is_coordinator(session)
-        )
-        view = view_of(session, gathering)
+        view = services().gatherings.read(session, gathering_id, viewer())
     return jsonify(view)
 
 
@@ -134,8 +113,8 @@ def update_gathering(gathering_id: uuid.UUID) -> Response:
     changes = GatheringPatchSchema().load(json_body())
     with current_runtime().db.transaction() as session:
         acting_member(session, "coordinator")
-        gathering = services().gatherings.update(session, gathering_id, changes)
-        view = view_of(session, gathering)
+        gatherings = services().gatherings
+        view = gatherings.view(session, gatherings.update(session, gathering_id, changes), viewer())
     return jsonify(view)
 
 
@@ -150,8 +129,8 @@ def update_gathering(gathering_id: uuid.UUID) -> Response:
 def publish_gathering(gathering_id: uuid.UUID) -> Response:
     with current_runtime().db.transaction() as session:
         acting_member(session, "coordinator")
-        gathering = services().gatherings.publish(session, gathering_id)
-        view = view_of(session, gathering)
+        gatherings = services().gatherings
+        view = gatherings.view(session, gatherings.publish(session, gathering_id), viewer())
     return jsonify(view)
 
 
@@ -217,10 +196,7 @@ def list_registrations(gathering_id: uuid.UUID) -> Response:
 )
 def calendar(gathering_id: uuid.UUID) -> Response:
     with current_runtime().db.transaction() as session:
-        gathering = services().gatherings.get(
-            session, gathering_id, include_drafts=is_coordinator(session)
-        )
-        body = gathering_calendar(gathering, gathering_url(base_url(), gathering), now())
+        body = services().gatherings.calendar_file(session, gathering_id)
     return Response(
         body,
         mimetype="text/calendar",

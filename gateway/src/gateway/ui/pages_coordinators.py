@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Response, redirect, request
 from markupsafe import Markup
+from uskalla_reference import gatherings
 from uskalla_reference.markdown import newsletter_html
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -17,7 +18,6 @@ from gateway.ui.pages_gatherings import gathering_request_form
 from gateway.ui.pages_network import municipalities
 
 Page = tuple[str, int] | BaseResponse
-KINDS = ("forum", "tarinapaja", "network_meeting", "webinar")
 
 
 def _csv(path: str, filename: str, **params: Any) -> Response:
@@ -96,7 +96,7 @@ def gathering_form(gathering_id: Any = None) -> Page:
         gathering_id=gathering_id,
         g=current,
         errors=errors,
-        kinds=KINDS,
+        kinds=gatherings.KINDS,
     )
 
 

@@ -86,6 +86,7 @@ def test_request_id_travels_from_http_into_the_event(running_stack: tuple[Stack,
     )
     assert answer.status_code == 202
     assert answer.headers["X-Request-ID"] == "journey-rid-42"
+
     # The request is acted on by the members relay within a beat (the intake), under its id.
     def correlation() -> tuple[str] | None:
         with db(stack, "members") as conn:

@@ -45,6 +45,4 @@ def preview_sign_in() -> Response:
     data = TokenSchema().load(json_body())
     with current_runtime().db.transaction() as session:
         preview = services().sign_in.preview(session, data["token"])
-    response = jsonify(preview)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return jsonify(preview)  # no-store: the kit's, as for every internal call

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import signal
@@ -24,6 +25,15 @@ from uskalla_devstack.servers import create_database, free_port
 
 SERVICES = ("members", "experiments", "notifications")
 ROLES = ("api", "worker", "relay")
+#: Every child started here that may still run: killed when this interpreter exits, so that a
+#: test run stopped half-way (a timeout, Ctrl-C) leaves no service consuming from its Redis.
+_RUNNING: set[Process] = set()
+
+
+@atexit.register
+def _kill_leftovers() -> None:
+    for process in list(_RUNNING):
+        process.send_signal(signal.SIGKILL)
 
 
 @dataclass
@@ -68,6 +78,7 @@ class Process:
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
+        _RUNNING.add(self)
         threading.Thread(target=self._pump, args=(self.proc.stdout,), daemon=True).start()
 
     def _pump(self, stream: IO[bytes] | None) -> None:
@@ -104,6 +115,7 @@ class Process:
         except subprocess.TimeoutExpired:
             self.send_signal(signal.SIGKILL)
             self.proc.wait(10)
+        _RUNNING.discard(self)
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
         self.send_signal(sig)

@@ -117,3 +117,49 @@ def test_a_failing_request_holds_up_no_other(runtime: Runtime, events: Events, c
     assert left.data["email"] == "broken@example.fi"  # kept for the next beat, not lost
     [failed] = [r for r in caplog.records if r.getMessage() == "an intake request failed"]
     assert "broken@example.fi" not in str(vars(failed))
+
+
+def test_a_failing_request_backs_off_and_is_held_after_its_last_attempt(
+    runtime: Runtime, events: Events, caplog: Any
+) -> None:
+    queue = services_of(runtime).intake
+    with runtime.db.transaction() as session:
+        queue.accept(session, "join", {"email": "broken@example.fi"})  # no name: fails
+    for attempt in range(1, queue.max_attempts + 1):
+        assert intake_job(runtime.db, services_of(runtime))() == 0
+        with runtime.db.transaction() as session:
+            row = session.scalars(select(Intake)).one()
+            assert row.attempts == attempt
+            assert row.retry_at > session.scalar(select(func.now()))  # not tried every beat
+            assert (row.held_at is not None) == (attempt == queue.max_attempts)
+            row.retry_at = session.scalar(select(func.now()))  # as if the wait had passed
+    # Held: no further attempt, but kept (never lost) and counted for the operator.
+    assert intake_job(runtime.db, services_of(runtime))() == 0
+    with runtime.db.transaction() as session:
+        assert session.scalars(select(Intake)).one().attempts == queue.max_attempts
+        assert queue.counts(session) == {"waiting": 0, "held": 1}
+        session.execute(
+            Intake.__table__.update().values(data={**JOIN, "email": "broken@example.fi"})
+        )
+        assert queue.release(session) == 1
+    assert intake_job(runtime.db, services_of(runtime))() == 1
+    assert [e["data"]["email"] for e in events()] == ["broken@example.fi"]
+    assert any(
+        r.getMessage() == "an intake request was held after its last attempt"
+        for r in caplog.records
+    )
+
+
+def test_failed_requests_at_the_head_do_not_block_newer_ones(
+    runtime: Runtime, events: Events
+) -> None:
+    queue = services_of(runtime).intake
+    with runtime.db.transaction() as session:
+        for n in range(3):
+            queue.accept(session, "join", {"email": f"broken{n}@example.fi"})
+        queue.accept(session, "join", {**JOIN, "email": "fine@example.fi"})
+    with runtime.db.transaction() as session:
+        assert queue.process(session, limit=3) == 0  # the three broken ones, first in line
+    with runtime.db.transaction() as session:
+        assert queue.process(session, limit=3) == 1  # they wait now; the newer one goes
+    assert [e["data"]["email"] for e in events()] == ["fine@example.fi"]

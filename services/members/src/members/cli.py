@@ -34,5 +34,21 @@ def grant_role(lazy: object, email: str, role: str) -> None:
     click.echo(f"{email}: {role}")
 
 
+@cli.command(help="Join and sign-in requests waiting for the relay; --release retries held ones.")
+@click.option("--release", is_flag=True, help="Try the held requests again.")
+@click.pass_obj
+def intake(lazy: object, release: bool) -> None:
+    runtime: Runtime = lazy.get()  # type: ignore[attr-defined]
+    queue = services_of(runtime).intake
+    try:
+        with runtime.db.transaction() as session:
+            if release:
+                click.echo(f"released: {queue.release(session)}")
+            counts = queue.counts(session)
+    finally:
+        runtime.db.dispose()
+    click.echo(f"waiting: {counts['waiting']}  held: {counts['held']}")
+
+
 def main() -> None:
     cli()

@@ -53,6 +53,7 @@ class Settings:
     event_tokens: Sealer
     rate_limits: RateLimits
     housekeeping_interval: float
+    intake_max_attempts: int = 10
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -77,6 +78,7 @@ class Settings:
             event_tokens=event_token_sealer(),
             rate_limits=RateLimits.from_env(),
             housekeeping_interval=env_float("HOUSEKEEPING_INTERVAL_SECONDS", 60.0),
+            intake_max_attempts=env_int("INTAKE_MAX_ATTEMPTS", 10),
         )
 
 

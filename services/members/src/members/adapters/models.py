@@ -91,6 +91,11 @@ class Intake(Base):
     data: Mapped[dict[str, object]] = mapped_column(JSONB)
     correlation_id: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # A request that failed waits (doubling, at most an hour) before the next try; after
+    # INTAKE_MAX_ATTEMPTS it is held for an operator (`members intake --release`), never lost.
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    retry_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    held_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Gathering(Base):

@@ -32,7 +32,8 @@ class Services:
         membership = Membership(settings, events.outbox)
         sign_in = SignIn(settings, events.outbox)
         intake = IntakeQueue(
-            {"join": membership.join, "sign_in": lambda s, data: sign_in.request(s, data["email"])}
+            {"join": membership.join, "sign_in": lambda s, data: sign_in.request(s, data["email"])},
+            settings.intake_max_attempts,
         )
         return cls(
             settings=settings,

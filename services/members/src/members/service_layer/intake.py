@@ -6,15 +6,21 @@ answering would make known addresses take measurably longer (or shorter) than un
 So the request path stores the request as it came (`accept`: one INSERT, whatever the
 address) and the relay acts on it within a beat (`process`), in the transaction that
 deletes it: nothing answered 202 is lost, and nothing is done twice.
+
+A request that fails (a bug, a database refusing a value) waits before its next try, twice as
+long each time (at most an hour), so that it cannot hold up the ones behind it; after
+`INTAKE_MAX_ATTEMPTS` it is held (`held_at`) for an operator: `members intake` shows what waits
+and what is held, `members intake --release` tries the held ones again.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 from uskalla_events.context import correlation_id
 
@@ -23,11 +29,13 @@ from members.adapters.models import Intake
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Session, dict[str, Any]], None]
+LONGEST_WAIT = timedelta(hours=1)
 
 
 class IntakeQueue:
-    def __init__(self, handlers: dict[str, Handler]) -> None:
+    def __init__(self, handlers: dict[str, Handler], max_attempts: int = 10) -> None:
         self.handlers = handlers
+        self.max_attempts = max_attempts
         self._insert = insert(Intake)
 
     def accept(self, session: Session, kind: str, data: dict[str, Any]) -> None:
@@ -40,7 +48,11 @@ class IntakeQueue:
         """Act on waiting requests, oldest first; each in a savepoint, so one that fails
         (and stays for the next beat) holds up no other. Returns how many were handled."""
         rows = session.scalars(
-            select(Intake).order_by(Intake.id).limit(limit).with_for_update(skip_locked=True)
+            select(Intake)
+            .where(Intake.held_at.is_(None), Intake.retry_at <= func.now())
+            .order_by(Intake.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
         ).all()
         handled = 0
         for row in rows:
@@ -51,14 +63,47 @@ class IntakeQueue:
                     session.delete(row)
                 handled += 1
             except Exception as exc:
-                # No traceback: a database error's detail would quote the address and name.
-                log.error(
-                    "an intake request failed",
-                    extra={"intake_id": row.id, "error": type(exc).__name__},
-                )
+                self._failed(session, row, exc)
             finally:
                 correlation_id.reset(token)
         return handled
+
+    def _failed(self, session: Session, row: Intake, exc: Exception) -> None:
+        attempts = row.attempts + 1
+        held = attempts >= self.max_attempts
+        wait = min(timedelta(seconds=2**attempts), LONGEST_WAIT)
+        session.execute(
+            update(Intake)
+            .where(Intake.id == row.id)
+            .values(
+                attempts=attempts,
+                retry_at=func.now() + wait,
+                held_at=func.now() if held else None,
+            )
+        )
+        # No traceback: a database error's detail would quote the address and name.
+        log.error(
+            "an intake request was held after its last attempt"
+            if held
+            else "an intake request failed",
+            extra={"intake_id": row.id, "attempts": attempts, "error": type(exc).__name__},
+        )
+
+    def counts(self, session: Session) -> dict[str, int]:
+        """How many requests wait (retries included) and how many are held."""
+        held = func.count().filter(Intake.held_at.is_not(None))
+        waiting = func.count().filter(Intake.held_at.is_(None))
+        row = session.execute(select(waiting, held).select_from(Intake)).one()
+        return {"waiting": row[0], "held": row[1]}
+
+    def release(self, session: Session) -> int:
+        """Try the held requests again from their first attempt; returns how many."""
+        result = session.execute(
+            update(Intake)
+            .where(Intake.held_at.is_not(None))
+            .values(held_at=None, attempts=0, retry_at=func.now())
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
 
     def forget(self, session: Session, email: str) -> None:
         """Delete waiting requests naming an address (erasure)."""

@@ -312,7 +312,7 @@ def test_a_comment_being_posted_as_the_erasure_arrives_goes_with_the_member(
 ) -> None:
     """The erased check of `member()` ran before the write; the erasure commits meanwhile."""
     from experiments.entrypoints.caller import acting
-    from experiments.service_layer import comments
+    from experiments.service_layer import services_of
 
     experiment = api.published(people["owner"])
     member = make_member("Kaija Kirjoittaja")
@@ -321,9 +321,8 @@ def test_a_comment_being_posted_as_the_erasure_arrives_goes_with_the_member(
         target=api.deliver, args=("members.member.erased.v1", {"member_id": member.id})
     )
     with runtime.create_app().test_request_context(), acting(caller) as session:
-        comments.post(
+        services_of(runtime).comments.post(
             session,
-            runtime.events.outbox,
             caller,
             uuid.UUID(experiment["id"]),
             "Kaija täällä, kommentoin juuri kun lähden",

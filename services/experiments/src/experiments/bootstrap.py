@@ -13,6 +13,7 @@ from uskalla_kit.ratelimit import client_address, make_limiter
 from experiments.adapters.models import EVENT_TABLES
 from experiments.config import Settings
 from experiments.entrypoints.handlers import register_handlers
+from experiments.service_layer import Services
 
 
 def member_key() -> str:
@@ -70,4 +71,5 @@ def build_runtime(settings: Settings | None = None) -> Runtime:
         build_app=build_app,
     )
     runtime.extra["settings"] = settings
+    runtime.extra["services"] = Services.build(settings, events)
     return runtime

@@ -17,26 +17,28 @@ from uskalla_kit import (
 from uskalla_kit.auth import Standing
 
 from experiments.domain.access import Viewer
-from experiments.service_layer import members
+from experiments.service_layer import Services, services_of
 
 
-def _checked(member_id: str) -> str:
+def services() -> Services:
+    """The use cases, built once at start (`bootstrap`)."""
+    return services_of(current_runtime())
+
+
+def _member_id(subject: str) -> uuid.UUID:
     try:
-        return str(uuid.UUID(member_id))
+        return uuid.UUID(subject)
     except ValueError:
         raise Problem(401, "Unauthorized", "The token's subject is not a member id.") from None
 
 
 def standing(member_id: str) -> Standing | None:
     """The token holder's current standing, from the author projection (one primary-key
-    read): the look-up `check_standing` gives every request's token. A subject that is no
-    member id is looked up as no one; `_checked` answers it with 401."""
-    try:
-        key = uuid.UUID(member_id)
-    except ValueError:
-        return None
+    read): the look-up `check_standing` gives every request's token, before anything else is
+    looked at. A subject that is no member id is answered 401 here."""
+    key = _member_id(member_id)
     with current_runtime().db.transaction() as session:
-        return members.standing(session, key)
+        return services().authors.standing(session, key)
 
 
 def viewer() -> Viewer:
@@ -44,14 +46,14 @@ def viewer() -> Viewer:
     identity = current_identity()
     if identity is None:
         return Viewer()
-    return Viewer(_checked(identity.member_id), identity.is_coordinator)
+    return Viewer(str(_member_id(identity.member_id)), identity.is_coordinator)
 
 
 def member(role: str | None = None) -> Viewer:
     """A signed-in caller (401 otherwise; 403 without the role). Whether they are still a
     member is checked in the transaction of what they do (`acting`)."""
     identity = require_identity(role)
-    return Viewer(_checked(identity.member_id), identity.is_coordinator)
+    return Viewer(str(_member_id(identity.member_id)), identity.is_coordinator)
 
 
 @contextmanager
@@ -62,6 +64,6 @@ def acting(caller: Viewer) -> Iterator[Session]:
     transaction ends: an erasure of the caller in progress is waited out (then 401), and none
     starts meanwhile, so nothing they write can land after their erasure."""
     with current_runtime().db.transaction() as session:
-        if caller.member_id and not members.hold(session, uuid.UUID(caller.member_id)):
+        if caller.member_id and not services().authors.hold(session, uuid.UUID(caller.member_id)):
             raise no_such_member()
         yield session

@@ -9,7 +9,7 @@ from uskalla_kit import current_runtime, json_body
 from uskalla_kit.openapi import documented
 from uskalla_kit.pagination import page_of
 
-from experiments.entrypoints.caller import acting, member, viewer
+from experiments.entrypoints.caller import acting, member, services, viewer
 from experiments.entrypoints.comment_schemas import (
     CommentBodySchema,
     CommentPageQuery,
@@ -21,7 +21,6 @@ from experiments.entrypoints.comment_schemas import (
     ReportResultSchema,
     ReportSchema,
 )
-from experiments.service_layer import comments
 
 bp = Blueprint("comments", __name__, url_prefix="/api/v1")
 TAGS = ("comments",)
@@ -40,7 +39,7 @@ def list_comments(experiment_id: uuid.UUID) -> Response:
     caller = viewer()
     args = CommentPageQuery().load(request.args.to_dict())
     with current_runtime().db.transaction() as session:
-        items, total = comments.visible_page(
+        items, total = services().comments.visible_page(
             session, caller, experiment_id, args["page"], args["per_page"]
         )
     return jsonify(page_of(items, args["page"], args["per_page"], total))
@@ -56,10 +55,9 @@ def list_comments(experiment_id: uuid.UUID) -> Response:
 )
 def post_comment(experiment_id: uuid.UUID) -> tuple[Response, int]:
     caller = member()
-    runtime = current_runtime()
     with acting(caller) as session:
         data = CommentBodySchema().load(json_body())
-        body = comments.post(session, runtime.events.outbox, caller, experiment_id, data["body"])
+        body = services().comments.post(session, caller, experiment_id, data["body"])
     return jsonify(body), 201
 
 
@@ -76,7 +74,7 @@ def edit_comment(comment_id: uuid.UUID) -> Response:
     caller = member()
     with acting(caller) as session:
         data = CommentBodySchema().load(json_body())
-        body = comments.edit(session, caller, comment_id, data["body"])
+        body = services().comments.edit(session, caller, comment_id, data["body"])
     return jsonify(body)
 
 
@@ -88,11 +86,11 @@ def edit_comment(comment_id: uuid.UUID) -> Response:
     problems=(403,),
     tags=TAGS,
 )
-def delete_comment(comment_id: uuid.UUID) -> tuple[str, int]:
+def delete_comment(comment_id: uuid.UUID) -> Response:
     caller = member()
     with acting(caller) as session:
-        comments.remove(session, caller, comment_id)
-    return "", 204
+        services().comments.remove(session, caller, comment_id)
+    return Response(status=204)
 
 
 @bp.post("/comments/<uuid:comment_id>/reports")
@@ -108,7 +106,7 @@ def report_comment(comment_id: uuid.UUID) -> tuple[Response, int]:
     caller = member()
     with acting(caller) as session:
         data = ReportSchema().load(json_body())
-        body = comments.report(session, caller, comment_id, data["reason"])
+        body = services().comments.report(session, caller, comment_id, data["reason"])
     return jsonify(body), 201
 
 
@@ -122,7 +120,7 @@ def report_comment(comment_id: uuid.UUID) -> tuple[Response, int]:
 def hide_comment(comment_id: uuid.UUID) -> Response:
     caller = member("coordinator")
     with acting(caller) as session:
-        body = comments.hide(session, caller, comment_id)
+        body = services().comments.hide(session, caller, comment_id)
     return jsonify(body)
 
 
@@ -136,7 +134,7 @@ def hide_comment(comment_id: uuid.UUID) -> Response:
 def restore_comment(comment_id: uuid.UUID) -> Response:
     caller = member("coordinator")
     with acting(caller) as session:
-        body = comments.restore(session, caller, comment_id)
+        body = services().comments.restore(session, caller, comment_id)
     return jsonify(body)
 
 
@@ -152,7 +150,7 @@ def moderation_list() -> Response:
     caller = member("coordinator")
     with acting(caller) as session:
         args = ModerationQuery().load(request.args.to_dict())
-        items, total = comments.moderation_page(
+        items, total = services().comments.moderation_page(
             session, args["status"], args["page"], args["per_page"]
         )
     return jsonify(page_of(items, args["page"], args["per_page"], total))

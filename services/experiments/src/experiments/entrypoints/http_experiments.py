@@ -10,7 +10,7 @@ from uskalla_kit.openapi import documented
 from uskalla_kit.pagination import page_of
 
 from experiments.adapters.search import ExperimentFilters
-from experiments.entrypoints.caller import acting, member, viewer
+from experiments.entrypoints.caller import acting, member, services, viewer
 from experiments.entrypoints.schemas import (
     CreateExperimentSchema,
     EvaluationSchema,
@@ -21,7 +21,6 @@ from experiments.entrypoints.schemas import (
     ThemeListSchema,
     UpdateExperimentSchema,
 )
-from experiments.service_layer import experiments
 
 bp = Blueprint("experiments", __name__, url_prefix="/api/v1")
 TAGS = ("experiments",)
@@ -45,7 +44,7 @@ def filters_from(args: dict[str, object]) -> ExperimentFilters:
 def list_experiments() -> Response:
     args = ExperimentListQuery().load(request.args.to_dict())
     with current_runtime().db.transaction() as session:
-        items, total = experiments.search(
+        items, total = services().experiments.search(
             session, filters_from(args), args["page"], args["per_page"]
         )
     return jsonify(page_of(items, args["page"], args["per_page"], total))
@@ -63,8 +62,7 @@ def create_experiment() -> tuple[Response, int, dict[str, str]]:
     caller = member()
     with acting(caller) as session:
         data = CreateExperimentSchema().load(json_body())
-        created = experiments.create(session, caller, data)
-        body = experiments.view(session, created)
+        body = services().experiments.create(session, caller, data)
     return jsonify(body), 201, {"Location": f"/api/v1/experiments/{body['id']}"}
 
 
@@ -77,7 +75,7 @@ def create_experiment() -> tuple[Response, int, dict[str, str]]:
 def get_experiment(experiment_id: uuid.UUID) -> Response:
     caller = viewer()
     with current_runtime().db.transaction() as session:
-        body = experiments.detail(session, caller, experiment_id)
+        body = services().experiments.detail(session, caller, experiment_id)
     return jsonify(body)
 
 
@@ -94,8 +92,7 @@ def update_experiment(experiment_id: uuid.UUID) -> Response:
     caller = member()
     with acting(caller) as session:
         data = UpdateExperimentSchema().load(json_body())
-        changed = experiments.update(session, caller, experiment_id, data)
-        body = experiments.view(session, changed)
+        body = services().experiments.update(session, caller, experiment_id, data)
     return jsonify(body)
 
 
@@ -109,10 +106,8 @@ def update_experiment(experiment_id: uuid.UUID) -> Response:
 )
 def publish_experiment(experiment_id: uuid.UUID) -> Response:
     caller = member()
-    runtime = current_runtime()
     with acting(caller) as session:
-        published = experiments.publish(session, runtime.events.outbox, caller, experiment_id)
-        body = experiments.view(session, published)
+        body = services().experiments.publish(session, caller, experiment_id)
     return jsonify(body)
 
 
@@ -129,8 +124,7 @@ def change_stage(experiment_id: uuid.UUID) -> Response:
     caller = member()
     with acting(caller) as session:
         data = StageSchema().load(json_body())
-        moved = experiments.change_stage(session, caller, experiment_id, data["stage"])
-        body = experiments.view(session, moved)
+        body = services().experiments.change_stage(session, caller, experiment_id, data["stage"])
     return jsonify(body)
 
 
@@ -147,8 +141,7 @@ def put_evaluation(experiment_id: uuid.UUID) -> Response:
     caller = member()
     with acting(caller) as session:
         data = EvaluationSchema().load(json_body())
-        evaluated = experiments.evaluate(session, caller, experiment_id, data)
-        body = experiments.view(session, evaluated)
+        body = services().experiments.evaluate(session, caller, experiment_id, data)
     return jsonify(body)
 
 
@@ -158,5 +151,5 @@ def put_evaluation(experiment_id: uuid.UUID) -> Response:
 )
 def list_themes() -> Response:
     with current_runtime().db.transaction() as session:
-        items = experiments.themes(session)
+        items = services().experiments.themes(session)
     return jsonify(items=items)

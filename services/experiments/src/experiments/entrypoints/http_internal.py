@@ -9,7 +9,7 @@ from uskalla_kit import current_runtime
 from uskalla_kit.internal import internal_only
 from uskalla_kit.openapi import documented
 
-from experiments.service_layer import members
+from experiments.entrypoints.caller import services
 
 bp = Blueprint("internal", __name__, url_prefix="/internal/v1")
 
@@ -23,6 +23,6 @@ bp = Blueprint("internal", __name__, url_prefix="/internal/v1")
 @internal_only
 def member_export(member_id: uuid.UUID) -> Response:
     with current_runtime().db.transaction() as session:
-        body = members.export(session, member_id)
+        body = services().authors.export(session, member_id)
     # Personal data: the kit marks every answer to an X-Internal-Token call no-store.
     return jsonify(body)

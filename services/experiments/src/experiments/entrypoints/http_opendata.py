@@ -11,9 +11,9 @@ from uskalla_kit import current_runtime
 from uskalla_kit.openapi import documented
 
 from experiments.entrypoints.atom import build_feed
+from experiments.entrypoints.caller import services
 from experiments.entrypoints.http_experiments import filters_from
 from experiments.entrypoints.schemas import FilterQuery, StatsSchema
-from experiments.service_layer import opendata
 
 bp = Blueprint("opendata", __name__, url_prefix="/api/v1")
 TAGS = ("open data",)
@@ -30,7 +30,7 @@ FEED_ENTRIES = 50
 def stats() -> Response:
     args = FilterQuery().load(request.args.to_dict())
     with current_runtime().db.transaction() as session:
-        body = opendata.stats(session, filters_from(args))
+        body = services().open_data.stats(session, filters_from(args))
     return jsonify(body)
 
 
@@ -45,7 +45,7 @@ def feed() -> Response:
     runtime = current_runtime()
     with runtime.db.transaction() as session:
         document = build_feed(
-            runtime.settings.public_base_url, opendata.newest(session, FEED_ENTRIES)
+            runtime.settings.public_base_url, services().open_data.newest(session, FEED_ENTRIES)
         )
     return Response(document, mimetype="application/atom+xml")
 
@@ -61,15 +61,14 @@ def feed() -> Response:
 def export_csv() -> Response:
     args = FilterQuery().load(request.args.to_dict())
     runtime = current_runtime()
+    open_data = services().open_data
     filters = filters_from(args)
 
     def generate() -> Iterator[str]:
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\r\n")
         with runtime.db.transaction() as session:
-            for n, row in enumerate(
-                opendata.csv_rows(session, filters, runtime.settings.public_base_url)
-            ):
+            for n, row in enumerate(open_data.csv_rows(session, filters)):
                 writer.writerow(row)
                 if n % 200 == 0:
                     yield buffer.getvalue()

@@ -84,29 +84,8 @@ def check_dates(experiment: Experiment) -> None:
         raise validation_problem({"ends_on": ["The end date is before the start date."]})
 
 
-def search(
-    session: Session, filters: ExperimentFilters, page: int, per_page: int
-) -> tuple[list[dict[str, Any]], int]:
-    """One page of the published experiments matching the filters, and how many match."""
-    rows, total = search_experiments(session, filters, page, per_page)
-    return [summary_view(r) for r in rows], total
-
-
-def themes(session: Session) -> list[dict[str, str]]:
-    """Every theme in its set order, named in Finnish, Swedish and English."""
-    rows = session.scalars(select(Theme).order_by(Theme.position, Theme.slug))
-    return [
-        {"slug": t.slug, "name_fi": t.name_fi, "name_sv": t.name_sv, "name_en": t.name_en}
-        for t in rows
-    ]
-
-
-def detail(session: Session, viewer: Viewer, experiment_id: uuid.UUID) -> dict[str, Any]:
-    experiment, _ = load(session, viewer, experiment_id)
-    return view(session, experiment)
-
-
-def view(session: Session, experiment: Experiment) -> dict[str, Any]:
+def shown(session: Session, experiment: Experiment) -> dict[str, Any]:
+    """The experiment as the API shows it: its owners by name and its visible comments' count."""
     owners = session.scalars(
         select(ExperimentOwner.member_id)
         .where(ExperimentOwner.experiment_id == experiment.id)
@@ -119,43 +98,6 @@ def view(session: Session, experiment: Experiment) -> dict[str, Any]:
         .where(Comment.experiment_id == experiment.id, Comment.hidden.is_(False))
     )
     return experiment_view(experiment, [person(o, known) for o in owners], int(comments or 0))
-
-
-def create(session: Session, viewer: Viewer, data: dict[str, Any]) -> Experiment:
-    assert viewer.member_id is not None
-    check_themes(session, data["themes"])
-    stamp = now()
-    experiment = Experiment(id=uuid.uuid4(), created_at=stamp, updated_at=stamp)
-    for name in (*EDITABLE, "stage"):
-        if name in data:
-            setattr(experiment, name, data[name])
-    check_dates(experiment)
-    session.add(experiment)
-    session.flush()
-    session.add(
-        ExperimentOwner(
-            experiment_id=experiment.id, member_id=uuid.UUID(viewer.member_id), added_at=stamp
-        )
-    )
-    session.flush()
-    return experiment
-
-
-def update(
-    session: Session, viewer: Viewer, experiment_id: uuid.UUID, data: dict[str, Any]
-) -> Experiment:
-    experiment, owners = load(session, viewer, experiment_id, manage=True)
-    if "themes" in data:
-        check_themes(session, data["themes"])
-    for name in EDITABLE:
-        if name in data:
-            setattr(experiment, name, data[name])
-    check_dates(experiment)
-    if "owners" in data:
-        change_owners(session, experiment, owners, data["owners"])
-    experiment.updated_at = now()
-    session.flush()
-    return experiment
 
 
 def change_owners(
@@ -195,54 +137,114 @@ def change_owners(
         )
 
 
-def publish(
-    session: Session, outbox: Outbox, viewer: Viewer, experiment_id: uuid.UUID
-) -> Experiment:
-    """Make the experiment public; publishing again changes nothing and sends no event."""
-    experiment, _ = load(session, viewer, experiment_id, manage=True)
-    if experiment.published_at is None:
-        experiment.published_at = experiment.updated_at = now()
+class Experiments:
+    """Reading the registry, and registering, editing, publishing and evaluating experiments.
+    Each change answers the experiment as shown (`shown`)."""
+
+    def __init__(self, outbox: Outbox) -> None:
+        self.outbox = outbox
+
+    def search(
+        self, session: Session, filters: ExperimentFilters, page: int, per_page: int
+    ) -> tuple[list[dict[str, Any]], int]:
+        """One page of the published experiments matching the filters, and how many match."""
+        rows, total = search_experiments(session, filters, page, per_page)
+        return [summary_view(r) for r in rows], total
+
+    def themes(self, session: Session) -> list[dict[str, str]]:
+        """Every theme in its set order, named in Finnish, Swedish and English."""
+        rows = session.scalars(select(Theme).order_by(Theme.position, Theme.slug))
+        return [
+            {"slug": t.slug, "name_fi": t.name_fi, "name_sv": t.name_sv, "name_en": t.name_en}
+            for t in rows
+        ]
+
+    def detail(self, session: Session, viewer: Viewer, experiment_id: uuid.UUID) -> dict[str, Any]:
+        experiment, _ = load(session, viewer, experiment_id)
+        return shown(session, experiment)
+
+    def create(self, session: Session, viewer: Viewer, data: dict[str, Any]) -> dict[str, Any]:
+        """A draft owned by its creator."""
+        assert viewer.member_id is not None
+        check_themes(session, data["themes"])
+        stamp = now()
+        experiment = Experiment(id=uuid.uuid4(), created_at=stamp, updated_at=stamp)
+        for name in (*EDITABLE, "stage"):
+            if name in data:
+                setattr(experiment, name, data[name])
+        check_dates(experiment)
+        session.add(experiment)
         session.flush()
-        outbox.add(
-            session,
-            "experiments.experiment.published.v1",
-            {
-                "experiment_id": str(experiment.id),
-                "title": experiment.title,
-                "summary": experiment.summary,
-                "themes": list(experiment.themes),
-                "municipality_codes": list(experiment.municipality_codes),
-                "published_at": experiment.published_at.isoformat(),
-            },
+        session.add(
+            ExperimentOwner(
+                experiment_id=experiment.id, member_id=uuid.UUID(viewer.member_id), added_at=stamp
+            )
         )
-    return experiment
+        session.flush()
+        return shown(session, experiment)
 
+    def update(
+        self, session: Session, viewer: Viewer, experiment_id: uuid.UUID, data: dict[str, Any]
+    ) -> dict[str, Any]:
+        experiment, owners = load(session, viewer, experiment_id, manage=True)
+        if "themes" in data:
+            check_themes(session, data["themes"])
+        for name in EDITABLE:
+            if name in data:
+                setattr(experiment, name, data[name])
+        check_dates(experiment)
+        if "owners" in data:
+            change_owners(session, experiment, owners, data["owners"])
+        experiment.updated_at = now()
+        session.flush()
+        return shown(session, experiment)
 
-def change_stage(
-    session: Session, viewer: Viewer, experiment_id: uuid.UUID, target: str
-) -> Experiment:
-    experiment, _ = load(session, viewer, experiment_id, manage=True)
-    try:
-        check_transition(experiment.stage, target, has_evaluation=experiment.outcome is not None)
-    except StageError as exc:
-        raise Problem(409, "Stage change not allowed", str(exc)) from None
-    experiment.stage = target
-    experiment.updated_at = now()
-    session.flush()
-    return experiment
+    def publish(self, session: Session, viewer: Viewer, experiment_id: uuid.UUID) -> dict[str, Any]:
+        """Make the experiment public; publishing again changes nothing and sends no event."""
+        experiment, _ = load(session, viewer, experiment_id, manage=True)
+        if experiment.published_at is None:
+            experiment.published_at = experiment.updated_at = now()
+            session.flush()
+            self.outbox.add(
+                session,
+                "experiments.experiment.published.v1",
+                {
+                    "experiment_id": str(experiment.id),
+                    "title": experiment.title,
+                    "summary": experiment.summary,
+                    "themes": list(experiment.themes),
+                    "municipality_codes": list(experiment.municipality_codes),
+                    "published_at": experiment.published_at.isoformat(),
+                },
+            )
+        return shown(session, experiment)
 
+    def change_stage(
+        self, session: Session, viewer: Viewer, experiment_id: uuid.UUID, target: str
+    ) -> dict[str, Any]:
+        experiment, _ = load(session, viewer, experiment_id, manage=True)
+        try:
+            check_transition(
+                experiment.stage, target, has_evaluation=experiment.outcome is not None
+            )
+        except StageError as exc:
+            raise Problem(409, "Stage change not allowed", str(exc)) from None
+        experiment.stage = target
+        experiment.updated_at = now()
+        session.flush()
+        return shown(session, experiment)
 
-def evaluate(
-    session: Session, viewer: Viewer, experiment_id: uuid.UUID, data: dict[str, Any]
-) -> Experiment:
-    """Record (or replace) the evaluation; a failed outcome is as complete a result as any."""
-    experiment, _ = load(session, viewer, experiment_id, manage=True)
-    try:
-        check_evaluable(experiment.stage)
-    except StageError as exc:
-        raise Problem(409, "Evaluation not allowed yet", str(exc)) from None
-    for name in EVALUATION:
-        setattr(experiment, name, data[name])
-    experiment.evaluated_at = experiment.updated_at = now()
-    session.flush()
-    return experiment
+    def evaluate(
+        self, session: Session, viewer: Viewer, experiment_id: uuid.UUID, data: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Record (or replace) the evaluation; a failed outcome is as complete a result as any."""
+        experiment, _ = load(session, viewer, experiment_id, manage=True)
+        try:
+            check_evaluable(experiment.stage)
+        except StageError as exc:
+            raise Problem(409, "Evaluation not allowed yet", str(exc)) from None
+        for name in EVALUATION:
+            setattr(experiment, name, data[name])
+        experiment.evaluated_at = experiment.updated_at = now()
+        session.flush()
+        return shown(session, experiment)

@@ -42,64 +42,68 @@ CSV_COLUMNS = (
 )
 
 
-def stats(session: Session, filters: ExperimentFilters) -> dict[str, Any]:
-    """Counts of published experiments (matching the filters) by each dimension.
+class OpenData:
+    """What anyone may take of the published experiments, with links under `base_url`."""
 
-    Every theme, stage and outcome is listed, with 0 where none; municipalities and start
-    years only where there is at least one. A failed experiment counts like any other."""
-    where = published_matching(filters)
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
 
-    def grouped(key: Any) -> dict[str, int]:
-        rows = session.execute(
-            select(key.label("key"), func.count()).where(*where).group_by("key").order_by("key")
-        ).all()
-        return {str(k): int(n) for k, n in rows if k is not None}
+    def stats(self, session: Session, filters: ExperimentFilters) -> dict[str, Any]:
+        """Counts of published experiments (matching the filters) by each dimension.
 
-    total = session.scalar(select(func.count()).select_from(Experiment).where(*where)) or 0
-    themes = session.scalars(select(Theme.slug).order_by(Theme.position)).all()
-    by_theme = grouped(func.unnest(Experiment.themes))
-    by_stage = grouped(Experiment.stage)
-    by_outcome = grouped(Experiment.outcome)
-    years = grouped(func.cast(extract("year", Experiment.starts_on), Integer))
-    return {
-        "total": int(total),
-        "by_theme": {t: by_theme.get(t, 0) for t in themes},
-        "by_stage": {s: by_stage.get(s, 0) for s in STAGES},
-        "by_outcome": {o: by_outcome.get(o, 0) for o in OUTCOMES},
-        "by_municipality": grouped(func.unnest(Experiment.municipality_codes)),
-        "by_start_year": years,
-    }
+        Every theme, stage and outcome is listed, with 0 where none; municipalities and start
+        years only where there is at least one. A failed experiment counts like any other."""
+        where = published_matching(filters)
 
+        def grouped(key: Any) -> dict[str, int]:
+            rows = session.execute(
+                select(key.label("key"), func.count()).where(*where).group_by("key").order_by("key")
+            ).all()
+            return {str(k): int(n) for k, n in rows if k is not None}
 
-def newest(session: Session, limit: int) -> list[Experiment]:
-    """The most recently published experiments, for the Atom feed."""
-    return list(
-        session.scalars(
-            select(Experiment)
-            .where(Experiment.published_at.is_not(None))
-            .order_by(Experiment.published_at.desc(), Experiment.id)
-            .limit(limit)
-        )
-    )
-
-
-def csv_rows(session: Session, filters: ExperimentFilters, base_url: str) -> Iterator[list[str]]:
-    """The export's rows (header first), streamed from the database in batches."""
-    yield list(CSV_COLUMNS)
-    result = session.scalars(all_matching(filters).execution_options(yield_per=500))
-    for e in result:
-        values: dict[str, Any] = {
-            "id": str(e.id),
-            "url": f"{base_url}/experiments/{e.id}",
-            "themes": ";".join(e.themes),
-            "municipality_codes": ";".join(e.municipality_codes),
-            "links": " ".join(e.links),
-            "starts_on": iso(e.starts_on),
-            "ends_on": iso(e.ends_on),
-            "published_at": iso(e.published_at),
-            "updated_at": iso(e.updated_at),
+        total = session.scalar(select(func.count()).select_from(Experiment).where(*where)) or 0
+        themes = session.scalars(select(Theme.slug).order_by(Theme.position)).all()
+        by_theme = grouped(func.unnest(Experiment.themes))
+        by_stage = grouped(Experiment.stage)
+        by_outcome = grouped(Experiment.outcome)
+        years = grouped(func.cast(extract("year", Experiment.starts_on), Integer))
+        return {
+            "total": int(total),
+            "by_theme": {t: by_theme.get(t, 0) for t in themes},
+            "by_stage": {s: by_stage.get(s, 0) for s in STAGES},
+            "by_outcome": {o: by_outcome.get(o, 0) for o in OUTCOMES},
+            "by_municipality": grouped(func.unnest(Experiment.municipality_codes)),
+            "by_start_year": years,
         }
-        yield [_cell(values[c] if c in values else getattr(e, c)) for c in CSV_COLUMNS]
+
+    def newest(self, session: Session, limit: int) -> list[Experiment]:
+        """The most recently published experiments, for the Atom feed."""
+        return list(
+            session.scalars(
+                select(Experiment)
+                .where(Experiment.published_at.is_not(None))
+                .order_by(Experiment.published_at.desc(), Experiment.id)
+                .limit(limit)
+            )
+        )
+
+    def csv_rows(self, session: Session, filters: ExperimentFilters) -> Iterator[list[str]]:
+        """The export's rows (header first), streamed from the database in batches."""
+        yield list(CSV_COLUMNS)
+        result = session.scalars(all_matching(filters).execution_options(yield_per=500))
+        for e in result:
+            values: dict[str, Any] = {
+                "id": str(e.id),
+                "url": f"{self.base_url}/experiments/{e.id}",
+                "themes": ";".join(e.themes),
+                "municipality_codes": ";".join(e.municipality_codes),
+                "links": " ".join(e.links),
+                "starts_on": iso(e.starts_on),
+                "ends_on": iso(e.ends_on),
+                "published_at": iso(e.published_at),
+                "updated_at": iso(e.updated_at),
+            }
+            yield [_cell(values[c] if c in values else getattr(e, c)) for c in CSV_COLUMNS]
 
 
 def _cell(value: Any) -> str:

@@ -60,13 +60,23 @@ def service_cli(name: str, bootstrap: RuntimeFactory) -> click.Group:
             heartbeat_file=heartbeat or None,
         ).run()
 
-    @group.command(help="Bring the database schema up to date.")
+    @group.command(help="Bring the database schema up to date (or, with --wait, wait for it).")
+    @click.option(
+        "--wait",
+        is_flag=True,
+        help="Change nothing: wait until the schema is at this image's head (an initContainer).",
+    )
+    @click.option("--timeout", type=float, default=600.0, envvar="MIGRATE_WAIT_TIMEOUT")
+    @click.option("--interval", type=float, default=2.0, help="Seconds between looks.")
     @click.pass_obj
-    def migrate(lazy: _Lazy) -> None:
+    def migrate(lazy: _Lazy, wait: bool, timeout: float, interval: float) -> None:
         from uskalla_kit.migrations import upgrade
         from uskalla_kit.processes import wait_for
 
         runtime = lazy.get()
+        if wait:
+            _wait_for_schema(runtime, timeout, interval)
+            return
         wait_for(lambda: runtime.db.engine.connect().close(), "the database")
         upgrade(runtime.migrations, runtime.settings.database_url)
         click.echo(f"{name}: database is at head")
@@ -125,6 +135,19 @@ def service_cli(name: str, bootstrap: RuntimeFactory) -> click.Group:
         click.echo(f"{count} events marked for publishing again")
 
     return group
+
+
+def _wait_for_schema(runtime: Runtime, timeout: float, interval: float) -> None:
+    """`migrate --wait`: exit 0 once the schema is at the image's head, 1 after `timeout`."""
+    from uskalla_kit.migrations import wait_for_head
+
+    try:
+        state = wait_for_head(
+            runtime.migrations, runtime.settings.database_url, timeout=timeout, interval=interval
+        )
+    except TimeoutError as exc:
+        raise click.ClickException(f"{runtime.name}: {exc}") from exc
+    click.echo(f"{runtime.name}: database is {state}")
 
 
 class _Lazy:

@@ -1,10 +1,11 @@
-"""Shared helpers for the benchmarks: servers, the whole stack, a timing SMTP sink, figures."""
+"""Shared helpers for the benchmarks: servers, the stack, a timing SMTP sink, RESULT lines."""
 
 from __future__ import annotations
 
 import email
 import email.parser
 import email.policy
+import math
 import os
 import re
 import shutil
@@ -185,6 +186,35 @@ def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     rank = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))
     return ordered[rank]
+
+
+#: The comparisons a RESULT line's target may use, longest first so that ">=" is not read as ">".
+_TARGET = re.compile(r"(>=|<=|>|<)(-?[0-9.]+)")
+_COMPARE: dict[str, Callable[[float, float], bool]] = {
+    ">=": lambda value, bound: value >= bound,
+    "<=": lambda value, bound: value <= bound,
+    ">": lambda value, bound: value > bound,
+    "<": lambda value, bound: value < bound,
+}
+
+
+def result(name: str, value: float, unit: str, target: str) -> bool:
+    """Print one figure as the issue's closing line and say whether it met its target.
+
+    `RESULT <name> <value> <unit> <target> met|not met`, e.g. `result("search_worst_p95_ms",
+    10.3, "ms", "<20")` prints `RESULT search_worst_p95_ms 10.3 ms <20 met`. The target is a
+    comparison and a number (`>=2000`, `<20`, `<=1024`); a value that is not a number (no
+    figure could be measured: NaN, infinity) never meets it. Every benchmark ends with these
+    lines, one per figure, so that a run's verdicts can be read (or grepped) in one place.
+    """
+    matched = _TARGET.fullmatch(target)
+    if matched is None:
+        raise ValueError(f"target {target!r} is not a comparison and a number (e.g. >=2000)")
+    op, bound = matched.groups()
+    met = math.isfinite(value) and _COMPARE[op](value, float(bound))
+    shown = f"{value:.0f}" if math.isfinite(value) and abs(value) >= 1000 else f"{value:.4g}"
+    print(f"RESULT {name} {shown} {unit} {target} {'met' if met else 'not met'}", flush=True)
+    return met
 
 
 def machine() -> str:

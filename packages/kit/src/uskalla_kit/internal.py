@@ -7,24 +7,34 @@ import hmac
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
-from flask import request
+from flask import Flask, current_app, request
 
 from uskalla_kit.problems import Problem
-from uskalla_kit.runtime import current_runtime
 
-F = TypeVar("F", bound=Callable[..., Any])
 HEADER = "X-Internal-Token"
+EXTENSION = "uskalla.internal_token"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def init_app(app: Flask, token: str) -> None:
+    """The token the gateway presents; without one (empty) no call is internal."""
+    app.extensions[EXTENSION] = token
+
+
+def require_internal() -> None:
+    """401 unless the caller presents the internal token (never public clients)."""
+    expected: str = current_app.extensions.get(EXTENSION, "")
+    given = request.headers.get(HEADER, "")
+    if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+        raise Problem(401, "Unauthorized", "This endpoint is for the gateway only.")
 
 
 def internal_only(view: F) -> F:
-    """The view answers only callers presenting the internal token (never public clients)."""
+    """Transitional: views not yet declared with `@documented(auth="internal")`."""
 
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        expected = current_runtime().settings.internal_token
-        given = request.headers.get(HEADER, "")
-        if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
-            raise Problem(401, "Unauthorized", "This endpoint is for the gateway only.")
+        require_internal()
         return view(*args, **kwargs)
 
     return cast(F, wrapper)

@@ -6,15 +6,22 @@ app's URL map, so the document cannot drift from the routes that exist.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, jsonify, request
+from flask.typing import ResponseReturnValue
 from marshmallow import Schema, fields
+
+from uskalla_kit.auth import require_identity
+from uskalla_kit.internal import HEADER, require_internal
+from uskalla_kit.problems import json_body
 
 F = TypeVar("F", bound=Callable[..., Any])
 ATTRIBUTE = "__openapi__"
@@ -58,6 +65,16 @@ class Operation:
     content_types: dict[int, str] = field(default_factory=dict)
 
 
+#: Who may call an operation: anyone, a signed-in member, a coordinator, the gateway (the
+#: internal token), or a coordinator or the gateway.
+AUTH = (None, "member", "coordinator", "internal", "coordinator or internal")
+
+
+class UndeclaredAnswer(RuntimeError):
+    """A view answered with a status its declaration does not list, or data where it declared
+    none: a bug in the view or its declaration (500 for the client, a failed test for us)."""
+
+
 def documented(
     summary: str,
     *,
@@ -69,26 +86,137 @@ def documented(
     tags: tuple[str, ...] = (),
     content_types: dict[int, str] | None = None,
 ) -> Callable[[F], F]:
-    """Declare a view's operation for the OpenAPI document (no behaviour of its own)."""
+    """Declare a view's operation and enforce it: who may call (checked first), the JSON body
+    and the query string (loaded with their schemas, given to the view as `body` and `query`),
+    and the answer (JSON data is shaped by the response schema declared for its status)."""
+    if auth not in AUTH:
+        raise ValueError(f"auth must be one of {AUTH}, not {auth!r}")
+    operation = Operation(
+        summary,
+        body,
+        query,
+        responses or {200: None},
+        auth,
+        problems,
+        tags,
+        content_types or {},
+    )
 
-    def mark(view: F) -> F:
-        setattr(
-            view,
-            ATTRIBUTE,
-            Operation(
-                summary,
-                body,
-                query,
-                responses or {200: None},
-                auth,
-                problems,
-                tags,
-                content_types or {},
-            ),
+    body_schema = _schema(body) if body is not None else None
+    query_schema = _schema(query) if query is not None else None
+
+    def enforce(view: F) -> F:
+        parameters = inspect.signature(view).parameters
+        takes = {name: name in parameters for name in ("body", "query")}
+        for name, schema in (("body", body), ("query", query)):
+            if takes[name] and schema is None:
+                raise TypeError(f"{view.__qualname__} takes `{name}` but declares no {name} schema")
+
+        @functools.wraps(view)
+        def enforced(*args: Any, **kwargs: Any) -> ResponseReturnValue:
+            check_caller(operation.auth)
+            if body_schema is not None:
+                loaded = body_schema.load(json_body())
+                if takes["body"]:
+                    kwargs["body"] = loaded
+            if query_schema is not None:
+                loaded = query_schema.load(query_arguments(query_schema))
+                if takes["query"]:
+                    kwargs["query"] = loaded
+            return answer(operation, view(*args, **kwargs))
+
+        setattr(enforced, ATTRIBUTE, operation)
+        return cast(F, enforced)
+
+    return enforce
+
+
+def check_caller(auth: str | None) -> None:
+    """401/403 unless the caller is who the operation is for."""
+    if auth == "coordinator or internal":
+        auth = "internal" if HEADER in request.headers else "coordinator"
+    if auth == "internal":
+        require_internal()
+    elif auth is not None:
+        require_identity("coordinator" if auth == "coordinator" else None)
+
+
+def query_arguments(schema: Schema) -> dict[str, Any]:
+    """The query string as the schema takes it: every value of a list field, else the first."""
+    lists = {key for key, f in _load_keys(schema).items() if isinstance(f, fields.List)}
+    args = request.args
+    return {key: args.getlist(key) if key in lists else args[key] for key in args}
+
+
+def answer(operation: Operation, value: Any) -> ResponseReturnValue:
+    """A view's return made the declared answer: a Response (alone or with a status) passes
+    untouched; data, `(data, status)` or `(data, status, headers)` becomes JSON holding only
+    what the status's response schema declares.
+
+    The data is projected onto the schema's fields rather than dumped or validated: views give
+    JSON-ready values (ISO times, string ids) that `dump` would need as Python objects, and on a
+    100-member page projecting costs 1.2 ms where validating costs 8 ms more (jsonify: 0.6 ms).
+    The services' OpenAPI tests check the values against the document instead."""
+    data, status, headers = value, 200, None
+    if isinstance(value, tuple):
+        data, status, *rest = value
+        headers = rest[0] if rest else None
+    if isinstance(data, Response):
+        return cast(ResponseReturnValue, value)
+    if status not in operation.responses:
+        raise UndeclaredAnswer(f"status {status} is not declared (only {operation.responses})")
+    schema = operation.responses[status]
+    if schema is None or isinstance(schema, str):
+        if data is not None:
+            raise UndeclaredAnswer(f"status {status} declares no JSON body, yet data was given")
+        response = Response(status=status)
+    else:
+        response = jsonify(declared(_schema(schema), data))
+        response.status_code = status
+    if headers:
+        response.headers.update(headers)
+    return response
+
+
+def declared(schema: Schema, data: Any) -> Any:
+    """`data` with only the fields `schema` declares (nested ones too), values as they are."""
+    if schema.many:
+        return [declared_object(schema, item) for item in data]
+    return declared_object(schema, data)
+
+
+def declared_object(schema: Schema, data: dict[str, Any]) -> dict[str, Any]:
+    keys = _dump_keys(schema)
+    return {key: _declared_value(keys[key], item) for key, item in data.items() if key in keys}
+
+
+def _declared_value(field_: fields.Field[Any], value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(field_, fields.Nested):
+        nested = field_.schema
+        return (
+            [declared_object(nested, v) for v in value] if field_.many else declared(nested, value)
         )
-        return view
+    if isinstance(field_, fields.List):
+        return [_declared_value(field_.inner, v) for v in value]
+    if isinstance(field_, fields.Dict) and field_.value_field is not None:
+        return {k: _declared_value(field_.value_field, v) for k, v in value.items()}
+    return value
 
-    return mark
+
+@functools.cache
+def _dump_keys(schema: Schema) -> dict[str, fields.Field[Any]]:
+    return {f.data_key or name: f for name, f in schema.dump_fields.items()}
+
+
+@functools.cache
+def _load_keys(schema: Schema) -> dict[str, fields.Field[Any]]:
+    return {f.data_key or name: f for name, f in schema.load_fields.items()}
+
+
+def _schema(schema: type[Schema] | Schema) -> Schema:
+    return schema() if isinstance(schema, type) else schema
 
 
 def build_spec(app: Flask, title: str, version: str = "1.0.0") -> dict[str, Any]:
@@ -156,6 +284,8 @@ def _operation(op: Operation, parameters: list[dict[str, Any]], method: str) -> 
         result["security"] = [{"bearer": []}]
     if op.auth == "internal":
         result["security"] = [{"internal": []}]
+    if op.auth == "coordinator or internal":
+        result["security"] = [{"bearer": []}, {"internal": []}]
     for status in sorted(problems):
         result["responses"].setdefault(
             str(status),
@@ -178,9 +308,9 @@ def _problems(op: Operation, has_path_parameters: bool) -> set[int]:
         problems |= {422}
     if has_path_parameters:
         problems |= {404}
-    if op.auth in ("member", "coordinator", "internal"):
+    if op.auth is not None:
         problems |= {401}
-    if op.auth == "coordinator":
+    if op.auth in ("coordinator", "coordinator or internal"):
         problems |= {403}
     return problems
 

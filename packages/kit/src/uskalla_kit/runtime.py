@@ -12,7 +12,7 @@ from flask import Flask, current_app
 from sqlalchemy import text
 from uskalla_events import Database, EventSystem
 
-from uskalla_kit import auth, health, openapi, problems, requestid
+from uskalla_kit import auth, health, internal, openapi, problems, requestid
 from uskalla_kit.settings import env, env_int, env_secret
 
 
@@ -122,6 +122,7 @@ def base_app(runtime: Runtime) -> Flask:
         checks={"database": database, "broker": redis_check(settings.redis_url)},
     )
     app.extensions["uskalla.runtime"] = runtime
+    internal.init_app(app, settings.internal_token)
     return app
 
 

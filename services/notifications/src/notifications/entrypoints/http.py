@@ -176,7 +176,7 @@ def list_deliveries() -> Response:
     "Report a bounce: hard suppresses the address, soft is counted",
     body=BounceSchema,
     responses={200: BounceResultSchema},
-    auth="coordinator",
+    auth="coordinator or internal",
     tags=TAGS,
 )
 def report_bounce() -> Response:

@@ -5,7 +5,7 @@ UV ?= $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 RUN := $(UV) run --frozen --all-packages
 PYTEST_ARGS ?=
 
-.PHONY: help install dev up down test test-e2e test-faults test-browser lint fmt typecheck importlint migrate bench check-deploy
+.PHONY: help install dev up down test test-e2e test-faults test-browser lint fmt typecheck importlint migrate bench check-deploy catalogs
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-14s %s\n", $$1, $$2}'
@@ -58,3 +58,11 @@ bench: install ## Benchmarks: figures and ratios measured side by side
 
 check-deploy: install ## Offline checks of the Kubernetes manifests
 	@bash deploy/check.sh
+
+catalogs: install ## Notifications' e-mail wording: strings of the templates into the .pot, then the fi/sv/en .po
+	@cd services/notifications && $(RUN) pybabel -q extract -F babel.cfg -c Translators: \
+	  --no-location --no-wrap --sort-output --project=notifications \
+	  --copyright-holder="Association of Finnish Municipalities" \
+	  -o src/notifications/translations/messages.pot . \
+	 && $(RUN) pybabel -q update --no-wrap -i src/notifications/translations/messages.pot \
+	  -d src/notifications/translations

@@ -47,6 +47,9 @@ class Settings:
     delivery_retention_days: int
     #: Seconds between the relay's purges of the delivery log.
     housekeeping_interval: float
+    #: How long members' confirmation link works (`CONFIRM_TOKEN_TTL_DAYS`, read by members
+    #: with the same name): the mail says it when the event does not.
+    confirm_token_ttl_days: int
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -77,4 +80,5 @@ class Settings:
             list_sync_commit=env_bool("LIST_MAIL_SYNC_COMMIT", False),
             delivery_retention_days=max(1, env_int("DELIVERY_RETENTION_DAYS", 365)),
             housekeeping_interval=env_float("HOUSEKEEPING_INTERVAL_SECONDS", 60.0),
+            confirm_token_ttl_days=max(1, env_int("CONFIRM_TOKEN_TTL_DAYS", 7)),
         )

@@ -1,17 +1,24 @@
-"""E-mail templates: Jinja2, one file per kind and language, with subject/text/html blocks."""
+"""E-mail templates: one Jinja2 file per kind (subject/text/html blocks), worded by gettext."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
+from importlib.resources import files
+from io import BytesIO
 from typing import Any
 
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import Translations
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from uskalla_reference.gatherings import kind_name, when
 
 from notifications.domain.formatting import language_name
 
 LANGUAGES = ("fi", "sv", "en")
+#: The gettext domain: `translations/<language>/LC_MESSAGES/messages.po` in this package.
+DOMAIN = "messages"
 
 
 @dataclass(frozen=True)
@@ -22,9 +29,37 @@ class Rendered:
 
 
 @cache
-def environment() -> Environment:
+def translations(language: str) -> Translations:
+    """The language's catalog, compiled from its .po in memory: no .mo to keep in step.
+    Untranslated and fuzzy entries are left out, so they read as the English msgid."""
+    po = files("notifications") / "translations" / language / "LC_MESSAGES" / f"{DOMAIN}.po"
+    with po.open("rb") as source:
+        catalog = read_po(source, locale=language, domain=DOMAIN)
+    compiled = BytesIO()
+    write_mo(compiled, catalog)
+    compiled.seek(0)
+    return Translations(compiled, domain=DOMAIN)
+
+
+def lifetime(translations: Translations, *, hours: int = 0, minutes: int = 0) -> str:
+    """How long a link works, in the largest unit that says it exactly ("7 days", "36 hours",
+    "15 minutes"): never rounded, a reader must not be promised more than the link gives."""
+    total = int(hours) * 60 + int(minutes)
+    if total and total % (24 * 60) == 0:
+        days = total // (24 * 60)
+        return translations.ngettext("%(num)d day", "%(num)d days", days) % {"num": days}
+    if total and total % 60 == 0:
+        whole = total // 60
+        return translations.ngettext("%(num)d hour", "%(num)d hours", whole) % {"num": whole}
+    return translations.ngettext("%(num)d minute", "%(num)d minutes", total) % {"num": total}
+
+
+@cache
+def environment(language: str) -> Environment:
+    """The templates in one language: the i18n extension with that language's catalog."""
     env = Environment(
         loader=PackageLoader("notifications", "templates"),
+        extensions=["jinja2.ext.i18n"],
         autoescape=select_autoescape(
             default=False, default_for_string=False, enabled_extensions=("html",)
         ),
@@ -33,26 +68,29 @@ def environment() -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    catalog = translations(language)
+    env.install_gettext_translations(catalog, newstyle=True)  # type: ignore[attr-defined]
     env.filters.update(when=when, gathering_kind=kind_name, language_name=language_name)
+    env.globals["lifetime"] = partial(lifetime, catalog)
     return env
 
 
 @cache
-def html_environment() -> Environment:
+def html_environment(language: str) -> Environment:
     # The same templates, escaping every value: the html block never trusts its context.
-    return environment().overlay(autoescape=True)
+    return environment(language).overlay(autoescape=True)
 
 
 def render(kind: str, language: str, context: dict[str, Any]) -> Rendered:
     language = language if language in LANGUAGES else "fi"
     context = {"language": language, **context}
-    template = environment().get_template(f"{kind}/{language}.j2")
+    template = environment(language).get_template(f"{kind}.j2")
     ctx = template.new_context(context)
     blocks = template.blocks
     subject = " ".join("".join(blocks["subject"](ctx)).split())
     text = "".join(blocks["text"](ctx)).strip() + "\n"
     html = None
     if "html" in blocks:
-        html_template = html_environment().get_template(f"{kind}/{language}.j2")
+        html_template = html_environment(language).get_template(f"{kind}.j2")
         html = "".join(html_template.blocks["html"](html_template.new_context(context))).strip()
     return Rendered(subject=subject, text=text, html=html or None)

@@ -45,6 +45,14 @@ def overlay(request: pytest.FixtureRequest) -> tuple[str, list[dict[str, Any]]]:
     return name, _RENDERED[name]
 
 
+@pytest.fixture
+def prod() -> list[dict[str, Any]]:
+    """The prod overlay's objects (its edge and monitoring are prod's own)."""
+    if "prod" not in _RENDERED:
+        _RENDERED["prod"] = render("prod")
+    return _RENDERED["prod"]
+
+
 @pytest.fixture(scope="session")
 def compose() -> dict[str, Any]:
     return yaml.safe_load((ROOT / "docker-compose.yml").read_text())

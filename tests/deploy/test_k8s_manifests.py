@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import re
 import shutil
@@ -22,9 +23,11 @@ QUEUES = {
     "experiments": {"experiments.events"},
     "notifications": {"notifications.events", "notifications.mail"},
 }
-WORKLOADS = ("Deployment", "StatefulSet", "Job")
+WORKLOADS = ("Deployment", "StatefulSet", "Job", "CronJob")
 PINNED_TAG = re.compile(r"^[^:@]+(:\d+\.\d+(\.\d+)?([.-][\w.]+)?|@sha256:[0-9a-f]{64})$")
 Objects = list[dict[str, Any]]
+#: Where the edge's proxies run: ingress-nginx (dev's Ingress), the Gateway API implementation (prod).
+EDGE_NAMESPACES = {"ingress-nginx", "gateway-system"}
 
 pytestmark = pytest.mark.deploy
 
@@ -37,12 +40,21 @@ def name_of(obj: dict[str, Any]) -> str:
     return str(obj["metadata"]["name"])
 
 
+def template(workload: dict[str, Any]) -> dict[str, Any]:
+    spec = workload["spec"]
+    return (
+        spec["jobTemplate"]["spec"]["template"]
+        if workload["kind"] == "CronJob"
+        else spec["template"]
+    )
+
+
 def pod_spec(workload: dict[str, Any]) -> dict[str, Any]:
-    return workload["spec"]["template"]["spec"]
+    return template(workload)["spec"]
 
 
 def pod_labels(workload: dict[str, Any]) -> dict[str, str]:
-    return workload["spec"]["template"]["metadata"].get("labels", {})
+    return template(workload)["metadata"].get("labels", {})
 
 
 def containers(workload: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -72,45 +84,62 @@ def selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
 # ---- offline schema validation --------------------------------------------------------
 
 
-def test_check_script_validates_every_overlay() -> None:
+def run_check(deploy: Path, versions: str | None = None) -> subprocess.CompletedProcess[str]:
+    """deploy/check.sh without its policy step (these tests are that step)."""
     if shutil.which("kubectl") is None:
         pytest.skip("kubectl is not installed")
-    out = subprocess.run(
-        [str(ROOT / "deploy" / "check.sh")],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert out.returncode == 0, out.stdout + out.stderr
-    for overlay in (p.name for p in (K8S / "overlays").iterdir()):
-        assert f"ok   {overlay} (Kubernetes" in out.stdout
-
-
-def test_check_script_fails_on_a_broken_manifest(tmp_path: Path) -> None:
-    if shutil.which("kubectl") is None:
-        pytest.skip("kubectl is not installed")
-    shutil.copytree(ROOT / "deploy", tmp_path / "deploy")
-    gateway = tmp_path / "deploy" / "k8s" / "base" / "gateway.yaml"
-    gateway.write_text(
-        gateway.read_text().replace("containerPort: 8080", 'containerPort: "http"', 1)
-    )
     env = {
         **os.environ,
         "PYTHON": str(ROOT / ".venv" / "bin" / "python"),
         "KUBERNETES_VALIDATE": str(ROOT / ".venv" / "bin" / "kubernetes-validate"),
-        "K8S_VERSIONS": "1.33.0",
+        "CHECK_POLICIES": "0",
     }
-    out = subprocess.run(
-        [str(tmp_path / "deploy" / "check.sh")],
+    if versions:
+        env["K8S_VERSIONS"] = versions
+    return subprocess.run(
+        [str(deploy / "check.sh")],
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
         env=env,
     )
+
+
+def test_check_script_validates_every_overlay() -> None:
+    out = run_check(ROOT / "deploy")
+    assert out.returncode == 0, out.stdout + out.stderr
+    for overlay in (p.name for p in (K8S / "overlays").iterdir()):
+        assert f"ok   {overlay} (Kubernetes" in out.stdout
+    assert "prod: " in out.stdout and " 5 custom resources checked against vendored" in out.stdout
+
+
+@pytest.mark.parametrize(
+    ("path", "old", "new", "reported"),
+    [
+        ("k8s/base/gateway.yaml", "containerPort: 8080", 'containerPort: "http"', "containerPort"),
+        # Custom resources, against their vendored CRD schemas: a wrong type, an unknown field.
+        (
+            "k8s/overlays/prod/httproute.yaml",
+            "port: 8080",
+            "port: 80800",
+            "rules/0/backendRefs/0/port",
+        ),
+        ("k8s/overlays/prod/httproute.yaml", "sectionName: https", "section: https", "'section'"),
+        ("k8s/components/monitoring/alerts.yaml", "for: 10m", "for: ten minutes", "rules/0/for"),
+        ("k8s/components/monitoring/monitors.yaml", "interval: 30s", "intervall: 30s", "intervall"),
+    ],
+)
+def test_check_script_fails_on_a_broken_manifest(
+    tmp_path: Path, path: str, old: str, new: str, reported: str
+) -> None:
+    shutil.copytree(ROOT / "deploy", tmp_path / "deploy")
+    broken = tmp_path / "deploy" / path
+    assert old in broken.read_text()
+    broken.write_text(broken.read_text().replace(old, new, 1))
+    out = run_check(tmp_path / "deploy", "1.33.0")
     assert out.returncode != 0
-    assert "containerPort" in out.stdout
+    assert reported in out.stdout, out.stdout
 
 
 def test_no_secret_values_are_rendered_or_referenced(overlay: tuple[str, Objects]) -> None:
@@ -133,11 +162,13 @@ def test_every_referenced_secret_is_documented_in_the_example(overlay: tuple[str
     for workload in of_kind(objects, *WORKLOADS):
         spec = pod_spec(workload)
         for volume in spec.get("volumes", []):
-            for source in volume.get("projected", {}).get("sources", []):
-                if "secret" in source:
-                    secret = source["secret"]
-                    assert secret["name"] in documented
-                    assert {i["key"] for i in secret.get("items", [])} <= documented[secret["name"]]
+            sources = volume.get("projected", {}).get("sources", [])
+            secrets = [s["secret"] for s in sources if "secret" in s]
+            if "secret" in volume:
+                secrets.append({"name": volume["secret"]["secretName"], **volume["secret"]})
+            for secret in secrets:
+                assert secret["name"] in documented
+                assert {i["key"] for i in secret.get("items", [])} <= documented[secret["name"]]
         for container in containers(workload):
             for env in container.get("env", []):
                 ref = env.get("valueFrom", {}).get("secretKeyRef")
@@ -151,6 +182,8 @@ def test_every_referenced_secret_is_documented_in_the_example(overlay: tuple[str
 def test_services_that_seal_link_tokens_mount_the_shared_keys(overlay: tuple[str, Objects]) -> None:
     _, objects = overlay
     for workload in of_kind(objects, *WORKLOADS):
+        if pod_labels(workload).get("app.kubernetes.io/component") == "backup":
+            continue  # pg_dump reads only its database's URL
         sealing = pod_labels(workload).get("app.kubernetes.io/name") in {"members", "notifications"}
         mounted = {
             source["secret"]["name"]
@@ -315,17 +348,65 @@ def test_each_service_has_a_migration_job(overlay: tuple[str, Objects]) -> None:
         assert container["image"].startswith(f"uskalla/{service}:")
 
 
-def test_gateway_is_the_only_ingress_backend(overlay: tuple[str, Objects]) -> None:
-    _, objects = overlay
-    (ingress,) = of_kind(objects, "Ingress")
-    backends = {
-        path["backend"]["service"]["name"]
-        for rule in ingress["spec"]["rules"]
-        for path in rule["http"]["paths"]
+def metrics_ports(objects: Objects) -> set[int | str]:
+    """Every container port that serves metrics (named `metrics`), by name and by number."""
+    return {
+        value
+        for workload in of_kind(objects, "Deployment")
+        for container in pod_spec(workload)["containers"]
+        for port in container.get("ports", [])
+        if port["name"] == "metrics"
+        for value in (port["name"], port["containerPort"])
     }
-    assert backends == {"gateway"}
-    for service in of_kind(objects, "Service"):
+
+
+def test_the_gateway_is_the_only_edge_backend_and_no_metrics_port_is_routed(
+    overlay: tuple[str, Objects],
+) -> None:
+    name, objects = overlay
+    ingresses, routes = of_kind(objects, "Ingress"), of_kind(objects, "HTTPRoute")
+    # One edge per overlay: dev keeps the Ingress, prod has Gateway API routes instead.
+    assert (len(ingresses), bool(routes)) == ((0, True) if name == "prod" else (1, False))
+    services = {name_of(s): s for s in of_kind(objects, "Service")}
+    backends = [
+        (p["backend"]["service"]["name"], p["backend"]["service"]["port"].get("name"))
+        for i in ingresses
+        for rule in i["spec"]["rules"]
+        for p in rule["http"]["paths"]
+    ] + [
+        (ref["name"], ref["port"])
+        for route in routes
+        for rule in route["spec"]["rules"]
+        for ref in rule.get("backendRefs", [])
+    ]
+    assert backends and {b for b, _ in backends} == {"gateway"}
+    assert {port for _, port in backends} <= {"http", 8080}
+    hidden = metrics_ports(objects)
+    assert hidden, "the gateway's metrics port is gone"
+    for service in services.values():
         assert service["spec"].get("type", "ClusterIP") == "ClusterIP", name_of(service)
+        for port in service["spec"]["ports"]:
+            assert port.get("targetPort") not in hidden and port["port"] not in hidden, (
+                f"Service {name_of(service)} exposes a metrics port"
+            )
+    for route in routes:
+        for rule in route["spec"]["rules"]:
+            for ref in rule.get("backendRefs", []):
+                if ref.get("group", "") == "" and ref.get("kind", "Service") == "Service":
+                    assert "port" in ref, "the CRD's rule: a Service backendRef needs its port"
+
+
+def test_prod_routes_attach_to_https_and_redirect_plain_http(prod: Objects) -> None:
+    routes = {name_of(r): r for r in of_kind(prod, "HTTPRoute")}
+    sections = {
+        n: {p.get("sectionName") for p in r["spec"]["parentRefs"]} for n, r in routes.items()
+    }
+    assert sections == {"gateway": {"https"}, "gateway-https-redirect": {"http"}}
+    (redirect,) = routes["gateway-https-redirect"]["spec"]["rules"]
+    assert "backendRefs" not in redirect
+    assert redirect["filters"] == [
+        {"type": "RequestRedirect", "requestRedirect": {"scheme": "https", "statusCode": 301}}
+    ]
 
 
 # ---- network policies -----------------------------------------------------------------
@@ -354,7 +435,7 @@ def test_ingress_is_denied_by_default_and_only_the_gateway_is_open_to_the_ingres
             for rule in policy["spec"].get("ingress", []):
                 for peer in rule.get("from", []):
                     ns = peer.get("namespaceSelector", {}).get("matchLabels", {})
-                    if ns.get("kubernetes.io/metadata.name") == "ingress-nginx":
+                    if ns.get("kubernetes.io/metadata.name") in EDGE_NAMESPACES:
                         assert labels["app.kubernetes.io/name"] == "gateway", name_of(policy)
                     assert "ipBlock" not in peer, f"{name_of(policy)} opens a pod to addresses"
 
@@ -405,3 +486,294 @@ def test_external_databases_are_reached_only_by_their_own_service(
         for b in SERVICES:
             if a < b:
                 assert not any(x.overlaps(y) for x in ranges[a] for y in ranges[b]), (a, b)
+
+
+# ---- rollouts: schema before code, drain, spread ------------------------------------------
+
+
+def service_deployments(objects: Objects) -> list[dict[str, Any]]:
+    return [
+        d
+        for d in of_kind(objects, "Deployment")
+        if pod_labels(d).get("app.kubernetes.io/name") in SERVICES
+    ]
+
+
+def test_every_service_pod_waits_for_its_schema_and_only_the_job_migrates(
+    overlay: tuple[str, Objects],
+) -> None:
+    _, objects = overlay
+    deployments = service_deployments(objects)
+    assert len(deployments) == 3 * len(SERVICES)
+    for deployment in deployments:
+        service = pod_labels(deployment)["app.kubernetes.io/name"]
+        spec = pod_spec(deployment)
+        (init,) = spec["initContainers"]
+        (main,) = spec["containers"]
+        assert init["args"][:2] == ["migrate", "--wait"], name_of(deployment)
+        assert "--timeout" in init["args"]
+        assert init["image"] == main["image"], "the revision to wait for is the image's own"
+        assert settings_of(init) == settings_of(main), "the same database, read the same way"
+        assert {m["mountPath"] for m in init["volumeMounts"]} == {
+            m["mountPath"] for m in main["volumeMounts"]
+        }
+        assert f"{service.upper()}_DATABASE_URL_FILE" in settings_of(init)
+    for job in of_kind(objects, "Job"):
+        (container,) = pod_spec(job)["containers"]
+        assert "--wait" not in container["args"]
+        assert "initContainers" not in pod_spec(job)
+
+
+def gunicorn_graceful_timeout() -> int:
+    source = (ROOT / "packages/kit/src/uskalla_kit/processes.py").read_text()
+    match = re.search(r'"graceful_timeout": (\d+)', source)
+    assert match, "serve_api no longer sets graceful_timeout"
+    return int(match.group(1))
+
+
+def config_value(objects: Objects, key: str) -> str:
+    (config,) = [c for c in of_kind(objects, "ConfigMap") if name_of(c) == "uskalla-config"]
+    return str(config["data"][key])
+
+
+def test_apis_drain_before_sigterm_within_their_grace_period(overlay: tuple[str, Objects]) -> None:
+    _, objects = overlay
+    graceful = gunicorn_graceful_timeout()
+    apis = [
+        d
+        for d in of_kind(objects, "Deployment")
+        if pod_labels(d).get("app.kubernetes.io/component") == "api"
+    ]
+    assert len(apis) == len(SERVICES) + 1
+    for api in apis:
+        (container,) = pod_spec(api)["containers"]
+        drain = container["lifecycle"]["preStop"]["sleep"]["seconds"]
+        assert 3 <= drain <= 15, name_of(api)
+        grace = pod_spec(api)["terminationGracePeriodSeconds"]
+        assert grace >= drain + graceful, f"{name_of(api)}: SIGKILL before gunicorn has drained"
+        assert grace <= drain + graceful + 30, f"{name_of(api)}: a stuck pod lingers"
+
+
+def test_workers_get_their_warm_shutdown_and_relays_stop_within_a_beat(
+    overlay: tuple[str, Objects],
+) -> None:
+    _, objects = overlay
+    # A worker's warm shutdown finishes its running tasks: at most one SMTP exchange per mail,
+    # and a list-mail chain whose lease ends is taken over by another worker anyway.
+    longest = max(
+        int(config_value(objects, "SMTP_TIMEOUT")), int(config_value(objects, "LIST_MAIL_LEASE"))
+    )
+    relay_beat = float(config_value(objects, "RELAY_INTERVAL"))
+    for deployment in service_deployments(objects):
+        component = pod_labels(deployment)["app.kubernetes.io/component"]
+        grace = pod_spec(deployment)["terminationGracePeriodSeconds"]
+        if component == "worker":
+            assert grace >= longest, name_of(deployment)
+        if component == "relay":
+            assert grace >= 10 * relay_beat, name_of(deployment)
+
+
+def test_every_deployment_spreads_its_own_pods_over_nodes(overlay: tuple[str, Objects]) -> None:
+    _, objects = overlay
+    for deployment in of_kind(objects, "Deployment"):
+        constraints = pod_spec(deployment).get("topologySpreadConstraints", [])
+        keys = {c["topologyKey"] for c in constraints}
+        assert "kubernetes.io/hostname" in keys, name_of(deployment)
+        for constraint in constraints:
+            assert selects(constraint["labelSelector"], pod_labels(deployment)), name_of(deployment)
+            assert constraint["whenUnsatisfiable"] in {"ScheduleAnyway", "DoNotSchedule"}
+            others = [d for d in of_kind(objects, "Deployment") if d is not deployment]
+            assert not any(selects(constraint["labelSelector"], pod_labels(o)) for o in others), (
+                f"{name_of(deployment)} spreads against another Deployment's pods"
+            )
+
+
+# ---- secrets as files -----------------------------------------------------------------
+
+
+USKALLA_IMAGES = {f"uskalla/{s}" for s in (*SERVICES, "gateway")}
+EVERYONE_READS = ("REDIS_URL_FILE", "JWT_PUBLIC_KEY_FILE", "INTERNAL_API_TOKEN_FILE")
+
+
+def settings_of(container: dict[str, Any]) -> dict[str, str]:
+    return {e["name"]: e.get("value", "") for e in container.get("env", [])}
+
+
+def test_no_secret_reaches_a_pod_as_an_environment_variable(overlay: tuple[str, Objects]) -> None:
+    _, objects = overlay
+    for workload in of_kind(objects, *WORKLOADS):
+        for container in containers(workload):
+            where = f"{name_of(workload)}/{container['name']}"
+            for env in container.get("env", []):
+                assert "secretKeyRef" not in env.get("valueFrom", {}), where
+                assert not re.search(r"PASSWORD$|_URL$|TOKEN$|SECRET$|KEYS?$", env["name"]), (
+                    f"{where}: {env['name']} is given by value; mount it and set {env['name']}_FILE"
+                )
+            assert not any("secretRef" in e for e in container.get("envFrom", [])), where
+
+
+def test_every_file_setting_names_a_mounted_file(overlay: tuple[str, Objects]) -> None:
+    _, objects = overlay
+    # The ConfigMap's files that every process of ours reads (the others only where used).
+    shared_files = {k: config_value(objects, k) for k in EVERYONE_READS}
+    for workload in of_kind(objects, *WORKLOADS):
+        volumes = {v["name"]: v for v in pod_spec(workload).get("volumes", [])}
+        for container in containers(workload):
+            ours = container["image"].split(":")[0] in USKALLA_IMAGES
+            settings = {**(shared_files if ours else {}), **settings_of(container)}
+            files = {k: v for k, v in settings.items() if k.endswith("_FILE") and v}
+            for key, path in files.items():
+                mounts = [
+                    m
+                    for m in container.get("volumeMounts", [])
+                    if path.startswith(m["mountPath"] + "/")
+                ]
+                assert mounts, (
+                    f"{name_of(workload)}/{container['name']}: {key}={path} is not mounted"
+                )
+                (mount,) = mounts
+                volume = volumes[mount["name"]]
+                sources = volume.get("projected", {}).get("sources", [])
+                items = [i for s in sources for i in s.get("secret", {}).get("items", [])]
+                items += volume.get("secret", {}).get("items", [])
+                relative = path.removeprefix(mount["mountPath"] + "/")
+                assert relative in {i["path"] for i in items}, f"{name_of(workload)}: {key}={path}"
+
+
+def test_urls_with_passwords_are_read_from_files(overlay: tuple[str, Objects]) -> None:
+    _, objects = overlay
+    assert config_value(objects, "REDIS_URL_FILE").startswith("/run/uskalla/secrets/")
+    for deployment in service_deployments(objects):
+        service = pod_labels(deployment)["app.kubernetes.io/name"]
+        (container,) = pod_spec(deployment)["containers"]
+        assert f"{service.upper()}_DATABASE_URL_FILE" in settings_of(container)
+        if service == "notifications":
+            assert {"SMTP_USERNAME_FILE", "SMTP_PASSWORD_FILE"} <= set(settings_of(container))
+
+
+# ---- monitoring as code ---------------------------------------------------------------
+
+#: What the code exports today (uskalla_kit.health) and what KEDA's operator does.
+EXPORTED = {
+    "http_requests_total",
+    "http_request_duration_seconds",
+    "keda_scaler_metrics_value",
+    "up",
+}
+REQUIRED_ALERTS = {
+    "UskallaOutboxLag",
+    "UskallaDeadLetters",
+    "UskallaQueueBacklog",
+    "UskallaHigh5xxRate",
+    "UskallaHighBounceRate",
+}
+
+
+PROMQL = {"sum", "max", "min", "avg", "count", "rate", "increase", "irate", "absent"}
+PROMQL |= {"histogram_quantile", "or", "and", "unless", "by", "without", "on", "ignoring", "bool"}
+
+
+def metric_names(expr: str) -> set[str]:
+    """The metrics a PromQL expression reads (label matchers, groupings and ranges removed)."""
+    bare = re.sub(r"\{[^}]*\}|\[[^\]]*\]|\b(by|without)\s*\([^)]*\)", " ", expr)
+    words = set(re.findall(r"\b[a-zA-Z_:][a-zA-Z0-9_:]*", bare))
+    return {w.removesuffix("_bucket") for w in words - PROMQL}
+
+
+def test_exported_metric_names_are_the_codes() -> None:
+    source = (ROOT / "packages/kit/src/uskalla_kit/health.py").read_text()
+    assert set(re.findall(r'(?:Counter|Histogram)\(\s*"(\w+)"', source)) <= EXPORTED
+
+
+def test_prometheus_scrapes_the_apis_and_the_gateways_metrics_port(prod: Objects) -> None:
+    (service_monitor,) = of_kind(prod, "ServiceMonitor")
+    scraped = [
+        s
+        for s in of_kind(prod, "Service")
+        if selects(service_monitor["spec"]["selector"], s["metadata"]["labels"])
+    ]
+    assert {name_of(s) for s in scraped} == set(SERVICES)
+    (endpoint,) = service_monitor["spec"]["endpoints"]
+    assert endpoint["path"] == "/metrics"
+    assert all(endpoint["port"] in {p["name"] for p in s["spec"]["ports"]} for s in scraped)
+    (pod_monitor,) = of_kind(prod, "PodMonitor")
+    pods = [
+        d
+        for d in of_kind(prod, "Deployment")
+        if selects(pod_monitor["spec"]["selector"], pod_labels(d))
+    ]
+    assert [name_of(d) for d in pods] == ["gateway"]
+    (endpoint,) = pod_monitor["spec"]["podMetricsEndpoints"]
+    (container,) = pod_spec(pods[0])["containers"]
+    port = next(p for p in container["ports"] if p["name"] == endpoint["port"])
+    assert str(port["containerPort"]) == config_value(prod, "METRICS_PORT")
+
+
+def test_alerts_cover_the_issue_and_say_which_metrics_do_not_exist_yet(prod: Objects) -> None:
+    (rule,) = of_kind(prod, "PrometheusRule")
+    alerts = {r["alert"]: r for g in rule["spec"]["groups"] for r in g["rules"] if "alert" in r}
+    assert set(alerts) >= REQUIRED_ALERTS
+    for name, alert in alerts.items():
+        missing = metric_names(alert["expr"]) - EXPORTED
+        status = alert["annotations"]["metric_status"]
+        assert metric_names(alert["expr"]), name
+        assert ("NOT EXPORTED YET" in status) == bool(missing) or name == "UskallaMetricsAbsent", (
+            name
+        )
+        for metric in missing:
+            assert metric in status or name == "UskallaMetricsAbsent", (name, metric)
+        assert alert["labels"]["severity"] in {"critical", "warning", "info"}
+
+
+def test_the_dashboard_charts_the_alerted_metrics(prod: Objects) -> None:
+    (config,) = [c for c in of_kind(prod, "ConfigMap") if "uskalla.json" in c.get("data", {})]
+    assert config["metadata"]["labels"]["grafana_dashboard"] == "1"
+    dashboard = json.loads(config["data"]["uskalla.json"])
+    charted = {
+        m for p in dashboard["panels"] for t in p["targets"] for m in metric_names(t["expr"])
+    }
+    (rule,) = of_kind(prod, "PrometheusRule")
+    alerted = {
+        m for g in rule["spec"]["groups"] for r in g["rules"] for m in metric_names(r["expr"])
+    }
+    assert alerted - {"up"} <= charted
+    assert len({p["id"] for p in dashboard["panels"]}) == len(dashboard["panels"])
+
+
+# ---- backups ----------------------------------------------------------------------------
+
+
+def test_dev_dumps_every_database_nightly_with_its_own_postgres_client(
+    overlay: tuple[str, Objects],
+) -> None:
+    name, objects = overlay
+    cronjobs = {name_of(c): c for c in of_kind(objects, "CronJob")}
+    if name == "prod":
+        assert cronjobs == {}, "prod relies on the provider's backups (docs/operations.md)"
+        return
+    assert set(cronjobs) == {f"{s}-backup" for s in SERVICES}
+    for service in SERVICES:
+        cronjob = cronjobs[f"{service}-backup"]
+        assert cronjob["spec"]["concurrencyPolicy"] == "Forbid"
+        (container,) = pod_spec(cronjob)["containers"]
+        assert re.match(r"^postgres:15(\.\d+)?$", container["image"])
+        script = " ".join(container["args"])
+        assert "pg_dump" in script and "--format=custom" in script
+        database = next(
+            v
+            for v in pod_spec(cronjob)["volumes"]
+            if v.get("secret", {}).get("secretName") == f"{service}-database"
+        )
+        assert database["secret"]["items"] == [{"key": "url", "path": "url"}]
+        claim = next(v for v in pod_spec(cronjob)["volumes"] if "persistentVolumeClaim" in v)
+        assert claim["persistentVolumeClaim"]["claimName"] in {
+            name_of(c) for c in of_kind(objects, "PersistentVolumeClaim")
+        }
+        assert policies_for(objects, pod_labels(cronjob), "Ingress")  # default-deny covers it
+        (database_policy,) = [
+            p
+            for p in of_kind(objects, "NetworkPolicy")
+            if name_of(p) == f"{service}-postgres-ingress"
+        ]
+        peers = [peer for rule in database_policy["spec"]["ingress"] for peer in rule["from"]]
+        assert any(selects(peer["podSelector"], pod_labels(cronjob)) for peer in peers)

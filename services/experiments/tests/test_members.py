@@ -10,6 +10,8 @@ from typing import Any
 
 import psycopg
 from experiments.domain.access import Viewer
+from experiments.entrypoints.export_schemas import MemberExportSchema
+from experiments.service_layer import services_of
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from uskalla_devstack.pytest_plugin import lock_waiters, wait_until
@@ -245,7 +247,7 @@ def test_after_erasure_no_row_holds_the_members_name_or_address(
 
 
 def test_internal_export_of_a_members_data(
-    api: Any, client: FlaskClient, people: dict[str, Any]
+    api: Any, client: FlaskClient, runtime: Runtime, people: dict[str, Any]
 ) -> None:
     owner = people["owner"]
     experiment = api.published(owner)
@@ -255,6 +257,15 @@ def test_internal_export_of_a_members_data(
         json={"body": "Oma kommentti"},
         headers=owner.headers,
     ).json
+    others = client.post(
+        f"/api/v1/experiments/{experiment['id']}/comments",
+        json={"body": "Muiden kommentti"},
+        headers=people["member"].headers,
+    ).json
+    reported = client.post(
+        f"/api/v1/comments/{others['id']}/reports", json={"reason": "spam"}, headers=owner.headers
+    )
+    assert reported.status_code == 201
     url = f"/internal/v1/members/{owner.id}/export"
     assert client.get(url).status_code == 401
     assert client.get(url, headers={"X-Internal-Token": "wrong"}).status_code == 401
@@ -271,6 +282,12 @@ def test_internal_export_of_a_members_data(
     assert [e["id"] for e in export["experiments_owned"]] == [experiment["id"], draft["id"]]
     assert export["experiments_owned"][1]["published"] is False
     assert [(c["id"], c["body"]) for c in export["comments"]] == [(comment["id"], "Oma kommentti")]
+    assert [r["comment_id"] for r in export["comment_reports"]] == [others["id"]]
+    # The declared answer leaves nothing out of what the service holds about the member.
+    api.conforms(MemberExportSchema, export)
+    with runtime.db.transaction() as session:
+        held = services_of(runtime).authors.export(session, uuid.UUID(owner.id))
+    assert export == json.loads(json.dumps(held))
     unknown = client.get(
         "/internal/v1/members/7d2f5b8c-5f7e-4d8a-9c55-1a2b3c4d5e6f/export", headers=INTERNAL
     )
@@ -312,7 +329,6 @@ def test_a_comment_being_posted_as_the_erasure_arrives_goes_with_the_member(
 ) -> None:
     """The erased check of `member()` ran before the write; the erasure commits meanwhile."""
     from experiments.entrypoints.caller import acting
-    from experiments.service_layer import services_of
 
     experiment = api.published(people["owner"])
     member = make_member("Kaija Kirjoittaja")

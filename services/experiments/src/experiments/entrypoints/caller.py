@@ -7,13 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy.orm import Session
-from uskalla_kit import (
-    Problem,
-    current_identity,
-    current_runtime,
-    no_such_member,
-    require_identity,
-)
+from uskalla_kit import Problem, current_identity, current_runtime, no_such_member
 from uskalla_kit.auth import Standing
 
 from experiments.domain.access import Viewer
@@ -42,17 +36,11 @@ def standing(member_id: str) -> Standing | None:
 
 
 def viewer() -> Viewer:
-    """Anyone: an anonymous viewer when no token is sent."""
+    """The caller: anonymous when no token is sent. Who may call at all (a member, a
+    coordinator) is checked before the view runs, by its `@documented(auth=...)`."""
     identity = current_identity()
     if identity is None:
         return Viewer()
-    return Viewer(str(_member_id(identity.member_id)), identity.is_coordinator)
-
-
-def member(role: str | None = None) -> Viewer:
-    """A signed-in caller (401 otherwise; 403 without the role). Whether they are still a
-    member is checked in the transaction of what they do (`acting`)."""
-    identity = require_identity(role)
     return Viewer(str(_member_id(identity.member_id)), identity.is_coordinator)
 
 

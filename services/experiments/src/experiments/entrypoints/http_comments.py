@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
-from uskalla_kit import current_runtime, json_body
+from flask import Blueprint, Response
+from uskalla_kit import current_runtime
 from uskalla_kit.openapi import documented
 from uskalla_kit.pagination import page_of
 
-from experiments.entrypoints.caller import acting, member, services, viewer
+from experiments.entrypoints.caller import acting, services, viewer
 from experiments.entrypoints.comment_schemas import (
     CommentBodySchema,
     CommentPageQuery,
@@ -35,14 +36,14 @@ POST_ENDPOINT = "comments.post_comment"
     responses={200: CommentPageSchema},
     tags=TAGS,
 )
-def list_comments(experiment_id: uuid.UUID) -> Response:
+def list_comments(experiment_id: uuid.UUID, query: dict[str, Any]) -> dict[str, Any]:
     caller = viewer()
-    args = CommentPageQuery().load(request.args.to_dict())
+    page, per_page = query["page"], query["per_page"]
     with current_runtime().db.transaction() as session:
         items, total = services().comments.visible_page(
-            session, caller, experiment_id, args["page"], args["per_page"]
+            session, caller, experiment_id, page, per_page
         )
-    return jsonify(page_of(items, args["page"], args["per_page"], total))
+    return page_of(items, page, per_page, total)
 
 
 @bp.post("/experiments/<uuid:experiment_id>/comments")
@@ -53,12 +54,10 @@ def list_comments(experiment_id: uuid.UUID) -> Response:
     auth="member",
     tags=TAGS,
 )
-def post_comment(experiment_id: uuid.UUID) -> tuple[Response, int]:
-    caller = member()
+def post_comment(experiment_id: uuid.UUID, body: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    caller = viewer()
     with acting(caller) as session:
-        data = CommentBodySchema().load(json_body())
-        body = services().comments.post(session, caller, experiment_id, data["body"])
-    return jsonify(body), 201
+        return services().comments.post(session, caller, experiment_id, body["body"]), 201
 
 
 @bp.patch("/comments/<uuid:comment_id>")
@@ -70,12 +69,10 @@ def post_comment(experiment_id: uuid.UUID) -> tuple[Response, int]:
     problems=(403,),
     tags=TAGS,
 )
-def edit_comment(comment_id: uuid.UUID) -> Response:
-    caller = member()
+def edit_comment(comment_id: uuid.UUID, body: dict[str, Any]) -> dict[str, Any]:
+    caller = viewer()
     with acting(caller) as session:
-        data = CommentBodySchema().load(json_body())
-        body = services().comments.edit(session, caller, comment_id, data["body"])
-    return jsonify(body)
+        return services().comments.edit(session, caller, comment_id, body["body"])
 
 
 @bp.delete("/comments/<uuid:comment_id>")
@@ -87,7 +84,7 @@ def edit_comment(comment_id: uuid.UUID) -> Response:
     tags=TAGS,
 )
 def delete_comment(comment_id: uuid.UUID) -> Response:
-    caller = member()
+    caller = viewer()
     with acting(caller) as session:
         services().comments.remove(session, caller, comment_id)
     return Response(status=204)
@@ -102,12 +99,10 @@ def delete_comment(comment_id: uuid.UUID) -> Response:
     problems=(409,),
     tags=TAGS,
 )
-def report_comment(comment_id: uuid.UUID) -> tuple[Response, int]:
-    caller = member()
+def report_comment(comment_id: uuid.UUID, body: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    caller = viewer()
     with acting(caller) as session:
-        data = ReportSchema().load(json_body())
-        body = services().comments.report(session, caller, comment_id, data["reason"])
-    return jsonify(body), 201
+        return services().comments.report(session, caller, comment_id, body["reason"]), 201
 
 
 @bp.post("/comments/<uuid:comment_id>/hide")
@@ -117,11 +112,10 @@ def report_comment(comment_id: uuid.UUID) -> tuple[Response, int]:
     auth="coordinator",
     tags=("moderation",),
 )
-def hide_comment(comment_id: uuid.UUID) -> Response:
-    caller = member("coordinator")
+def hide_comment(comment_id: uuid.UUID) -> dict[str, Any]:
+    caller = viewer()
     with acting(caller) as session:
-        body = services().comments.hide(session, caller, comment_id)
-    return jsonify(body)
+        return services().comments.hide(session, caller, comment_id)
 
 
 @bp.post("/comments/<uuid:comment_id>/restore")
@@ -131,11 +125,10 @@ def hide_comment(comment_id: uuid.UUID) -> Response:
     auth="coordinator",
     tags=("moderation",),
 )
-def restore_comment(comment_id: uuid.UUID) -> Response:
-    caller = member("coordinator")
+def restore_comment(comment_id: uuid.UUID) -> dict[str, Any]:
+    caller = viewer()
     with acting(caller) as session:
-        body = services().comments.restore(session, caller, comment_id)
-    return jsonify(body)
+        return services().comments.restore(session, caller, comment_id)
 
 
 @bp.get("/moderation/comments")
@@ -146,11 +139,8 @@ def restore_comment(comment_id: uuid.UUID) -> Response:
     auth="coordinator",
     tags=("moderation",),
 )
-def moderation_list() -> Response:
-    caller = member("coordinator")
-    with acting(caller) as session:
-        args = ModerationQuery().load(request.args.to_dict())
-        items, total = services().comments.moderation_page(
-            session, args["status"], args["page"], args["per_page"]
-        )
-    return jsonify(page_of(items, args["page"], args["per_page"], total))
+def moderation_list(query: dict[str, Any]) -> dict[str, Any]:
+    page, per_page = query["page"], query["per_page"]
+    with acting(viewer()) as session:
+        items, total = services().comments.moderation_page(session, query["status"], page, per_page)
+    return page_of(items, page, per_page, total)

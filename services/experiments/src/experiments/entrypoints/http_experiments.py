@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
-from uskalla_kit import current_runtime, json_body
+from flask import Blueprint
+from uskalla_kit import current_runtime
 from uskalla_kit.openapi import documented
 from uskalla_kit.pagination import page_of
 
 from experiments.adapters.search import ExperimentFilters
-from experiments.entrypoints.caller import acting, member, services, viewer
+from experiments.entrypoints.caller import acting, services, viewer
 from experiments.entrypoints.schemas import (
     CreateExperimentSchema,
     EvaluationSchema,
@@ -41,13 +42,11 @@ def filters_from(args: dict[str, object]) -> ExperimentFilters:
     responses={200: ExperimentPageSchema},
     tags=TAGS,
 )
-def list_experiments() -> Response:
-    args = ExperimentListQuery().load(request.args.to_dict())
+def list_experiments(query: dict[str, Any]) -> dict[str, Any]:
+    page, per_page = query["page"], query["per_page"]
     with current_runtime().db.transaction() as session:
-        items, total = services().experiments.search(
-            session, filters_from(args), args["page"], args["per_page"]
-        )
-    return jsonify(page_of(items, args["page"], args["per_page"], total))
+        items, total = services().experiments.search(session, filters_from(query), page, per_page)
+    return page_of(items, page, per_page, total)
 
 
 @bp.post("/experiments")
@@ -58,12 +57,11 @@ def list_experiments() -> Response:
     auth="member",
     tags=TAGS,
 )
-def create_experiment() -> tuple[Response, int, dict[str, str]]:
-    caller = member()
+def create_experiment(body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
+    caller = viewer()
     with acting(caller) as session:
-        data = CreateExperimentSchema().load(json_body())
-        body = services().experiments.create(session, caller, data)
-    return jsonify(body), 201, {"Location": f"/api/v1/experiments/{body['id']}"}
+        created = services().experiments.create(session, caller, body)
+    return created, 201, {"Location": f"/api/v1/experiments/{created['id']}"}
 
 
 @bp.get("/experiments/<uuid:experiment_id>")
@@ -72,11 +70,10 @@ def create_experiment() -> tuple[Response, int, dict[str, str]]:
     responses={200: ExperimentSchema},
     tags=TAGS,
 )
-def get_experiment(experiment_id: uuid.UUID) -> Response:
+def get_experiment(experiment_id: uuid.UUID) -> dict[str, Any]:
     caller = viewer()
     with current_runtime().db.transaction() as session:
-        body = services().experiments.detail(session, caller, experiment_id)
-    return jsonify(body)
+        return services().experiments.detail(session, caller, experiment_id)
 
 
 @bp.patch("/experiments/<uuid:experiment_id>")
@@ -88,12 +85,10 @@ def get_experiment(experiment_id: uuid.UUID) -> Response:
     problems=(403, 409),
     tags=TAGS,
 )
-def update_experiment(experiment_id: uuid.UUID) -> Response:
-    caller = member()
+def update_experiment(experiment_id: uuid.UUID, body: dict[str, Any]) -> dict[str, Any]:
+    caller = viewer()
     with acting(caller) as session:
-        data = UpdateExperimentSchema().load(json_body())
-        body = services().experiments.update(session, caller, experiment_id, data)
-    return jsonify(body)
+        return services().experiments.update(session, caller, experiment_id, body)
 
 
 @bp.post("/experiments/<uuid:experiment_id>/publish")
@@ -104,11 +99,10 @@ def update_experiment(experiment_id: uuid.UUID) -> Response:
     problems=(403,),
     tags=TAGS,
 )
-def publish_experiment(experiment_id: uuid.UUID) -> Response:
-    caller = member()
+def publish_experiment(experiment_id: uuid.UUID) -> dict[str, Any]:
+    caller = viewer()
     with acting(caller) as session:
-        body = services().experiments.publish(session, caller, experiment_id)
-    return jsonify(body)
+        return services().experiments.publish(session, caller, experiment_id)
 
 
 @bp.post("/experiments/<uuid:experiment_id>/stage")
@@ -120,12 +114,10 @@ def publish_experiment(experiment_id: uuid.UUID) -> Response:
     problems=(403, 409),
     tags=TAGS,
 )
-def change_stage(experiment_id: uuid.UUID) -> Response:
-    caller = member()
+def change_stage(experiment_id: uuid.UUID, body: dict[str, Any]) -> dict[str, Any]:
+    caller = viewer()
     with acting(caller) as session:
-        data = StageSchema().load(json_body())
-        body = services().experiments.change_stage(session, caller, experiment_id, data["stage"])
-    return jsonify(body)
+        return services().experiments.change_stage(session, caller, experiment_id, body["stage"])
 
 
 @bp.put("/experiments/<uuid:experiment_id>/evaluation")
@@ -137,19 +129,16 @@ def change_stage(experiment_id: uuid.UUID) -> Response:
     problems=(403, 409),
     tags=TAGS,
 )
-def put_evaluation(experiment_id: uuid.UUID) -> Response:
-    caller = member()
+def put_evaluation(experiment_id: uuid.UUID, body: dict[str, Any]) -> dict[str, Any]:
+    caller = viewer()
     with acting(caller) as session:
-        data = EvaluationSchema().load(json_body())
-        body = services().experiments.evaluate(session, caller, experiment_id, data)
-    return jsonify(body)
+        return services().experiments.evaluate(session, caller, experiment_id, body)
 
 
 @bp.get("/themes")
 @documented(
     "Themes with Finnish, Swedish and English names", responses={200: ThemeListSchema}, tags=TAGS
 )
-def list_themes() -> Response:
+def list_themes() -> dict[str, Any]:
     with current_runtime().db.transaction() as session:
-        items = services().experiments.themes(session)
-    return jsonify(items=items)
+        return {"items": services().experiments.themes(session)}

@@ -5,8 +5,9 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
+from typing import Any
 
-from flask import Blueprint, Response, jsonify, request, stream_with_context
+from flask import Blueprint, Response, stream_with_context
 from uskalla_kit import current_runtime
 from uskalla_kit.openapi import documented
 
@@ -27,11 +28,9 @@ FEED_ENTRIES = 50
     responses={200: StatsSchema},
     tags=TAGS,
 )
-def stats() -> Response:
-    args = FilterQuery().load(request.args.to_dict())
+def stats(query: dict[str, Any]) -> dict[str, Any]:
     with current_runtime().db.transaction() as session:
-        body = services().open_data.stats(session, filters_from(args))
-    return jsonify(body)
+        return services().open_data.stats(session, filters_from(query))
 
 
 @bp.get("/experiments/feed.atom")
@@ -58,11 +57,10 @@ def feed() -> Response:
     content_types={200: "text/csv"},
     tags=TAGS,
 )
-def export_csv() -> Response:
-    args = FilterQuery().load(request.args.to_dict())
+def export_csv(query: dict[str, Any]) -> Response:
     runtime = current_runtime()
     open_data = services().open_data
-    filters = filters_from(args)
+    filters = filters_from(query)
 
     def generate() -> Iterator[str]:
         buffer = io.StringIO()

@@ -35,6 +35,7 @@ import time
 import uuid
 from collections.abc import Callable
 from contextlib import suppress
+from datetime import UTC, datetime
 from typing import Any
 
 import psutil
@@ -54,13 +55,14 @@ from uskalla_events import (
     event_tables,
     new_envelope,
 )
+from uskalla_events.contracts import MemberJoined
+from uskalla_events.vocabulary import Language
 
 N = int(os.environ.get("BENCH_EVENTS", "2000"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
 PUBLISHERS = int(os.environ.get("BENCH_PUBLISHERS", "4"))
 CONCURRENCY = int(os.environ.get("BENCH_WORKER_CONCURRENCY", "4"))
 WORKER_PROCESS = os.environ.get("BENCH_WORKER_PROCESS", "on") != "off"
-EVENT = "members.member.joined.v1"
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 metadata = MetaData()
@@ -75,17 +77,17 @@ effects = Table(
 )
 
 
-def joined(n: int) -> dict[str, Any]:
-    return {
-        "member_id": str(uuid.uuid4()),
-        "email": f"jasen{n}@example.fi",
-        "name": f"Jäsen {n}",
-        "language": "fi",
-        "organisation": "Espoon kaupunki",
-        "newsletter": True,
-        "invitations": False,
-        "joined_at": "2026-11-27T10:00:00Z",
-    }
+def joined(n: int) -> MemberJoined:
+    return MemberJoined(
+        member_id=uuid.uuid4(),
+        email=f"jasen{n}@example.fi",
+        name=f"Jäsen {n}",
+        language=Language.FI,
+        organisation="Espoon kaupunki",
+        newsletter=True,
+        invitations=False,
+        joined_at=datetime(2026, 11, 27, 10, tzinfo=UTC),
+    )
 
 
 class Platform:
@@ -148,10 +150,10 @@ class Platform:
         """Start `count` commits from the publisher threads; the monotonic time they began."""
         envelopes = [joined(i) for i in range(count)]
 
-        def publish(chunk: list[dict[str, Any]]) -> None:
-            for data in chunk:
+        def publish(chunk: list[MemberJoined]) -> None:
+            for payload in chunk:
                 with self.publisher.db.transaction() as session:
-                    self.publisher.outbox.add(session, EVENT, data)
+                    self.publisher.outbox.add(session, payload)
 
         threads = [
             threading.Thread(target=publish, args=(envelopes[i::PUBLISHERS],))
@@ -211,9 +213,9 @@ def recording(handled: Callable[[], None] | None = None) -> EventHandlers:
     """The consumer's handler: one effect row per event, in the inbox's transaction."""
     handlers = EventHandlers("experiments")
 
-    @handlers.on(EVENT)
-    def record(session: Session, event: Envelope) -> None:
-        session.execute(effects.insert().values(event_id=event.id, name=event.data["name"]))
+    @handlers.on(MemberJoined)
+    def record(session: Session, event: Envelope, payload: MemberJoined) -> None:
+        session.execute(effects.insert().values(event_id=event.id, name=payload.name))
         if handled is not None:
             after_commit(session, handled)
 
@@ -238,7 +240,7 @@ def plain_kombu(rd: str, count: int) -> float:
     """Producer.publish of the same JSON envelopes, a Consumer draining them with ack."""
     exchange = Exchange("bench.plain", type="direct", durable=True)
     queue = Queue("bench.plain", exchange, routing_key="bench.plain", durable=True)
-    payloads = [new_envelope(EVENT, joined(i)).to_dict() for i in range(count)]
+    payloads = [new_envelope(joined(i)).to_dict() for i in range(count)]
     received: list[float] = []
     ready = threading.Event()
 

@@ -25,7 +25,7 @@ from aiosmtpd.controller import Controller
 from uskalla_devstack.pytest_plugin import wait_until
 from uskalla_devstack.servers import create_database, free_port
 from uskalla_devstack.stack import Process
-from uskalla_events import new_envelope
+from uskalla_events import load_payload, new_envelope
 from uskalla_events.celery_app import declare_topology, make_celery
 from uskalla_events.consumer import send_event
 from uskalla_kit.sealed import Sealer
@@ -82,7 +82,7 @@ class Notifications:
 
     def publish(self, event_type: str, data: dict[str, Any]) -> None:
         """Publish as a producer's outbox does: through the topic exchange to the consumer."""
-        send_event(self.celery, new_envelope(event_type, data).to_dict())
+        send_event(self.celery, new_envelope(load_payload(event_type, data)).to_dict())
 
     def api(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         headers = {"Authorization": f"Bearer {self.token(str(uuid.uuid4()), role='coordinator')}"}

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, Uuid, func, select
@@ -17,6 +18,8 @@ from uskalla_events import (
     TemporaryFailure,
     event_tables,
 )
+from uskalla_events.contracts import MemberJoined
+from uskalla_events.vocabulary import Language
 
 metadata = MetaData()
 TABLES = event_tables(metadata)
@@ -56,19 +59,17 @@ class Pair:
             return int(session.scalar(select(func.count()).select_from(effects)) or 0)
 
 
-def joined(name: str = "Maija") -> dict[str, Any]:
-    import uuid
-
-    return {
-        "member_id": str(uuid.uuid4()),
-        "email": f"{name.lower()}@example.fi",
-        "name": name,
-        "language": "fi",
-        "organisation": "Espoo",
-        "newsletter": True,
-        "invitations": False,
-        "joined_at": "2026-11-27T10:00:00Z",
-    }
+def joined(name: str = "Maija") -> MemberJoined:
+    return MemberJoined(
+        member_id=uuid.uuid4(),
+        email=f"{name.lower()}@example.fi",
+        name=name,
+        language=Language.FI,
+        organisation="Espoo",
+        newsletter=True,
+        invitations=False,
+        joined_at=datetime(2026, 11, 27, 10, tzinfo=UTC),
+    )
 
 
 def make_system(service: str, url: str, redis_url: str, handlers: EventHandlers) -> EventSystem:
@@ -92,18 +93,18 @@ def pair(make_database: Callable[[str], str], redis_url: str) -> Iterator[Pair]:
     behaviour = Behaviour()
     consumer_handlers = EventHandlers("experiments")
 
-    @consumer_handlers.on("members.member.joined.v1")
-    def record(session: Session, event: Envelope) -> None:
+    @consumer_handlers.on(MemberJoined)
+    def record(session: Session, event: Envelope, payload: MemberJoined) -> None:
         behaviour.calls.append(event.id)
         if behaviour.failures_left > 0:
             behaviour.failures_left -= 1
             raise TemporaryFailure("the peer is briefly away")
-        if behaviour.permanent or event.data["name"] in behaviour.refuse:
+        if behaviour.permanent or payload.name in behaviour.refuse:
             raise ValueError("this payload cannot be handled")
-        if event.data["name"] in behaviour.stumble:
-            behaviour.stumble.discard(event.data["name"])
+        if payload.name in behaviour.stumble:
+            behaviour.stumble.discard(payload.name)
             raise TemporaryFailure("the peer is briefly away")
-        session.execute(effects.insert().values(event_id=event.id, name=event.data["name"]))
+        session.execute(effects.insert().values(event_id=event.id, name=payload.name))
 
     publisher = make_system(
         "members", make_database("events_pub"), redis_url, EventHandlers("members")

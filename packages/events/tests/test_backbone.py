@@ -48,7 +48,7 @@ def queue_length(pair: Pair, name: str) -> int:
 
 def test_event_published_before_consumer_ever_ran_is_kept_and_handled(pair: Pair) -> None:
     with pair.publisher.db.transaction() as session:
-        envelope = pair.publisher.outbox.add(session, "members.member.joined.v1", joined("Aino"))
+        envelope = pair.publisher.outbox.add(session, joined("Aino"))
     # Published right after commit, into a queue the publisher declared for the consumer.
     assert pair.publisher.outbox.pending_count() == 0
     assert queue_length(pair, "experiments.events") == 1
@@ -59,7 +59,7 @@ def test_event_published_before_consumer_ever_ran_is_kept_and_handled(pair: Pair
 
 
 def test_redelivered_event_is_handled_once(pair: Pair) -> None:
-    envelope = new_envelope("members.member.joined.v1", joined("Eino"), correlation_id="req-1")
+    envelope = new_envelope(joined("Eino"), correlation_id="req-1")
     pair.publisher.declare()
     for _ in range(3):
         send_event(pair.publisher.celery, envelope.to_dict())
@@ -83,7 +83,7 @@ def test_relay_killed_between_commit_and_publish_leaves_event_for_later(pair: Pa
                              EventHandlers("members"))
         system.outbox.publish = lambda envelope: os.kill(os.getpid(), signal.SIGKILL)
         with system.db.transaction() as session:
-            system.outbox.add(session, "members.member.joined.v1", joined("Kalle"))
+            system.outbox.add(session, joined("Kalle"))
     """)
     result = subprocess.run([sys.executable, "-c", script], check=False, timeout=60)
     assert result.returncode == -signal.SIGKILL
@@ -104,7 +104,7 @@ def test_failing_handler_retries_then_dead_letters_and_command_retries_it(pair: 
 
     pair.behaviour.failures_left = 99
     with pair.publisher.db.transaction() as session:
-        envelope = pair.publisher.outbox.add(session, "members.member.joined.v1", joined("Liisa"))
+        envelope = pair.publisher.outbox.add(session, joined("Liisa"))
     with consumer_running(pair):
         wait_until(pair.consumer.consumer.list_dead_letters, message="a dead letter")
     # First try plus max_retries=2 retries, each sent back to this consumer's queue only.
@@ -137,7 +137,7 @@ def test_failing_handler_retries_then_dead_letters_and_command_retries_it(pair: 
 def test_permanent_error_goes_straight_to_dead_letters(pair: Pair) -> None:
     pair.behaviour.permanent = True
     with pair.publisher.db.transaction() as session:
-        pair.publisher.outbox.add(session, "members.member.joined.v1", joined("Ville"))
+        pair.publisher.outbox.add(session, joined("Ville"))
     with consumer_running(pair):
         wait_until(pair.consumer.consumer.list_dead_letters, message="a dead letter")
     assert len(pair.behaviour.calls) == 1
@@ -156,7 +156,7 @@ def test_outbox_rows_are_kept_for_replay_and_purged_after_retention(pair: Pair) 
     from datetime import UTC, datetime, timedelta
 
     with pair.publisher.db.transaction() as session:
-        pair.publisher.outbox.add(session, "members.member.joined.v1", joined("Olli"))
+        pair.publisher.outbox.add(session, joined("Olli"))
     assert pair.publisher.outbox.purge(timedelta(days=7)) == 0  # kept
     assert pair.publisher.outbox.replay(since=datetime.now(UTC) - timedelta(hours=1)) == 1
     assert pair.publisher.outbox.pending_count() == 1
@@ -176,6 +176,7 @@ def test_failing_after_commit_step_does_not_undo_or_dead_letter_a_handled_event(
     from sqlalchemy.orm import Session
     from uskalla_events import EventHandlers, after_commit
     from uskalla_events.consumer import Consumer
+    from uskalla_events.contracts import MemberJoined
 
     from .conftest import effects
 
@@ -184,13 +185,13 @@ def test_failing_after_commit_step_does_not_undo_or_dead_letter_a_handled_event(
 
     handlers = EventHandlers("experiments")
 
-    @handlers.on("members.member.joined.v1")
-    def record(session: Session, event: Envelope) -> None:
-        session.execute(effects.insert().values(event_id=event.id, name=event.data["name"]))
+    @handlers.on(MemberJoined)
+    def record(session: Session, event: Envelope, payload: MemberJoined) -> None:
+        session.execute(effects.insert().values(event_id=event.id, name=payload.name))
         after_commit(session, broker_away)
 
     consumer = Consumer(pair.consumer.db, TABLES, handlers)
-    envelope = new_envelope("members.member.joined.v1", joined("Sanna"))
+    envelope = new_envelope(joined("Sanna"))
     assert consumer.handle(envelope) is True
     assert pair.effect_count() == 1 and consumer.list_dead_letters() == []
     assert consumer.handle(envelope) is False
@@ -199,7 +200,7 @@ def test_failing_after_commit_step_does_not_undo_or_dead_letter_a_handled_event(
 def test_consumers_confirm_receipts_and_the_relay_marks_events_confirmed(pair: Pair) -> None:
     pair.publisher.redeliver_after = 0
     with pair.publisher.db.transaction() as session:
-        envelope = pair.publisher.outbox.add(session, "members.member.joined.v1", joined("Tiina"))
+        envelope = pair.publisher.outbox.add(session, joined("Tiina"))
     with consumer_running(pair):
         wait_until(
             lambda: (
@@ -222,7 +223,7 @@ def test_a_message_lost_between_broker_and_consumer_is_redelivered(pair: Pair) -
     in between loses it. The relay's receipts sweep sends it again to that consumer only."""
     pair.publisher.redeliver_after = 0
     with pair.publisher.db.transaction() as session:
-        envelope = pair.publisher.outbox.add(session, "members.member.joined.v1", joined("Paavo"))
+        envelope = pair.publisher.outbox.add(session, joined("Paavo"))
     client = redis.Redis.from_url(pair.publisher.celery.conf.broker_url)
     assert client.rpop("experiments.events") is not None  # the message vanishes in flight
     pair.publisher.receipts.confirm("notifications", envelope.id)  # the other consumer is fine
@@ -238,7 +239,7 @@ def test_a_message_lost_between_broker_and_consumer_is_redelivered(pair: Pair) -
 def test_no_redelivery_to_a_consumer_that_is_only_behind(pair: Pair) -> None:
     pair.publisher.redeliver_after = 0
     with pair.publisher.db.transaction() as session:
-        pair.publisher.outbox.add(session, "members.member.joined.v1", joined("Reijo"))
+        pair.publisher.outbox.add(session, joined("Reijo"))
     # Both consumers still have it queued (nobody consumed): they are behind, nothing is lost.
     assert pair.publisher.redelivery().sweep() == (0, 0)
     assert queue_length(pair, "experiments.events") == 1

@@ -14,6 +14,7 @@ from uskalla_events import new_envelope
 from uskalla_events.batching import Combiner
 from uskalla_events.celery_app import EVENT_TASK, EVENTS_TASK
 from uskalla_events.consumer import send_events
+from uskalla_events.contracts import MemberErased
 from uskalla_events.outbox import MAX_BATCH, runs
 
 from .conftest import Pair, joined
@@ -39,14 +40,14 @@ def queued(pair: Pair, queue: str) -> list[tuple[str, list[str]]]:
 def test_the_events_of_one_transaction_go_in_one_message_and_each_is_handled(pair: Pair) -> None:
     with pair.publisher.db.transaction() as session:
         for name in ("Aada", "Bea", "Cecilia"):
-            pair.publisher.outbox.add(session, "members.member.joined.v1", joined(name))
+            pair.publisher.outbox.add(session, joined(name))
     assert queued(pair, "experiments.events") == [(EVENTS_TASK, ["Aada", "Bea", "Cecilia"])]
     assert pair.publisher.outbox.pending_count() == 0
     with consumer_running(pair):
         wait_until(lambda: pair.effect_count() == 3, message="the three handled")
     assert sorted(name for _, name in pair.effects()) == ["Aada", "Bea", "Cecilia"]
     with pair.publisher.db.transaction() as session:  # and a lone event goes as it always has
-        pair.publisher.outbox.add(session, "members.member.joined.v1", joined("Doris"))
+        pair.publisher.outbox.add(session, joined("Doris"))
     assert queued(pair, "experiments.events") == [(EVENT_TASK, ["Doris"])]
 
 
@@ -64,7 +65,7 @@ def test_commits_made_while_a_publish_is_in_flight_follow_it_together(pair: Pair
 
     def commit(name: str) -> None:
         with pair.publisher.db.transaction() as session:
-            pair.publisher.outbox.add(session, "members.member.joined.v1", joined(name))
+            pair.publisher.outbox.add(session, joined(name))
 
     pair.publisher.outbox.publish = slow_publish
     try:
@@ -93,7 +94,7 @@ def test_one_bad_event_in_a_batch_holds_back_none_of_the_others(pair: Pair) -> N
     pair.behaviour.stumble = {"Kompastuja"}  # fails once: retried alone, then handled
     with pair.publisher.db.transaction() as session:
         for name in ("Aino", "Paha", "Kompastuja", "Eeva"):
-            pair.publisher.outbox.add(session, "members.member.joined.v1", joined(name))
+            pair.publisher.outbox.add(session, joined(name))
     with consumer_running(pair):
         wait_until(lambda: pair.effect_count() == 3, message="the three good ones handled")
         wait_until(pair.consumer.consumer.list_dead_letters, message="the bad one dead-lettered")
@@ -123,7 +124,7 @@ def test_a_batch_delivered_twice_and_an_event_twice_in_a_batch_are_handled_once(
     pair: Pair,
 ) -> None:
     pair.publisher.declare()
-    a, b = (new_envelope("members.member.joined.v1", joined(n)).to_dict() for n in ("Ilja", "Jade"))
+    a, b = (new_envelope(joined(n)).to_dict() for n in ("Ilja", "Jade"))
     send_events(pair.publisher.celery, [a, b, a])
     send_events(pair.publisher.celery, [a, b, a])
     with consumer_running(pair):
@@ -141,16 +142,16 @@ def test_the_relay_sends_runs_of_one_type_together_in_their_order(pair: Pair) ->
     def broker_away(envelopes: list[dict[str, Any]]) -> None:
         raise redis.exceptions.ConnectionError("the broker is away")
 
-    erased = {"member_id": joined()["member_id"]}
+    erased = MemberErased(member_id=joined().member_id)
     publish = pair.publisher.outbox.publish
     pair.publisher.outbox.publish = broker_away
     try:  # every after-commit publish fails: the rows wait for the relay
         for batch in (["A", "B", "C"], [], ["D"]):
             with pair.publisher.db.transaction() as session:
                 for name in batch:
-                    pair.publisher.outbox.add(session, "members.member.joined.v1", joined(name))
+                    pair.publisher.outbox.add(session, joined(name))
                 if not batch:
-                    pair.publisher.outbox.add(session, "members.member.erased.v1", erased)
+                    pair.publisher.outbox.add(session, erased)
         assert pair.publisher.outbox.pending_count() == 5
         sent: list[tuple[str, int]] = []
         pair.publisher.outbox.publish = lambda envelopes: sent.append(
@@ -174,14 +175,14 @@ def test_when_the_broker_is_away_the_rest_of_a_batch_is_left_to_the_relay(pair: 
         tries.append(len(envelopes))
         raise redis.exceptions.ConnectionError("the broker is away")
 
-    erased = {"member_id": joined()["member_id"]}
+    erased = MemberErased(member_id=joined().member_id)
     publish = pair.publisher.outbox.publish
     pair.publisher.outbox.publish = broker_away
     try:
         with pair.publisher.db.transaction() as session:
-            pair.publisher.outbox.add(session, "members.member.joined.v1", joined("Aada"))
-            pair.publisher.outbox.add(session, "members.member.erased.v1", erased)
-            pair.publisher.outbox.add(session, "members.member.joined.v1", joined("Bea"))
+            pair.publisher.outbox.add(session, joined("Aada"))
+            pair.publisher.outbox.add(session, erased)
+            pair.publisher.outbox.add(session, joined("Bea"))
         assert tries == [1]  # publish has retried already: no second wait for the next run
         assert pair.publisher.outbox.pending_count() == 3
     finally:

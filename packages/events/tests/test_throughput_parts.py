@@ -49,7 +49,7 @@ def test_published_rows_are_marked_in_a_batch_and_a_failed_publish_is_left_to_th
 ) -> None:
     with pair.publisher.db.transaction() as session:
         for name in ("Aada", "Bea", "Cecilia"):
-            pair.publisher.outbox.add(session, "members.member.joined.v1", joined(name))
+            pair.publisher.outbox.add(session, joined(name))
 
     def unmarked() -> int:
         with pair.publisher.db.transaction() as session:
@@ -66,7 +66,7 @@ def test_published_rows_are_marked_in_a_batch_and_a_failed_publish_is_left_to_th
     pair.publisher.outbox.publish = broker_away
     try:
         with pair.publisher.db.transaction() as session:
-            pair.publisher.outbox.add(session, "members.member.joined.v1", joined("Doris"))
+            pair.publisher.outbox.add(session, joined("Doris"))
     finally:
         pair.publisher.outbox.publish = publish
     time.sleep(0.2)

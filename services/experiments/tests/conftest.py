@@ -14,7 +14,7 @@ from experiments.bootstrap import build_runtime
 from flask.testing import FlaskClient
 from marshmallow import Schema
 from sqlalchemy import select
-from uskalla_events import new_envelope
+from uskalla_events import load_payload, new_envelope
 from uskalla_kit import Runtime
 
 MIGRATIONS = Path(__file__).parents[1] / "src" / "experiments" / "migrations"
@@ -84,7 +84,7 @@ def client(runtime: Runtime) -> FlaskClient:
 
 def deliver(runtime: Runtime, event_type: str, data: dict[str, Any]) -> None:
     """Hand an event to this service's consumer, as its worker would."""
-    runtime.events.consumer.handle(new_envelope(event_type, data))
+    runtime.events.consumer.handle(new_envelope(load_payload(event_type, data)))
 
 
 def joined(runtime: Runtime, member_id: str, name: str, email: str, role: str = "member") -> None:

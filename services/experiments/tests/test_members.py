@@ -15,7 +15,7 @@ from experiments.service_layer import services_of
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from uskalla_devstack.pytest_plugin import lock_waiters, wait_until
-from uskalla_events import EventTables, new_envelope
+from uskalla_events import EventTables, load_payload, new_envelope
 from uskalla_kit import Runtime
 
 INTERNAL = {"X-Internal-Token": "test-internal-token"}
@@ -491,17 +491,19 @@ def test_an_older_event_arriving_late_changes_nothing(
     changed(api, member, active=False)
     stale = dataclasses.replace(
         new_envelope(
-            "members.member.joined.v1",
-            {
-                "member_id": member.id,
-                "email": "maija@kunta.test",
-                "name": "Maija Muu",
-                "language": "fi",
-                "newsletter": True,
-                "invitations": True,
-                "role": "coordinator",
-                "joined_at": "2026-01-01T00:00:00+00:00",
-            },
+            load_payload(
+                "members.member.joined.v1",
+                {
+                    "member_id": member.id,
+                    "email": "maija@kunta.test",
+                    "name": "Maija Muu",
+                    "language": "fi",
+                    "newsletter": True,
+                    "invitations": True,
+                    "role": "coordinator",
+                    "joined_at": "2026-01-01T00:00:00+00:00",
+                },
+            )
         ),
         occurred_at="2000-01-01T00:00:00+00:00",
     )

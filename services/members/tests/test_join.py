@@ -55,6 +55,7 @@ def test_join_stores_a_pending_member_with_consent_and_emits_registered(
     [event] = outbox(runtime)
     assert event["type"] == "members.member.registered.v1"
     assert event["data"]["token"] and not event["data"]["already_member"]
+    assert event["data"]["valid_hours"] == 7 * 24  # CONFIRM_TOKEN_TTL_DAYS, for the e-mail
     assert event["correlation_id"] == answer.headers["X-Request-ID"]
 
 

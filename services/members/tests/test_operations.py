@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from members.adapters.models import Member
 from members.cli import cli
 from members.config import Settings
-from uskalla_events import new_envelope
+from uskalla_events import load_payload, new_envelope
 from uskalla_kit import Runtime
 from uskalla_kit.settings import SettingError
 
@@ -40,13 +40,17 @@ def test_bounce_marks_the_address_undeliverable_once(
 ) -> None:
     member = add_member(email="bounce@example.fi")
     envelope = new_envelope(
-        "notifications.address.bounced.v1", {"email": "Bounce@example.fi", "reason": "5.1.1"}
+        load_payload(
+            "notifications.address.bounced.v1", {"email": "Bounce@example.fi", "reason": "5.1.1"}
+        )
     )
     assert runtime.events.consumer.handle(envelope) is True
     assert runtime.events.consumer.handle(envelope) is False  # a redelivery is a no-op
     with runtime.db.transaction() as session:
         assert session.get(Member, member.id).undeliverable is True  # type: ignore[union-attr]
-    unknown = new_envelope("notifications.address.bounced.v1", {"email": "x@example.fi"})
+    unknown = new_envelope(
+        load_payload("notifications.address.bounced.v1", {"email": "x@example.fi"})
+    )
     assert runtime.events.consumer.handle(unknown) is True
 
 

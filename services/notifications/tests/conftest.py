@@ -16,7 +16,7 @@ from notifications.adapters.models import Recipient
 from notifications.bootstrap import build_runtime
 from uskalla_devstack.mail import MailSink
 from uskalla_devstack.pytest_plugin import truncate_all
-from uskalla_events import new_envelope
+from uskalla_events import load_payload, new_envelope
 from uskalla_kit import Runtime
 from uskalla_kit.sealed import event_token_sealer
 
@@ -54,7 +54,7 @@ class Service:
     def handle(self, event_type: str, data: dict[str, Any], occurred_at: str | None = None) -> str:
         """Deliver an event through the real consumer (contract check, inbox, handler); one
         that `occurred_at` some earlier moment arrives late."""
-        envelope = new_envelope(event_type, data)
+        envelope = new_envelope(load_payload(event_type, data))
         if occurred_at is not None:
             envelope = dataclasses.replace(envelope, occurred_at=occurred_at)
         assert self.runtime.events.consumer.handle(envelope)

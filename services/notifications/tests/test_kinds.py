@@ -118,9 +118,9 @@ def test_the_same_event_twice_mails_once(service: Service) -> None:
         "language": "fi",
         "token": service.seal("t"),
     }
-    from uskalla_events import new_envelope
+    from uskalla_events import load_payload, new_envelope
 
-    envelope = new_envelope("members.sign_in.requested.v1", data)
+    envelope = new_envelope(load_payload("members.sign_in.requested.v1", data))
     consumer = service.runtime.events.consumer
     assert consumer.handle(envelope)
     assert not consumer.handle(envelope)

@@ -17,7 +17,7 @@ from notifications.adapters.models import Delivery
 from notifications.service_layer.recipients import UnreadableToken
 from psycopg.types.json import Jsonb
 from sqlalchemy import select, text
-from uskalla_events import Envelope, new_envelope
+from uskalla_events import Envelope, load_payload, new_envelope
 from uskalla_events.celery_app import EVENT_TASK
 from uskalla_kit.sealed import Sealer
 
@@ -51,24 +51,28 @@ def test_no_working_token_rests_in_the_database_or_the_logs(
     confirm, sign_in, bounced = (secrets.token_urlsafe(32) for _ in range(3))
     events: list[Envelope] = [
         new_envelope(
-            "members.member.registered.v1",
-            {
-                "member_id": str(uuid.uuid4()),
-                "email": "new@example.fi",
-                "name": "Uusi",
-                "language": "sv",
-                "token": service.seal(confirm),
-            },
+            load_payload(
+                "members.member.registered.v1",
+                {
+                    "member_id": str(uuid.uuid4()),
+                    "email": "new@example.fi",
+                    "name": "Uusi",
+                    "language": "sv",
+                    "token": service.seal(confirm),
+                },
+            )
         ),
         new_envelope(
-            "members.sign_in.requested.v1",
-            {
-                "member_id": str(uuid.uuid4()),
-                "email": "member@example.fi",
-                "name": "Jäsen",
-                "language": "fi",
-                "token": service.seal(sign_in),
-            },
+            load_payload(
+                "members.sign_in.requested.v1",
+                {
+                    "member_id": str(uuid.uuid4()),
+                    "email": "member@example.fi",
+                    "name": "Jäsen",
+                    "language": "fi",
+                    "token": service.seal(sign_in),
+                },
+            )
         ),
     ]
     with service.runtime.db.transaction() as session:  # a dead address: given up at send time
@@ -80,14 +84,16 @@ def test_no_working_token_rests_in_the_database_or_the_logs(
         )
     events.append(
         new_envelope(
-            "members.sign_in.requested.v1",
-            {
-                "member_id": str(uuid.uuid4()),
-                "email": "gone@example.fi",
-                "name": "Poissa",
-                "language": "fi",
-                "token": service.seal(bounced),
-            },
+            load_payload(
+                "members.sign_in.requested.v1",
+                {
+                    "member_id": str(uuid.uuid4()),
+                    "email": "gone@example.fi",
+                    "name": "Poissa",
+                    "language": "fi",
+                    "token": service.seal(bounced),
+                },
+            )
         )
     )
     raw = (confirm, sign_in, bounced)
@@ -131,14 +137,16 @@ def test_a_token_that_does_not_open_is_a_dead_letter_not_a_mail(
     service: Service, token: str | None
 ) -> None:
     envelope = new_envelope(
-        "members.member.registered.v1",
-        {
-            "member_id": str(uuid.uuid4()),
-            "email": "joiner@example.fi",
-            "name": "N",
-            "language": "fi",
-            "token": token,
-        },
+        load_payload(
+            "members.member.registered.v1",
+            {
+                "member_id": str(uuid.uuid4()),
+                "email": "joiner@example.fi",
+                "name": "N",
+                "language": "fi",
+                "token": token,
+            },
+        )
     )
     with pytest.raises(UnreadableToken):
         service.runtime.events.consumer.handle(envelope)
@@ -215,3 +223,28 @@ def test_migration_0005_takes_raw_tokens_out_of_what_was_stored_before(
         )
     assert "RAW" not in stored and "token=" not in stored
     assert "'name': 'A'" in stored and "sealed:kept" in stored and "a@x.fi" in stored
+
+
+def test_link_lifetimes_from_the_events_reach_the_mails_context(service: Service) -> None:
+    """`valid_hours` (confirmation) and `valid_minutes` (sign-in) as the event says, and
+    members' default lifetimes for an older event that does not say."""
+
+    def person(email: str) -> dict[str, object]:
+        return {"member_id": str(uuid.uuid4()), "email": email, "name": "N", "language": "fi"}
+
+    for email, lifetime in (("short@example.fi", {"valid_hours": 48}), ("old@example.fi", {})):
+        service.handle(
+            "members.member.registered.v1",
+            {**person(email), "token": service.seal(secrets.token_urlsafe(16)), **lifetime},
+        )
+    for email, lifetime in (("quick@example.fi", {"valid_minutes": 5}), ("old2@example.fi", {})):
+        service.handle(
+            "members.sign_in.requested.v1",
+            {**person(email), "token": service.seal(secrets.token_urlsafe(16)), **lifetime},
+        )
+    with service.runtime.db.transaction() as session:
+        found = {d.email: d.context for d in session.scalars(select(Delivery))}
+    assert found["short@example.fi"]["valid_hours"] == 48
+    assert found["old@example.fi"]["valid_hours"] == 7 * 24
+    assert found["quick@example.fi"]["valid_minutes"] == 5
+    assert found["old2@example.fi"]["valid_minutes"] == 15

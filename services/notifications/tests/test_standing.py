@@ -14,7 +14,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from notifications.adapters.models import Delivery, Recipient
 from sqlalchemy import select
-from uskalla_events import TemporaryFailure, new_envelope
+from uskalla_events import TemporaryFailure, load_payload, new_envelope
 
 from .conftest import Service
 
@@ -169,7 +169,9 @@ def test_an_update_before_the_joined_event_waits_for_it(
     service: Service, client: FlaskClient, make_token: Callable[..., str]
 ) -> None:
     member_id = str(uuid.uuid4())
-    demoted = new_envelope("members.member.updated.v1", updated(member_id, role="member"))
+    demoted = new_envelope(
+        load_payload("members.member.updated.v1", updated(member_id, role="member"))
+    )
     with pytest.raises(TemporaryFailure):  # retried later, not lost
         service.runtime.events.consumer.handle(demoted)
     service.handle("members.member.joined.v1", member_data(member_id), occurred_at=ago(10))

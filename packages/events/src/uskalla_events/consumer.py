@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import kombu.exceptions
 import redis.exceptions
@@ -19,14 +18,23 @@ from sqlalchemy.orm import Session
 
 from uskalla_events.celery_app import EVENT_TASK, EVENTS_TASK
 from uskalla_events.context import correlation_id
-from uskalla_events.contracts import CONTRACTS, consumed_by, queue_name, withhold_secrets
+from uskalla_events.contracts import (
+    CONTRACTS,
+    consumed_by,
+    contract_of,
+    queue_name,
+    withhold_secrets,
+)
 from uskalla_events.db import Database
 from uskalla_events.envelope import Envelope
+from uskalla_events.payloads import Payload
 from uskalla_events.tables import EventTables
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[Session, Envelope], None]
+P = TypeVar("P", bound=Payload)
+#: A handler gets the envelope (id, time, correlation id) and its payload as the object.
+Handler = Callable[[Session, Envelope, Any], None]
 
 
 class TemporaryFailure(Exception):
@@ -46,18 +54,23 @@ TEMPORARY_ERRORS: tuple[type[BaseException], ...] = (
 
 
 class EventHandlers:
-    """A service's handlers by event type: `@handlers.on("members.member.joined.v1")`."""
+    """A service's handlers by event type, named by its payload class: `@handlers.on(MemberJoined)`
+    registers `def joined(session, event: Envelope, payload: MemberJoined)`."""
 
     def __init__(self, service: str) -> None:
         self.service = service
         self._handlers: dict[str, Handler] = {}
 
-    def on(self, event_type: str) -> Callable[[Handler], Handler]:
-        contract = CONTRACTS.get(event_type)
-        if contract is None or self.service not in contract.consumers:
+    def on(
+        self, payload: type[P]
+    ) -> Callable[[Callable[[Session, Envelope, P], None]], Callable[[Session, Envelope, P], None]]:
+        event_type = contract_of(payload).type
+        if self.service not in CONTRACTS[event_type].consumers:
             raise ValueError(f"{self.service} is not a consumer of {event_type} in the contracts")
 
-        def register(fn: Handler) -> Handler:
+        def register(
+            fn: Callable[[Session, Envelope, P], None],
+        ) -> Callable[[Session, Envelope, P], None]:
             self._handlers[event_type] = fn
             return fn
 
@@ -97,7 +110,7 @@ class Consumer:
 
     def handle(self, envelope: Envelope) -> bool:
         """Run the handler and record the event id in one transaction; False if seen before."""
-        handler, envelope = self._checked(envelope)
+        handler, payload = self._checked(envelope)
         with self.db.transaction() as session:
             first = session.execute(
                 self._record, {"event_id": envelope.id, "type": envelope.type}
@@ -105,7 +118,7 @@ class Consumer:
             if first is None:
                 log.info("event already handled", extra={"event_id": envelope.id})
                 return False
-            handler(session, envelope)
+            handler(session, envelope, payload)
         return True
 
     def handle_many(self, envelopes: list[Envelope]) -> int:
@@ -115,32 +128,32 @@ class Consumer:
         order. Returns how many were new. A caller whose batch failed handles the events one
         by one (`handle`), so that one bad event cannot hold back the others.
         """
-        checked = [self._checked(e) for e in envelopes]
-        rows = {e.id: {"event_id": e.id, "type": e.type} for _, e in checked}
+        checked = [(e, *self._checked(e)) for e in envelopes]
+        rows = {e.id: {"event_id": e.id, "type": e.type} for e, _, _ in checked}
         with self.db.transaction() as session:
             # One statement for all rows (SQLAlchemy's "insertmanyvalues"), compiled once.
             new = {str(i) for i in session.scalars(self._record, list(rows.values()))}
             handled = 0
-            for handler, envelope in checked:
+            for envelope, handler, payload in checked:
                 if envelope.id not in new:
                     log.info("event already handled", extra={"event_id": envelope.id})
                     continue
                 new.discard(envelope.id)  # twice in one batch: handled once
                 token = correlation_id.set(envelope.correlation_id)
                 try:
-                    handler(session, envelope)
+                    handler(session, envelope, payload)
                 finally:
                     correlation_id.reset(token)
                 handled += 1
         return handled
 
-    def _checked(self, envelope: Envelope) -> tuple[Handler, Envelope]:
-        """The event's handler, and the envelope with its data checked against the contract."""
+    def _checked(self, envelope: Envelope) -> tuple[Handler, Payload]:
+        """The event's handler, and its payload loaded (ValidationError if it breaks the
+        contract: a permanent error, dead-lettered)."""
         handler = self.handlers.get(envelope.type)
         if handler is None:
             raise LookupError(f"{self.handlers.service} has no handler for {envelope.type}")
-        validated = CONTRACTS[envelope.type].validate(envelope.data)
-        return handler, dataclasses.replace(envelope, data=validated)
+        return handler, CONTRACTS[envelope.type].load(envelope.data)
 
     def dead_letter(self, raw: dict[str, Any], error: BaseException, attempts: int) -> None:
         with self.db.transaction() as session:

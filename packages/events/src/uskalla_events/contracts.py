@@ -1,18 +1,34 @@
-"""The event catalogue: every event's payload schema, producer and consumers, in one place.
+"""The event catalogue: every event's payload, producer and consumers, in one place.
+
+A payload is a frozen dataclass (`payloads.Payload`): ids are `uuid.UUID`, times aware
+`datetime`, languages, roles, kinds and statuses the enums of `vocabulary`. Its JSON form on
+the wire (and in the outbox, inbox and dead-letter rows) comes from the schema derived from
+it, so producers and consumers share one definition:
+
+- a producer builds the object and hands it to the outbox (`outbox.add(session, payload)`),
+  which writes it in its JSON form (strings at the edge) in the envelope's `data`;
+- a consumer registers a handler per payload class (`@handlers.on(MemberJoined)`) and is
+  called as `handler(session, event, payload)`: the envelope (id, time, correlation id) and
+  its payload loaded into the object. Handlers pass the objects on to their use cases.
 
 Routing key = event type. Within a version, payloads only gain fields (consumers ignore
-unknown ones); a breaking change is a new version with a new type.
+unknown ones, an added field has a default); a breaking change is a new version with a new type.
 """
 
 from __future__ import annotations
 
 import builtins
-from dataclasses import dataclass
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+from marshmallow import ValidationError
 
-LANG = validate.OneOf(["fi", "sv", "en"])
+from uskalla_events.payloads import Email, Payload, schema_of
+from uskalla_events.vocabulary import GatheringKind, Language, RegistrationStatus, Role
+
 #: Payload fields that carry a one-time link token: always sealed (`uskalla_kit.sealed`), so
 #: an event at rest (outbox, inbox, dead letters, broker) never holds a token that works.
 SECRET_FIELDS = ("token",)
@@ -34,109 +50,130 @@ def withhold_secrets(envelope: dict[str, Any]) -> dict[str, Any]:
     return {**envelope, "data": {**data, **dict.fromkeys(exposed, "[withheld: not sealed]")}}
 
 
-class Payload(Schema):
-    class Meta:
-        unknown = EXCLUDE  # newer producers may add fields within a version
-
-
+@dataclass(frozen=True, kw_only=True)
 class MemberRegistered(Payload):
-    member_id = fields.UUID(required=True)
-    email = fields.Email(required=True)
-    name = fields.String(required=True)
-    language = fields.String(required=True, validate=LANG)
+    member_id: uuid.UUID
+    email: Email
+    name: str
+    language: Language
     # The raw one-time token goes only to notifications, which mails it; members keeps a hash.
-    token = fields.String(load_default=None, allow_none=True)
-    already_member = fields.Boolean(load_default=False)
+    token: str | None = None
+    already_member: bool = False
+    #: How long the confirmation link works (the e-mail says so).
+    valid_hours: int | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
 class MemberJoined(Payload):
-    member_id = fields.UUID(required=True)
-    email = fields.Email(required=True)
-    name = fields.String(required=True)
-    language = fields.String(required=True, validate=LANG)
-    organisation = fields.String(load_default="")
-    municipality_code = fields.String(load_default=None, allow_none=True)
-    newsletter = fields.Boolean(required=True)
-    invitations = fields.Boolean(required=True)
-    role = fields.String(load_default="member")
-    joined_at = fields.String(required=True)
+    member_id: uuid.UUID
+    email: Email
+    name: str
+    language: Language
+    organisation: str = ""
+    municipality_code: str | None = None
+    newsletter: bool
+    invitations: bool
+    role: Role = Role.MEMBER
+    joined_at: datetime
 
 
+@dataclass(frozen=True, kw_only=True)
 class MemberUpdated(Payload):
-    member_id = fields.UUID(required=True)
-    email = fields.Email(required=True)
-    name = fields.String(required=True)
-    language = fields.String(required=True, validate=LANG)
-    organisation = fields.String(load_default="")
-    municipality_code = fields.String(load_default=None, allow_none=True)
-    role = fields.String(load_default="member")
-    active = fields.Boolean(load_default=True)
+    member_id: uuid.UUID
+    email: Email
+    name: str
+    language: Language
+    organisation: str = ""
+    municipality_code: str | None = None
+    role: Role = Role.MEMBER
+    active: bool = True
 
 
+@dataclass(frozen=True, kw_only=True)
 class SubscriptionsChanged(Payload):
-    member_id = fields.UUID(required=True)
-    newsletter = fields.Boolean(required=True)
-    invitations = fields.Boolean(required=True)
+    member_id: uuid.UUID
+    newsletter: bool
+    invitations: bool
 
 
+@dataclass(frozen=True, kw_only=True)
 class SignInRequested(Payload):
-    member_id = fields.UUID(required=True)
-    email = fields.Email(required=True)
-    name = fields.String(required=True)
-    language = fields.String(required=True, validate=LANG)
-    token = fields.String(required=True)
-    # How long the link works (the e-mail says so); notifications assumes 15 when absent.
-    valid_minutes = fields.Integer(load_default=None, allow_none=True)
+    member_id: uuid.UUID
+    email: Email
+    name: str
+    language: Language
+    token: str
+    #: How long the link works (the e-mail says so).
+    valid_minutes: int | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
 class MemberErased(Payload):
-    member_id = fields.UUID(required=True)
+    member_id: uuid.UUID
 
 
+@dataclass(frozen=True, kw_only=True)
 class GatheringPublished(Payload):
-    gathering_id = fields.UUID(required=True)
-    title = fields.String(required=True)
-    kind = fields.String(required=True)
-    starts_at = fields.String(required=True)
-    ends_at = fields.String(required=True)
-    location = fields.String(load_default=None, allow_none=True)
-    online_url = fields.String(load_default=None, allow_none=True)
-    language = fields.String(required=True, validate=LANG)
-    description = fields.String(load_default="")
+    gathering_id: uuid.UUID
+    title: str
+    kind: GatheringKind
+    starts_at: datetime
+    ends_at: datetime
+    location: str | None = None
+    online_url: str | None = None
+    language: Language
+    description: str = ""
 
 
+@dataclass(frozen=True, kw_only=True)
 class RegistrationChanged(Payload):
-    gathering_id = fields.UUID(required=True)
-    member_id = fields.UUID(required=True)
-    status = fields.String(
-        required=True,
-        validate=validate.OneOf(["registered", "waitlisted", "promoted", "cancelled"]),
-    )
-    title = fields.String(required=True)
-    starts_at = fields.String(required=True)
+    gathering_id: uuid.UUID
+    member_id: uuid.UUID
+    status: RegistrationStatus
+    title: str
+    starts_at: datetime
 
 
+@dataclass(frozen=True, kw_only=True)
 class ExperimentPublished(Payload):
-    experiment_id = fields.UUID(required=True)
-    title = fields.String(required=True)
-    summary = fields.String(load_default="")
-    themes = fields.List(fields.String(), load_default=list)
-    municipality_codes = fields.List(fields.String(), load_default=list)
-    published_at = fields.String(required=True)
+    experiment_id: uuid.UUID
+    title: str
+    summary: str = ""
+    themes: list[str] = field(default_factory=list)
+    municipality_codes: list[str] = field(default_factory=list)
+    published_at: datetime
 
 
+@dataclass(frozen=True, kw_only=True)
 class CommentPosted(Payload):
-    comment_id = fields.UUID(required=True)
-    experiment_id = fields.UUID(required=True)
-    experiment_title = fields.String(required=True)
-    author_id = fields.UUID(required=True)
-    owner_ids = fields.List(fields.UUID(), load_default=list)
+    comment_id: uuid.UUID
+    experiment_id: uuid.UUID
+    experiment_title: str
+    author_id: uuid.UUID
+    owner_ids: list[uuid.UUID] = field(default_factory=list)
 
 
+@dataclass(frozen=True, kw_only=True)
 class AddressBounced(Payload):
-    email = fields.Email(required=True)
-    member_id = fields.UUID(load_default=None, allow_none=True)
-    reason = fields.String(load_default="")
+    email: Email
+    member_id: uuid.UUID | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class AddressComplained(Payload):
+    """The reader reported our mail as spam (an RFC 5965 feedback report)."""
+
+    email: Email
+    member_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class AddressReinstated(Payload):
+    """A coordinator lifted the address's suppression: it is deliverable again."""
+
+    email: Email
+    member_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -144,33 +181,35 @@ class EventContract:
     type: str
     producer: str
     consumers: tuple[str, ...]
-    schema: builtins.type[Payload]
+    payload: builtins.type[Payload]
     why: str
 
     @property
     def version(self) -> int:
         return int(self.type.rsplit(".v", 1)[1])
 
-    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
-        """Check a payload and return it in its JSON form (UUIDs as strings)."""
-        schema = _SCHEMAS.get(self.schema)
-        if schema is None:  # one instance per payload schema: they keep no per-call state
-            schema = _SCHEMAS[self.schema] = self.schema()
-        result: dict[str, Any] = schema.dump(schema.load(data))
-        return result
+    def load(self, data: Mapping[str, Any]) -> Payload:
+        """The payload object from its JSON form; ValidationError if it breaks the contract."""
+        payload: Payload = schema_of(self.payload).load(data)
+        return payload
 
-
-_SCHEMAS: dict[builtins.type[Payload], Payload] = {}
+    def dump(self, payload: Payload) -> dict[str, Any]:
+        """The payload's JSON form, checked against the contract as a consumer will load it."""
+        if type(payload) is not self.payload:
+            raise TypeError(f"{self.type} carries {self.payload.__name__}, not {payload!r}")
+        schema = schema_of(self.payload)
+        data: dict[str, Any] = schema.dump(payload)
+        schema.load(data)  # what a consumer would refuse is refused here, before it is sent
+        return data
 
 
 def _c(
-    event_type: str, consumers: tuple[str, ...], schema: type[Payload], why: str
+    event_type: str, consumers: tuple[str, ...], payload: type[Payload], why: str
 ) -> EventContract:
-    return EventContract(event_type, event_type.split(".", 1)[0], consumers, schema, why)
+    return EventContract(event_type, event_type.split(".", 1)[0], consumers, payload, why)
 
 
 N, E, M = "notifications", "experiments", "members"
-
 CONTRACTS: dict[str, EventContract] = {
     c.type: c
     for c in (
@@ -190,8 +229,15 @@ CONTRACTS: dict[str, EventContract] = {
         _c("experiments.experiment.published.v1", (N,), ExperimentPublished, "newsletter material"),
         _c("experiments.comment.posted.v1", (N,), CommentPosted, "tell the owners"),
         _c("notifications.address.bounced.v1", (M,), AddressBounced, "mark undeliverable"),
+        _c("notifications.address.complained.v1", (M,), AddressComplained, "lists off"),
+        _c("notifications.address.reinstated.v1", (M,), AddressReinstated, "deliverable again"),
     )
 }
+
+#: Each payload class belongs to one event type.
+_BY_PAYLOAD: dict[type[Payload], EventContract] = {c.payload: c for c in CONTRACTS.values()}
+if len(_BY_PAYLOAD) != len(CONTRACTS):
+    raise TypeError("a payload class serves one event type")
 
 SERVICES = ("members", "experiments", "notifications")
 
@@ -201,6 +247,19 @@ def contract_for(event_type: str) -> EventContract:
         return CONTRACTS[event_type]
     except KeyError:
         raise ValidationError(f"unknown event type {event_type!r}") from None
+
+
+def contract_of(payload: type[Payload]) -> EventContract:
+    """The contract of the event type a payload class belongs to."""
+    try:
+        return _BY_PAYLOAD[payload]
+    except KeyError:
+        raise TypeError(f"{payload.__name__} is not an event payload of the catalogue") from None
+
+
+def load_payload(event_type: str, data: Mapping[str, Any]) -> Payload:
+    """An event's payload object from its JSON form (what a consumer gets)."""
+    return contract_for(event_type).load(data)
 
 
 def consumed_by(service: str) -> list[str]:

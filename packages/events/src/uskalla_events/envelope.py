@@ -5,7 +5,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from uskalla_events.payloads import Payload
 
 
 def utc_now_iso() -> str:
@@ -23,6 +26,11 @@ class Envelope:
     correlation_id: str | None = None
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
     occurred_at: str = field(default_factory=utc_now_iso)
+
+    @property
+    def occurred(self) -> datetime:
+        """`occurred_at` as an aware datetime."""
+        return datetime.fromisoformat(self.occurred_at)
 
     def to_dict(self) -> dict[str, Any]:
         # Not dataclasses.asdict: its deep copy of the payload is most of the cost per event.
@@ -54,18 +62,16 @@ class Envelope:
         )
 
 
-def new_envelope(
-    event_type: str, data: dict[str, Any], *, correlation_id: str | None = None
-) -> Envelope:
-    """Build an envelope for a catalogued event, checking its payload against the contract."""
-    from uskalla_events.contracts import contract_for
+def new_envelope(payload: Payload, *, correlation_id: str | None = None) -> Envelope:
+    """The envelope of a catalogued event: its type from the payload's class, its data the
+    payload's JSON form, checked against the contract."""
+    from uskalla_events.contracts import contract_of
 
-    contract = contract_for(event_type)
-    payload = contract.validate(data)
+    contract = contract_of(type(payload))
     return Envelope(
-        type=event_type,
+        type=contract.type,
         version=contract.version,
         producer=contract.producer,
-        data=payload,
+        data=contract.dump(payload),
         correlation_id=correlation_id,
     )

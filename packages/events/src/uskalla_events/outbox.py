@@ -25,6 +25,7 @@ from uskalla_events.batching import Batcher, Combiner
 from uskalla_events.context import correlation_id
 from uskalla_events.db import Database, after_commit
 from uskalla_events.envelope import Envelope, new_envelope
+from uskalla_events.payloads import Payload
 from uskalla_events.tables import EventTables
 
 log = logging.getLogger(__name__)
@@ -63,9 +64,10 @@ class Outbox:
         self.marks = PublishedMarks(db, tables.outbox)
         self._insert = insert(self.table)
 
-    def add(self, session: Session, event_type: str, data: dict[str, Any]) -> Envelope:
-        """Write an event in the session's transaction; publish it right after the commit."""
-        envelope = new_envelope(event_type, data, correlation_id=correlation_id.get())
+    def add(self, session: Session, payload: Payload) -> Envelope:
+        """Write the event a payload belongs to in the session's transaction (its JSON form);
+        publish it right after the commit."""
+        envelope = new_envelope(payload, correlation_id=correlation_id.get())
         message = envelope.to_dict()
         session.execute(
             self._insert, {"id": envelope.id, "type": envelope.type, "envelope": message}

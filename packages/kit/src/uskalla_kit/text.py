@@ -83,3 +83,11 @@ def query_text_errors(raw_query: bytes) -> dict[str, list[str]]:
         if problem:
             errors.setdefault(name.replace("\x00", "?") or "_query", []).append(problem)
     return errors
+
+
+def normalise_email(address: str) -> str:
+    """An e-mail address as every service stores and compares it: trimmed, all lower-case.
+
+    The whole address, local part included: the network's mail systems treat it without
+    regard to case, and one member must not become two by the case they typed."""
+    return address.strip().lower()

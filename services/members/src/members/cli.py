@@ -6,6 +6,7 @@ import click
 from sqlalchemy import select
 from uskalla_kit import Runtime
 from uskalla_kit.cli import service_cli
+from uskalla_kit.text import normalise_email
 
 from members.adapters.models import Member
 from members.bootstrap import build_runtime
@@ -24,7 +25,7 @@ def grant_role(lazy: object, email: str, role: str) -> None:
     try:
         with runtime.db.transaction() as session:
             member = session.scalar(
-                select(Member).where(Member.email == email.strip().lower()).with_for_update()
+                select(Member).where(Member.email == normalise_email(email)).with_for_update()
             )
             if member is None or member.status != "active":
                 raise click.ClickException(f"no active member with the address {email}")

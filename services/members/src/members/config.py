@@ -9,6 +9,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from uskalla_kit.runtime import CommonSettings
 from uskalla_kit.sealed import Sealer, event_token_sealer
 from uskalla_kit.settings import SettingError, env, env_float, env_int, env_secret
+from uskalla_kit.text import normalise_email
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,9 @@ class Settings:
             sign_in_ttl_minutes=env_int("SIGN_IN_TOKEN_TTL_MINUTES", 15),
             privacy_notice_version=env("PRIVACY_NOTICE_VERSION", "2026-01"),
             bootstrap_coordinators=frozenset(
-                e.strip().lower() for e in env("BOOTSTRAP_COORDINATORS", "").split(",") if e.strip()
+                normalise_email(e)
+                for e in env("BOOTSTRAP_COORDINATORS", "").split(",")
+                if e.strip()
             ),
             unsubscribe_secret=env_secret(
                 "UNSUBSCRIBE_SECRET", dev_default="dev-unsubscribe-secret"

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
+from uskalla_events.contracts import CommentPosted
 from uskalla_events.outbox import Outbox
 from uskalla_kit import Problem
 
@@ -105,14 +106,13 @@ class Comments:
         session.flush()
         self.outbox.add(
             session,
-            "experiments.comment.posted.v1",
-            {
-                "comment_id": str(comment.id),
-                "experiment_id": str(experiment.id),
-                "experiment_title": experiment.title,
-                "author_id": viewer.member_id,
-                "owner_ids": sorted(owners),
-            },
+            CommentPosted(
+                comment_id=comment.id,
+                experiment_id=experiment.id,
+                experiment_title=experiment.title,
+                author_id=comment.author_id,
+                owner_ids=sorted(uuid.UUID(o) for o in owners),
+            ),
         )
         return comment_view(comment, names(session, [comment.author_id]))
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
+from uskalla_events.contracts import ExperimentPublished
 from uskalla_events.outbox import Outbox
 from uskalla_kit import Problem, validation_problem
 
@@ -207,15 +208,14 @@ class Experiments:
             session.flush()
             self.outbox.add(
                 session,
-                "experiments.experiment.published.v1",
-                {
-                    "experiment_id": str(experiment.id),
-                    "title": experiment.title,
-                    "summary": experiment.summary,
-                    "themes": list(experiment.themes),
-                    "municipality_codes": list(experiment.municipality_codes),
-                    "published_at": experiment.published_at.isoformat(),
-                },
+                ExperimentPublished(
+                    experiment_id=experiment.id,
+                    title=experiment.title,
+                    summary=experiment.summary,
+                    themes=list(experiment.themes),
+                    municipality_codes=list(experiment.municipality_codes),
+                    published_at=experiment.published_at,
+                ),
             )
         return shown(session, experiment)
 

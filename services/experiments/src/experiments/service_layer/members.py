@@ -20,6 +20,7 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 from uskalla_events import EventTables
+from uskalla_events.contracts import MemberJoined, MemberUpdated
 from uskalla_kit.auth import Standing
 
 from experiments.adapters.models import Author, Comment, CommentReport, Experiment, ExperimentOwner
@@ -31,19 +32,20 @@ ERASED_NAME = "Poistettu jäsen"
 PERSONAL_FIELDS = frozenset({"name", "email", "organisation", "municipality_code"})
 
 
-def member_changed(session: Session, data: dict[str, Any], occurred_at: str) -> None:
-    """Keep the projection current: name, organisation, role and whether active. An event
-    older than the one the row reflects changes nothing, and nothing brings an erased member
-    back."""
-    changed_at = datetime.fromisoformat(occurred_at)
+def member_changed(
+    session: Session, member: MemberJoined | MemberUpdated, changed_at: datetime
+) -> None:
+    """Keep the projection current: name, organisation, role and whether active (a joined
+    member is). An event older than the one the row reflects changes nothing, and nothing
+    brings an erased member back."""
     values = {
-        "name": data["name"],
-        "organisation": data.get("organisation") or "",
-        "role": data.get("role") or "member",
-        "active": data.get("active", True),
+        "name": member.name,
+        "organisation": member.organisation,
+        "role": member.role,
+        "active": member.active if isinstance(member, MemberUpdated) else True,
         "changed_at": changed_at,
     }
-    statement = insert(Author).values(member_id=data["member_id"], erased=False, **values)
+    statement = insert(Author).values(member_id=member.member_id, erased=False, **values)
     session.execute(
         statement.on_conflict_do_update(
             index_elements=[Author.member_id],

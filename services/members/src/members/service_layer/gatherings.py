@@ -14,10 +14,11 @@ from members.adapters.calendar import gathering_calendar
 from members.adapters.models import Gathering, Member
 from members.config import Settings
 from members.domain.gatherings import schedule_errors
+from members.service_layer import events
 from members.service_layer.access import is_coordinator
 from members.service_layer.clock import now
 from members.service_layer.registrations import Registrations, locked_gathering
-from members.service_layer.views import gathering_event_payload, gathering_url, gathering_view
+from members.service_layer.views import gathering_url, gathering_view
 
 EDITABLE = (
     "title",
@@ -93,9 +94,7 @@ class Gatherings:
         gathering.status = "published"
         gathering.published_at = gathering.updated_at = now()
         session.flush()
-        self.outbox.add(
-            session, "members.gathering.published.v1", gathering_event_payload(gathering)
-        )
+        self.outbox.add(session, events.gathering_published(gathering))
         return gathering
 
     def get(self, session: Session, gathering_id: uuid.UUID) -> Gathering:

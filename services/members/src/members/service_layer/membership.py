@@ -8,16 +8,18 @@ from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
+from uskalla_events.contracts import AddressBounced
 from uskalla_events.outbox import Outbox
 from uskalla_kit import Problem
 from uskalla_kit.signed import SignedTokens
+from uskalla_kit.text import normalise_email
 
 from members.adapters.models import Member, SignInToken
 from members.config import Settings
 from members.domain.rules import LISTS
 from members.domain.tokens import new_token, token_hash
+from members.service_layer import events
 from members.service_layer.clock import now
-from members.service_layer.views import joined_payload, subscriptions_payload, updated_payload
 
 PROFILE_FIELDS = ("name", "organisation", "municipality_code", "title", "language")
 SUBSCRIPTION_FIELDS = ("newsletter", "invitations")
@@ -36,7 +38,7 @@ class Membership:
 
         The confirmation token travels sealed: only notifications, which mails it, opens it.
         """
-        email = data["email"].lower()
+        email = normalise_email(data["email"])
         # Two joins for one new address at once would both insert: take turns per address.
         session.execute(select(func.pg_advisory_xact_lock(func.hashtext(email))))
         member = session.scalar(select(Member).where(Member.email == email).with_for_update())
@@ -45,17 +47,7 @@ class Membership:
             # the caller learns nothing either way.
             return
         if member is not None and member.status == "active":
-            self.outbox.add(
-                session,
-                "members.member.registered.v1",
-                {
-                    "member_id": str(member.id),
-                    "email": member.email,
-                    "name": member.name,
-                    "language": member.language,
-                    "already_member": True,
-                },
-            )
+            self.outbox.add(session, events.registered(member))
             return
         token, hashed = new_token()
         if member is None:
@@ -74,14 +66,11 @@ class Membership:
         session.flush()
         self.outbox.add(
             session,
-            "members.member.registered.v1",
-            {
-                "member_id": str(member.id),
-                "email": member.email,
-                "name": member.name,
-                "language": member.language,
-                "token": self.settings.event_tokens.seal(token),
-            },
+            events.registered(
+                member,
+                token=self.settings.event_tokens.seal(token),
+                valid_hours=self.settings.confirm_ttl_days * 24,
+            ),
         )
 
     def confirm(self, session: Session, token: str) -> Member:
@@ -98,7 +87,7 @@ class Membership:
             if member.email in self.settings.bootstrap_coordinators:
                 member.role = "coordinator"
             session.flush()
-            self.outbox.add(session, "members.member.joined.v1", joined_payload(member))
+            self.outbox.add(session, events.joined(member))
         return member
 
     def update_profile(self, session: Session, member: Member, changes: dict[str, Any]) -> Member:
@@ -113,11 +102,9 @@ class Membership:
             member.updated_at = now()
             session.flush()
         if profile_changed:
-            self.outbox.add(session, "members.member.updated.v1", updated_payload(member))
+            self.outbox.add(session, events.updated(member))
         if subscriptions_changed:
-            self.outbox.add(
-                session, "members.subscriptions.changed.v1", subscriptions_payload(member)
-            )
+            self.outbox.add(session, events.subscriptions(member))
         return member
 
     def unsubscribe_token(self, member_id: uuid.UUID, mailing_list: str) -> str:
@@ -162,7 +149,7 @@ class Membership:
             member.role = role
             member.updated_at = now()
             session.flush()
-            self.outbox.add(session, "members.member.updated.v1", updated_payload(member))
+            self.outbox.add(session, events.updated(member))
 
     def set_active(self, session: Session, member: Member, active: bool) -> None:
         if member.status == "pending":
@@ -176,10 +163,13 @@ class Membership:
             # Outstanding sign-in links must not work for a closed membership.
             session.execute(delete(SignInToken).where(SignInToken.member_id == member.id))
         session.flush()
-        self.outbox.add(session, "members.member.updated.v1", updated_payload(member))
+        self.outbox.add(session, events.updated(member))
 
-    def mark_undeliverable(self, session: Session, email: str) -> None:
-        member = session.scalar(select(Member).where(Member.email == email.lower()))
+    def mark_undeliverable(self, session: Session, bounced: AddressBounced) -> None:
+        """notifications could not deliver to the address (the member's own, if any)."""
+        member = session.scalar(
+            select(Member).where(Member.email == normalise_email(bounced.email))
+        )
         if member is not None:
             member.undeliverable = True
 

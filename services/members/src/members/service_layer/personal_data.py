@@ -14,8 +14,10 @@ from typing import Any
 from sqlalchemy import String, cast, delete, func, or_, select
 from sqlalchemy.orm import Session
 from uskalla_events import EventTables
+from uskalla_events.contracts import MemberErased
 from uskalla_events.outbox import Outbox
 from uskalla_kit import Problem
+from uskalla_kit.text import normalise_email
 
 from members.adapters.models import Gathering, Member, Registration
 from members.service_layer.clock import now
@@ -91,7 +93,7 @@ class PersonalData:
         session.flush()
         self.scrub_events(session, member_id, email)
         self.intake.forget(session, email)
-        self.outbox.add(session, "members.member.erased.v1", {"member_id": str(member_id)})
+        self.outbox.add(session, MemberErased(member_id=member_id))
 
     def scrub_events(self, session: Session, member_id: uuid.UUID, email: str) -> None:
         """Delete kept and pending events about the member (their address, name, tokens)."""
@@ -101,7 +103,7 @@ class PersonalData:
                 delete(table).where(
                     or_(
                         envelope["data"]["member_id"].astext == str(member_id),
-                        func.strpos(func.lower(cast(envelope, String)), email.lower()) > 0,
+                        func.strpos(func.lower(cast(envelope, String)), normalise_email(email)) > 0,
                     )
                 )
             )

@@ -12,10 +12,12 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 from uskalla_events.outbox import Outbox
+from uskalla_events.vocabulary import RegistrationStatus
 from uskalla_kit import Problem
 
 from members.adapters.models import Gathering, Member, Registration
 from members.domain.gatherings import free_places, place_for, registration_closes_at
+from members.service_layer import events
 from members.service_layer.clock import now
 from members.service_layer.views import iso
 
@@ -65,7 +67,7 @@ class Registrations:
             )
         )
         session.flush()
-        self.changed(session, gathering, member.id, status)
+        self.changed(session, gathering, member.id, RegistrationStatus(status))
         return status
 
     def cancel(self, session: Session, gathering_id: uuid.UUID, member: Member) -> None:
@@ -87,7 +89,7 @@ class Registrations:
         if result is None:
             return False
         if tell:
-            self.changed(session, gathering, member_id, "cancelled")
+            self.changed(session, gathering, member_id, RegistrationStatus.CANCELLED)
         self.promote(session, gathering)
         return True
 
@@ -106,7 +108,7 @@ class Registrations:
         for registration in chosen:
             registration.status = "registered"
             registration.promoted_at = now()
-            self.changed(session, gathering, registration.member_id, "promoted")
+            self.changed(session, gathering, registration.member_id, RegistrationStatus.PROMOTED)
         session.flush()
 
     def counts(
@@ -175,16 +177,10 @@ class Registrations:
         return rows, int(total or 0)
 
     def changed(
-        self, session: Session, gathering: Gathering, member_id: uuid.UUID, status: str
+        self,
+        session: Session,
+        gathering: Gathering,
+        member_id: uuid.UUID,
+        status: RegistrationStatus,
     ) -> None:
-        self.outbox.add(
-            session,
-            "members.registration.changed.v1",
-            {
-                "gathering_id": str(gathering.id),
-                "member_id": str(member_id),
-                "status": status,
-                "title": gathering.title,
-                "starts_at": iso(gathering.starts_at),
-            },
-        )
+        self.outbox.add(session, events.registration_changed(gathering, member_id, status))

@@ -8,15 +8,18 @@ from typing import Any
 
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
+from uskalla_events.contracts import SignInRequested
 from uskalla_events.outbox import Outbox
+from uskalla_events.vocabulary import Language
 from uskalla_kit import Problem
+from uskalla_kit.text import normalise_email
 
 from members.adapters.access_tokens import AccessTokens
 from members.adapters.models import Member, SignInToken
 from members.config import Settings
 from members.domain.tokens import new_token, token_hash
+from members.service_layer import events
 from members.service_layer.clock import now
-from members.service_layer.views import updated_payload
 
 
 class SignIn:
@@ -38,7 +41,7 @@ class SignIn:
         An address marked undeliverable still gets its link: the member asking for it is the
         best sign that mail arrives again, and notifications keeps its own suppression list.
         """
-        member = session.scalar(select(Member).where(Member.email == email.lower()))
+        member = session.scalar(select(Member).where(Member.email == normalise_email(email)))
         if member is None or member.status != "active":
             return
         token, hashed = new_token()
@@ -54,15 +57,14 @@ class SignIn:
         session.flush()
         self.outbox.add(
             session,
-            "members.sign_in.requested.v1",
-            {
-                "member_id": str(member.id),
-                "email": member.email,
-                "name": member.name,
-                "language": member.language,
-                "token": self.settings.event_tokens.seal(token),
-                "valid_minutes": self.settings.sign_in_ttl_minutes,
-            },
+            SignInRequested(
+                member_id=member.id,
+                email=member.email,
+                name=member.name,
+                language=Language(member.language),
+                token=self.settings.event_tokens.seal(token),
+                valid_minutes=self.settings.sign_in_ttl_minutes,
+            ),
         )
 
     def exchange(self, session: Session, token: str) -> dict[str, Any]:
@@ -87,7 +89,7 @@ class SignIn:
             member.role = "coordinator"
             member.updated_at = now()
             session.flush()
-            self.outbox.add(session, "members.member.updated.v1", updated_payload(member))
+            self.outbox.add(session, events.updated(member))
         access = self.tokens.issue(str(member.id), member.role, now())
         return {
             "access_token": access,

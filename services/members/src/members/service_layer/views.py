@@ -1,4 +1,4 @@
-"""Plain dictionaries of members and gatherings, as the API and the events show them."""
+"""Plain dictionaries of members and gatherings, as the API shows them (events: `events`)."""
 
 from __future__ import annotations
 
@@ -40,39 +40,6 @@ def member_admin_view(m: Member) -> dict[str, Any]:
     }
 
 
-def joined_payload(m: Member) -> dict[str, Any]:
-    view = member_view(m)
-    keys = (
-        "email",
-        "name",
-        "language",
-        "organisation",
-        "municipality_code",
-        "newsletter",
-        "invitations",
-        "role",
-        "joined_at",
-    )
-    return {"member_id": view["id"], **{k: view[k] for k in keys}}
-
-
-def updated_payload(m: Member) -> dict[str, Any]:
-    return {
-        "member_id": str(m.id),
-        "email": m.email,
-        "name": m.name,
-        "language": m.language,
-        "organisation": m.organisation,
-        "municipality_code": m.municipality_code,
-        "role": m.role,
-        "active": m.status == "active",
-    }
-
-
-def subscriptions_payload(m: Member) -> dict[str, Any]:
-    return {"member_id": str(m.id), "newsletter": m.newsletter, "invitations": m.invitations}
-
-
 def gathering_url(base_url: str, g: Gathering) -> str:
     return f"{base_url}{language_prefix(g.language)}/gatherings/{g.id}"
 
@@ -104,18 +71,4 @@ def gathering_view(
         "created_at": iso(g.created_at),
         "updated_at": iso(g.updated_at),
         "published_at": iso(g.published_at),
-    }
-
-
-def gathering_event_payload(g: Gathering) -> dict[str, Any]:
-    return {
-        "gathering_id": str(g.id),
-        "title": g.title,
-        "kind": g.kind,
-        "starts_at": iso(g.starts_at),
-        "ends_at": iso(g.ends_at),
-        "location": g.location,
-        "online_url": g.online_url,
-        "language": g.language,
-        "description": g.description,
     }

@@ -1,12 +1,21 @@
-"""Events notifications consumes: each handler reads its event and calls one use case."""
+"""Events notifications consumes: each handler passes its typed payload to one use case."""
 
 from __future__ import annotations
 
-import uuid
-
 from sqlalchemy.orm import Session
 from uskalla_events import Envelope, EventHandlers
-from uskalla_reference.gatherings import parse_time
+from uskalla_events.contracts import (
+    CommentPosted,
+    ExperimentPublished,
+    GatheringPublished,
+    MemberErased,
+    MemberJoined,
+    MemberRegistered,
+    MemberUpdated,
+    RegistrationChanged,
+    SignInRequested,
+    SubscriptionsChanged,
+)
 
 from notifications.service_layer import Services
 
@@ -15,42 +24,48 @@ def register_handlers(handlers: EventHandlers, services: Services) -> None:
     """Add notifications' handlers to its registry, bound to this process's services."""
     recipients, network = services.recipients, services.network
 
-    @handlers.on("members.member.registered.v1")
-    def member_registered(session: Session, event: Envelope) -> None:
-        recipients.registered(session, event.data, event.id)
+    @handlers.on(MemberRegistered)
+    def member_registered(session: Session, event: Envelope, payload: MemberRegistered) -> None:
+        recipients.registered(session, payload, event.id)
 
-    @handlers.on("members.member.joined.v1")
-    def member_joined(session: Session, event: Envelope) -> None:
-        recipients.joined(session, event.data, event.id, parse_time(event.occurred_at))
+    @handlers.on(MemberJoined)
+    def member_joined(session: Session, event: Envelope, payload: MemberJoined) -> None:
+        recipients.joined(session, payload, event.id, event.occurred)
 
-    @handlers.on("members.member.updated.v1")
-    def member_updated(session: Session, event: Envelope) -> None:
-        recipients.updated(session, event.data, parse_time(event.occurred_at))
+    @handlers.on(MemberUpdated)
+    def member_updated(session: Session, event: Envelope, payload: MemberUpdated) -> None:
+        recipients.updated(session, payload, event.occurred)
 
-    @handlers.on("members.subscriptions.changed.v1")
-    def subscriptions_changed(session: Session, event: Envelope) -> None:
-        recipients.subscriptions_changed(session, event.data)
+    @handlers.on(SubscriptionsChanged)
+    def subscriptions_changed(
+        session: Session, event: Envelope, payload: SubscriptionsChanged
+    ) -> None:
+        recipients.subscriptions_changed(session, payload)
 
-    @handlers.on("members.sign_in.requested.v1")
-    def sign_in_requested(session: Session, event: Envelope) -> None:
-        recipients.sign_in_requested(session, event.data, event.id)
+    @handlers.on(SignInRequested)
+    def sign_in_requested(session: Session, event: Envelope, payload: SignInRequested) -> None:
+        recipients.sign_in_requested(session, payload, event.id)
 
-    @handlers.on("members.member.erased.v1")
-    def member_erased(session: Session, event: Envelope) -> None:
-        recipients.erased(session, uuid.UUID(event.data["member_id"]))
+    @handlers.on(MemberErased)
+    def member_erased(session: Session, event: Envelope, payload: MemberErased) -> None:
+        recipients.erased(session, payload.member_id)
 
-    @handlers.on("members.gathering.published.v1")
-    def gathering_published(session: Session, event: Envelope) -> None:
-        network.gathering_published(session, event.data)
+    @handlers.on(GatheringPublished)
+    def gathering_published(session: Session, event: Envelope, payload: GatheringPublished) -> None:
+        network.gathering_published(session, payload)
 
-    @handlers.on("members.registration.changed.v1")
-    def registration_changed(session: Session, event: Envelope) -> None:
-        network.registration_changed(session, event.data, event.id)
+    @handlers.on(RegistrationChanged)
+    def registration_changed(
+        session: Session, event: Envelope, payload: RegistrationChanged
+    ) -> None:
+        network.registration_changed(session, payload, event.id)
 
-    @handlers.on("experiments.comment.posted.v1")
-    def comment_posted(session: Session, event: Envelope) -> None:
-        network.comment_posted(session, event.data)
+    @handlers.on(CommentPosted)
+    def comment_posted(session: Session, event: Envelope, payload: CommentPosted) -> None:
+        network.comment_posted(session, payload)
 
-    @handlers.on("experiments.experiment.published.v1")
-    def experiment_published(session: Session, event: Envelope) -> None:
-        network.experiment_published(session, event.data)
+    @handlers.on(ExperimentPublished)
+    def experiment_published(
+        session: Session, event: Envelope, payload: ExperimentPublished
+    ) -> None:
+        network.experiment_published(session, payload)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
-from flask import Blueprint
-from uskalla_kit import current_runtime, require_identity
+from flask import Blueprint, Response, jsonify, request
+from uskalla_kit import current_runtime, json_body, require_identity
+from uskalla_kit.auth import Identity
+from uskalla_kit.internal import HEADER, internal_only
 from uskalla_kit.openapi import documented
 from uskalla_kit.pagination import page_of
 
@@ -38,9 +39,8 @@ def newsletters() -> Newsletters:
     return services_of(current_runtime()).newsletters
 
 
-def caller_id() -> str:
-    """The signed-in coordinator's member id (the declaration has checked who calls)."""
-    return require_identity().member_id
+def coordinator() -> Identity:
+    return require_identity("coordinator")
 
 
 @bp.get("/newsletters")
@@ -51,11 +51,12 @@ def caller_id() -> str:
     auth="coordinator",
     tags=TAGS,
 )
-def list_newsletters(query: dict[str, Any]) -> dict[str, Any]:
-    page, per_page = query["page"], query["per_page"]
+def list_newsletters() -> Response:
+    coordinator()
+    q = NewsletterQuery().load(request.args)
     with current_runtime().db.transaction() as session:
-        items, total = newsletters().listing(session, query.get("status"), page, per_page)
-    return page_of(items, page, per_page, total)
+        items, total = newsletters().listing(session, q.get("status"), q["page"], q["per_page"])
+    return jsonify(page_of(items, q["page"], q["per_page"], total))
 
 
 @bp.post("/newsletters")
@@ -66,11 +67,13 @@ def list_newsletters(query: dict[str, Any]) -> dict[str, Any]:
     auth="coordinator",
     tags=TAGS,
 )
-def create_newsletter(body: dict[str, Any]) -> tuple[dict[str, Any], int]:
+def create_newsletter() -> tuple[Response, int]:
+    identity = coordinator()
+    data = NewsletterCreate().load(json_body())
     with current_runtime().db.transaction() as session:
-        newsletter = newsletters().create(session, body, caller_id())
+        newsletter = newsletters().create(session, data, identity.member_id)
         [item] = newsletters().views(session, [newsletter])
-    return item, 201
+    return jsonify(item), 201
 
 
 @bp.get("/newsletters/<uuid:newsletter_id>")
@@ -80,10 +83,11 @@ def create_newsletter(body: dict[str, Any]) -> tuple[dict[str, Any], int]:
     auth="coordinator",
     tags=TAGS,
 )
-def get_newsletter(newsletter_id: uuid.UUID) -> dict[str, Any]:
+def get_newsletter(newsletter_id: uuid.UUID) -> Response:
+    coordinator()
     with current_runtime().db.transaction() as session:
         [item] = newsletters().views(session, [newsletters().get(session, newsletter_id)])
-    return item
+    return jsonify(item)
 
 
 @bp.patch("/newsletters/<uuid:newsletter_id>")
@@ -95,11 +99,13 @@ def get_newsletter(newsletter_id: uuid.UUID) -> dict[str, Any]:
     problems=(409,),
     tags=TAGS,
 )
-def patch_newsletter(newsletter_id: uuid.UUID, body: dict[str, Any]) -> dict[str, Any]:
+def patch_newsletter(newsletter_id: uuid.UUID) -> Response:
+    coordinator()
+    data = NewsletterPatch().load(json_body())
     with current_runtime().db.transaction() as session:
-        newsletter = newsletters().update(session, newsletter_id, body)
+        newsletter = newsletters().update(session, newsletter_id, data)
         [item] = newsletters().views(session, [newsletter])
-    return item
+    return jsonify(item)
 
 
 @bp.post("/newsletters/<uuid:newsletter_id>/test")
@@ -110,10 +116,11 @@ def patch_newsletter(newsletter_id: uuid.UUID, body: dict[str, Any]) -> dict[str
     problems=(409,),
     tags=TAGS,
 )
-def test_newsletter(newsletter_id: uuid.UUID) -> tuple[dict[str, Any], int]:
+def test_newsletter(newsletter_id: uuid.UUID) -> tuple[Response, int]:
+    identity = coordinator()
     with current_runtime().db.transaction() as session:
-        email = newsletters().send_test(session, newsletter_id, caller_id())
-    return {"status": "queued", "email": email}, 202
+        email = newsletters().send_test(session, newsletter_id, identity.member_id)
+    return jsonify(status="queued", email=email), 202
 
 
 @bp.post("/newsletters/<uuid:newsletter_id>/send")
@@ -124,11 +131,12 @@ def test_newsletter(newsletter_id: uuid.UUID) -> tuple[dict[str, Any], int]:
     problems=(409,),
     tags=TAGS,
 )
-def send_newsletter(newsletter_id: uuid.UUID) -> tuple[dict[str, Any], int]:
+def send_newsletter(newsletter_id: uuid.UUID) -> tuple[Response, int]:
+    coordinator()
     with current_runtime().db.transaction() as session:
         newsletter = newsletters().send(session, newsletter_id)
         [item] = newsletters().views(session, [newsletter])
-    return item, 202
+    return jsonify(item), 202
 
 
 @bp.post("/newsletters/<uuid:newsletter_id>/cancel")
@@ -139,11 +147,12 @@ def send_newsletter(newsletter_id: uuid.UUID) -> tuple[dict[str, Any], int]:
     problems=(409,),
     tags=TAGS,
 )
-def cancel_newsletter(newsletter_id: uuid.UUID) -> dict[str, Any]:
+def cancel_newsletter(newsletter_id: uuid.UUID) -> Response:
+    coordinator()
     with current_runtime().db.transaction() as session:
         newsletter = newsletters().cancel(session, newsletter_id)
         [item] = newsletters().views(session, [newsletter])
-    return item
+    return jsonify(item)
 
 
 @bp.get("/deliveries")
@@ -154,10 +163,12 @@ def cancel_newsletter(newsletter_id: uuid.UUID) -> dict[str, Any]:
     auth="coordinator",
     tags=TAGS,
 )
-def list_deliveries(query: dict[str, Any]) -> dict[str, Any]:
+def list_deliveries() -> Response:
+    coordinator()
+    q = DeliveryQuery().load(request.args)
     with current_runtime().db.transaction() as session:
-        items, total = delivery_log(session, query, query["page"], query["per_page"])
-    return page_of(items, query["page"], query["per_page"], total)
+        items, total = delivery_log(session, q, q["page"], q["per_page"])
+    return jsonify(page_of(items, q["page"], q["per_page"], total))
 
 
 @bp.post("/bounces")
@@ -168,12 +179,26 @@ def list_deliveries(query: dict[str, Any]) -> dict[str, Any]:
     auth="coordinator or internal",
     tags=TAGS,
 )
-def report_bounce(body: dict[str, Any]) -> dict[str, Any]:
+def report_bounce() -> Response:
+    if request.headers.get(HEADER):
+        return _internal_bounce()
+    coordinator()
+    return _bounce()
+
+
+@internal_only
+def _internal_bounce() -> Response:
+    return _bounce()
+
+
+def _bounce() -> Response:
+    data = BounceSchema().load(json_body())
     runtime = current_runtime()
     with runtime.db.transaction() as session:
-        return record_bounce(
-            session, runtime.events, email=body["email"], kind=body["kind"], reason=body["reason"]
+        result = record_bounce(
+            session, runtime.events, email=data["email"], kind=data["kind"], reason=data["reason"]
         )
+    return jsonify(result)
 
 
 @internal.get("/members/<uuid:member_id>/export")
@@ -183,6 +208,7 @@ def report_bounce(body: dict[str, Any]) -> dict[str, Any]:
     auth="internal",
     tags=("internal",),
 )
-def export(member_id: uuid.UUID) -> dict[str, Any]:
+@internal_only
+def export(member_id: uuid.UUID) -> Response:
     with current_runtime().db.transaction() as session:
-        return export_member(session, member_id)
+        return jsonify(export_member(session, member_id))

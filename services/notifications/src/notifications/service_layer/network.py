@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from typing import Any
 
 from sqlalchemy.orm import Session
 from uskalla_events import TemporaryFailure
-from uskalla_reference.gatherings import parse_time
+from uskalla_events.contracts import (
+    CommentPosted,
+    ExperimentPublished,
+    GatheringPublished,
+    RegistrationChanged,
+)
 
 from notifications.adapters.composer import gathering_context
 from notifications.adapters.models import ExperimentNews, Gathering
@@ -28,54 +32,55 @@ class Network:
         self.fanouts = fanouts
         self.base = deliveries.settings.common.public_base_url
 
-    def gathering_published(self, session: Session, d: dict[str, Any]) -> None:
+    def gathering_published(self, session: Session, e: GatheringPublished) -> None:
         upsert(
             session,
             Gathering,
             Gathering.gathering_id,
             {
-                "gathering_id": d["gathering_id"],
-                "title": d["title"],
-                "kind": d["kind"],
-                "starts_at": parse_time(d["starts_at"]),
-                "ends_at": parse_time(d["ends_at"]),
-                "location": d["location"],
-                "online_url": d["online_url"],
-                "language": d["language"],
-                "description": d["description"] or "",
+                "gathering_id": e.gathering_id,
+                "title": e.title,
+                "kind": e.kind,
+                "starts_at": e.starts_at,
+                "ends_at": e.ends_at,
+                "location": e.location,
+                "online_url": e.online_url,
+                "language": e.language,
+                "description": e.description,
             },
         )
         # One invitation per member per gathering, however often it is (re)published.
         self.fanouts.start(
             session,
             kind="invitation",
-            cause=str(d["gathering_id"]),
+            cause=str(e.gathering_id),
             audience={"list": "invitations", "language": "all", "municipality_codes": []},
         )
 
-    def registration_changed(self, session: Session, d: dict[str, Any], cause: str) -> None:
-        member = recipient(session, d["member_id"])
+    def registration_changed(self, session: Session, e: RegistrationChanged, cause: str) -> None:
+        member = recipient(session, e.member_id)
         if member is None:
-            if is_erased(session, d["member_id"]):
+            if is_erased(session, e.member_id):
                 return
             # The member's joined event may not have been handled yet: try again later.
-            raise TemporaryFailure(f"no recipient {d['member_id']} yet")
-        gathering = session.get(Gathering, uuid.UUID(d["gathering_id"]))
+            raise TemporaryFailure(f"no recipient {e.member_id} yet")
+        gathering = session.get(Gathering, e.gathering_id)
+        # The delivery's context is kept as JSON: strings for the ids, the time and the status.
         context: dict[str, Any] = {
-            "gathering_id": d["gathering_id"],
-            "title": d["title"],
-            "starts_at": d["starts_at"],
+            "gathering_id": str(e.gathering_id),
+            "title": e.title,
+            "starts_at": e.starts_at.isoformat(),
             "location": None,
             "online_url": None,
             "has_calendar": False,
         }
         if gathering is not None:
             context.update(gathering_context(gathering), has_calendar=True)
-            context["title"] = d["title"]
+            context["title"] = e.title
         context.update(
             name=member.name,
-            status=d["status"],
-            gathering_url=links.gathering(self.base, member.language, d["gathering_id"]),
+            status=e.status.value,
+            gathering_url=links.gathering(self.base, member.language, str(e.gathering_id)),
         )
         self.deliveries.schedule(
             session,
@@ -87,42 +92,44 @@ class Network:
             member_id=member.member_id,
         )
 
-    def comment_posted(self, session: Session, d: dict[str, Any]) -> None:
+    def comment_posted(self, session: Session, e: CommentPosted) -> None:
         """A notice to each owner of the experiment but the comment's author."""
-        owners = {str(o) for o in d["owner_ids"]} - {str(d["author_id"])}
+        owners = set(e.owner_ids) - {e.author_id}
         for owner in sorted(owners):
             member = recipient(session, owner)
             if member is None or not member.active:
-                log.info("comment notice skipped: owner unknown here", extra={"member_id": owner})
+                log.info(
+                    "comment notice skipped: owner unknown here", extra={"member_id": str(owner)}
+                )
                 continue
             self.deliveries.schedule(
                 session,
                 kind="comment",
                 email=member.email,
                 language=member.language,
-                cause=str(d["comment_id"]),
+                cause=str(e.comment_id),
                 context={
                     "name": member.name,
-                    "experiment_title": d["experiment_title"],
+                    "experiment_title": e.experiment_title,
                     "experiment_url": links.experiment(
-                        self.base, member.language, str(d["experiment_id"])
+                        self.base, member.language, str(e.experiment_id)
                     ),
                 },
                 member_id=member.member_id,
             )
 
-    def experiment_published(self, session: Session, d: dict[str, Any]) -> None:
+    def experiment_published(self, session: Session, e: ExperimentPublished) -> None:
         """Kept as newsletter material."""
         upsert(
             session,
             ExperimentNews,
             ExperimentNews.experiment_id,
             {
-                "experiment_id": d["experiment_id"],
-                "title": d["title"],
-                "summary": d["summary"],
-                "themes": d["themes"],
-                "municipality_codes": d["municipality_codes"],
-                "published_at": parse_time(d["published_at"]),
+                "experiment_id": e.experiment_id,
+                "title": e.title,
+                "summary": e.summary,
+                "themes": e.themes,
+                "municipality_codes": e.municipality_codes,
+                "published_at": e.published_at,
             },
         )

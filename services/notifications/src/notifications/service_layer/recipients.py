@@ -10,7 +10,15 @@ from sqlalchemy import or_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 from uskalla_events import TemporaryFailure
+from uskalla_events.contracts import (
+    MemberJoined,
+    MemberRegistered,
+    MemberUpdated,
+    SignInRequested,
+    SubscriptionsChanged,
+)
 from uskalla_kit.sealed import Sealer
+from uskalla_kit.text import normalise_email
 
 from notifications.adapters.composer import LINK_TOKEN
 from notifications.adapters.models import ErasedMember, Recipient
@@ -19,7 +27,10 @@ from notifications.service_layer.privacy import erase_member
 from notifications.service_layer.projections import upsert
 from notifications.service_layer.standing import is_erased
 
+#: How long links work when an older event does not say (members' default settings:
+#: SIGN_IN_TOKEN_TTL_MINUTES, CONFIRM_TOKEN_TTL_DAYS).
 SIGN_IN_MINUTES = 15
+CONFIRM_HOURS = 7 * 24
 
 
 class UnreadableToken(Exception):
@@ -27,11 +38,10 @@ class UnreadableToken(Exception):
     raw value), so the event is dead-lettered instead (a permanent error)."""
 
 
-def sealed_token(sealer: Sealer, d: dict[str, Any], event_type: str) -> str:
+def sealed_token(sealer: Sealer, token: str | None, event_type: str) -> str:
     """The event's link token as it came, sealed (it is opened only when the mail is built),
     once it is certain that it opens."""
-    token = d.get("token")
-    if not isinstance(token, str) or sealer.open(token) is None:
+    if token is None or sealer.open(token) is None:
         raise UnreadableToken(
             f"the link token of {event_type} does not open with EVENT_TOKEN_KEYS: "
             "not sealed, or sealed with a key this service does not hold"
@@ -39,8 +49,8 @@ def sealed_token(sealer: Sealer, d: dict[str, Any], event_type: str) -> str:
     return token
 
 
-def recipient(session: Session, member_id: str | uuid.UUID) -> Recipient | None:
-    return session.get(Recipient, uuid.UUID(str(member_id)))
+def recipient(session: Session, member_id: uuid.UUID) -> Recipient | None:
+    return session.get(Recipient, member_id)
 
 
 def not_older(changed_at: datetime) -> Any:
@@ -53,45 +63,47 @@ class Recipients:
         self.deliveries = deliveries
         self.sealer = deliveries.settings.link_tokens
 
-    def registered(self, session: Session, d: dict[str, Any], cause: str) -> None:
+    def registered(self, session: Session, e: MemberRegistered, cause: str) -> None:
         """A confirmation (with the link of the sealed token) or an "already a member" note."""
-        if is_erased(session, d["member_id"]):
+        if is_erased(session, e.member_id):
             return
         # The address has not confirmed anything yet: these mails carry nothing the joiner
         # typed (the name), so the join form cannot send anyone wording of a stranger's choice.
-        if d["already_member"]:
+        context: dict[str, Any]
+        if e.already_member:
             kind, context = "already_member", {}
         else:
-            token = sealed_token(self.sealer, d, "members.member.registered.v1")
-            kind, context = "confirmation", {LINK_TOKEN: token}
+            token = sealed_token(self.sealer, e.token, "members.member.registered.v1")
+            kind = "confirmation"
+            context = {LINK_TOKEN: token, "valid_hours": e.valid_hours or CONFIRM_HOURS}
         self.deliveries.schedule(
             session,
             kind=kind,
-            email=d["email"],
-            language=d["language"],
+            email=e.email,
+            language=e.language,
             cause=cause,
             context=context,
-            member_id=d["member_id"],
+            member_id=e.member_id,
         )
 
-    def joined(self, session: Session, d: dict[str, Any], cause: str, changed_at: datetime) -> None:
-        if is_erased(session, d["member_id"]):
+    def joined(self, session: Session, e: MemberJoined, cause: str, changed_at: datetime) -> None:
+        if is_erased(session, e.member_id):
             return  # a late event never brings an erased member back
         upsert(
             session,
             Recipient,
             Recipient.member_id,
             {
-                "member_id": d["member_id"],
-                "email": d["email"].lower(),
-                "name": d["name"],
-                "language": d["language"],
-                "organisation": d["organisation"],
-                "municipality_code": d["municipality_code"],
-                "newsletter": d["newsletter"],
-                "invitations": d["invitations"],
+                "member_id": e.member_id,
+                "email": normalise_email(e.email),
+                "name": e.name,
+                "language": e.language,
+                "organisation": e.organisation,
+                "municipality_code": e.municipality_code,
+                "newsletter": e.newsletter,
+                "invitations": e.invitations,
                 "active": True,
-                "role": d["role"],
+                "role": e.role,
                 "changed_at": changed_at,
             },
             where=not_older(changed_at),
@@ -99,55 +111,55 @@ class Recipients:
         self.deliveries.schedule(
             session,
             kind="welcome",
-            email=d["email"],
-            language=d["language"],
+            email=e.email,
+            language=e.language,
             cause=cause,
-            context={"name": d["name"]},
-            member_id=d["member_id"],
+            context={"name": e.name},
+            member_id=e.member_id,
         )
 
-    def updated(self, session: Session, d: dict[str, Any], changed_at: datetime) -> None:
+    def updated(self, session: Session, e: MemberUpdated, changed_at: datetime) -> None:
         session.execute(
             update(Recipient)
-            .where(Recipient.member_id == d["member_id"], not_older(changed_at))
+            .where(Recipient.member_id == e.member_id, not_older(changed_at))
             .values(
-                email=d["email"].lower(),
-                name=d["name"],
-                language=d["language"],
-                organisation=d["organisation"],
-                municipality_code=d["municipality_code"],
-                active=d["active"],
-                role=d["role"],
+                email=normalise_email(e.email),
+                name=e.name,
+                language=e.language,
+                organisation=e.organisation,
+                municipality_code=e.municipality_code,
+                active=e.active,
+                role=e.role,
                 changed_at=changed_at,
             )
         )
-        if recipient(session, d["member_id"]) is None and not is_erased(session, d["member_id"]):
+        if recipient(session, e.member_id) is None and not is_erased(session, e.member_id):
             # Before their joined event: a role or deactivation must not be lost. Later.
-            raise TemporaryFailure(f"no recipient {d['member_id']} yet")
+            raise TemporaryFailure(f"no recipient {e.member_id} yet")
 
-    def subscriptions_changed(self, session: Session, d: dict[str, Any]) -> None:
+    def subscriptions_changed(self, session: Session, e: SubscriptionsChanged) -> None:
         session.execute(
             update(Recipient)
-            .where(Recipient.member_id == d["member_id"])
-            .values(newsletter=d["newsletter"], invitations=d["invitations"])
+            .where(Recipient.member_id == e.member_id)
+            .values(newsletter=e.newsletter, invitations=e.invitations)
         )
 
-    def sign_in_requested(self, session: Session, d: dict[str, Any], cause: str) -> None:
-        if is_erased(session, d["member_id"]):
+    def sign_in_requested(self, session: Session, e: SignInRequested, cause: str) -> None:
+        if is_erased(session, e.member_id):
             return
-        token = sealed_token(self.sealer, d, "members.sign_in.requested.v1")
+        token = sealed_token(self.sealer, e.token, "members.sign_in.requested.v1")
         self.deliveries.schedule(
             session,
             kind="sign_in",
-            email=d["email"],
-            language=d["language"],
+            email=e.email,
+            language=e.language,
             cause=cause,
             context={
-                "name": d["name"],
+                "name": e.name,
                 LINK_TOKEN: token,
-                "valid_minutes": d.get("valid_minutes") or SIGN_IN_MINUTES,
+                "valid_minutes": e.valid_minutes or SIGN_IN_MINUTES,
             },
-            member_id=d["member_id"],
+            member_id=e.member_id,
         )
 
     def erased(self, session: Session, member_id: uuid.UUID) -> None:

@@ -12,6 +12,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 from uskalla_events import EventSystem
+from uskalla_events.contracts import AddressBounced
+from uskalla_kit.text import normalise_email
 
 from notifications.adapters.models import Recipient, Suppression
 
@@ -19,7 +21,7 @@ ADDRESS = re.compile(r"[^\s<>()\[\],;:\"']+@[^\s<>()\[\],;:\"']+")
 
 
 def email_hash(email: str) -> str:
-    return hashlib.sha256(email.strip().lower().encode()).hexdigest()
+    return hashlib.sha256(normalise_email(email).encode()).hexdigest()
 
 
 def sql_email_hash(column: Any) -> ColumnElement[str]:
@@ -65,21 +67,16 @@ def record_bounce(
             },
         ).returning(Suppression.soft_bounces, Suppression.hard_bounces, Suppression.suppressed_at)
     ).one()
+    address = normalise_email(email)
     member_id = session.scalar(
-        select(Recipient.member_id).where(Recipient.email == email.strip().lower()).limit(1)
+        select(Recipient.member_id).where(Recipient.email == address).limit(1)
     )
     if hard and row.hard_bounces == 1:  # the first hard bounce is news; repeats are not
         events.outbox.add(
-            session,
-            "notifications.address.bounced.v1",
-            {
-                "email": email.strip().lower(),
-                "member_id": str(member_id) if member_id else None,
-                "reason": clean_reason,
-            },
+            session, AddressBounced(email=address, member_id=member_id, reason=clean_reason)
         )
     return {
-        "email": email.strip().lower(),
+        "email": address,
         "kind": kind,
         "suppressed": row.suppressed_at is not None,
         "soft_bounces": row.soft_bounces,

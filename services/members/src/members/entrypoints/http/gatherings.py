@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
-from flask import Blueprint, Response
-from uskalla_kit import current_identity, current_runtime
+from flask import Blueprint, Response, jsonify
+from uskalla_kit import current_identity, current_runtime, json_body
 from uskalla_kit.openapi import documented
 from uskalla_kit.pagination import page_of
 
@@ -20,7 +19,7 @@ from members.entrypoints.gathering_schemas import (
     RegistrantQuery,
     RegistrationStatusSchema,
 )
-from members.entrypoints.http.requests import csv_response, services, wants_csv
+from members.entrypoints.http.requests import csv_response, query, services, wants_csv
 from members.service_layer.access import acting_member
 
 bp = Blueprint("gatherings", __name__, url_prefix="/api/v1/gatherings")
@@ -55,20 +54,21 @@ def viewer() -> uuid.UUID | None:
     problems=(401, 403),
     tags=("gatherings",),
 )
-def list_gatherings(query: dict[str, Any]) -> dict[str, Any]:
+def list_gatherings() -> Response:
+    args = query(GatheringListQuery)
     with current_runtime().db.transaction() as session:
-        if query["status"] == "draft":
+        if args["status"] == "draft":
             acting_member(session, "coordinator")
         items, total = services().gatherings.listing(
             session,
-            status=query["status"],
-            upcoming=query["upcoming"],
-            kind=query.get("kind"),
-            language=query.get("language"),
-            page=query["page"],
-            per_page=query["per_page"],
+            status=args["status"],
+            upcoming=args["upcoming"],
+            kind=args.get("kind"),
+            language=args.get("language"),
+            page=args["page"],
+            per_page=args["per_page"],
         )
-    return page_of(items, query["page"], query["per_page"], total)
+    return jsonify(page_of(items, args["page"], args["per_page"], total))
 
 
 @bp.post("")
@@ -79,12 +79,13 @@ def list_gatherings(query: dict[str, Any]) -> dict[str, Any]:
     auth="coordinator",
     tags=("gatherings",),
 )
-def create_gathering(body: dict[str, Any]) -> tuple[dict[str, Any], int]:
+def create_gathering() -> tuple[Response, int]:
+    data = GatheringCreateSchema().load(json_body())
     with current_runtime().db.transaction() as session:
         author = acting_member(session, "coordinator")
         gatherings = services().gatherings
-        view = gatherings.view(session, gatherings.create(session, author, body), viewer())
-    return view, 201
+        view = gatherings.view(session, gatherings.create(session, author, data), viewer())
+    return jsonify(view), 201
 
 
 @bp.get("/<uuid:gathering_id>")
@@ -94,9 +95,10 @@ def create_gathering(body: dict[str, Any]) -> tuple[dict[str, Any], int]:
     problems=(401,),
     tags=("gatherings",),
 )
-def get_gathering(gathering_id: uuid.UUID) -> dict[str, Any]:
+def get_gathering(gathering_id: uuid.UUID) -> Response:
     with current_runtime().db.transaction() as session:
-        return services().gatherings.read(session, gathering_id, viewer())
+        view = services().gatherings.read(session, gathering_id, viewer())
+    return jsonify(view)
 
 
 @bp.patch("/<uuid:gathering_id>")
@@ -107,11 +109,13 @@ def get_gathering(gathering_id: uuid.UUID) -> dict[str, Any]:
     auth="coordinator",
     tags=("gatherings",),
 )
-def update_gathering(gathering_id: uuid.UUID, body: dict[str, Any]) -> dict[str, Any]:
+def update_gathering(gathering_id: uuid.UUID) -> Response:
+    changes = GatheringPatchSchema().load(json_body())
     with current_runtime().db.transaction() as session:
         acting_member(session, "coordinator")
         gatherings = services().gatherings
-        return gatherings.view(session, gatherings.update(session, gathering_id, body), viewer())
+        view = gatherings.view(session, gatherings.update(session, gathering_id, changes), viewer())
+    return jsonify(view)
 
 
 @bp.post("/<uuid:gathering_id>/publish")
@@ -122,11 +126,12 @@ def update_gathering(gathering_id: uuid.UUID, body: dict[str, Any]) -> dict[str,
     problems=(409,),
     tags=("gatherings",),
 )
-def publish_gathering(gathering_id: uuid.UUID) -> dict[str, Any]:
+def publish_gathering(gathering_id: uuid.UUID) -> Response:
     with current_runtime().db.transaction() as session:
         acting_member(session, "coordinator")
         gatherings = services().gatherings
-        return gatherings.view(session, gatherings.publish(session, gathering_id), viewer())
+        view = gatherings.view(session, gatherings.publish(session, gathering_id), viewer())
+    return jsonify(view)
 
 
 @bp.post("/<uuid:gathering_id>/registrations")
@@ -137,11 +142,11 @@ def publish_gathering(gathering_id: uuid.UUID) -> dict[str, Any]:
     problems=(403, 409, 422),
     tags=("gatherings",),
 )
-def register(gathering_id: uuid.UUID) -> tuple[dict[str, str], int]:
+def register(gathering_id: uuid.UUID) -> tuple[Response, int]:
     with current_runtime().db.transaction() as session:
         member = acting_member(session, lock="share")
         status = services().registrations.register(session, gathering_id, member)
-    return {"status": status}, 201
+    return jsonify(status=status), 201
 
 
 @bp.delete("/<uuid:gathering_id>/registrations/me")
@@ -152,11 +157,11 @@ def register(gathering_id: uuid.UUID) -> tuple[dict[str, str], int]:
     problems=(403,),
     tags=("gatherings",),
 )
-def cancel_registration(gathering_id: uuid.UUID) -> dict[str, str]:
+def cancel_registration(gathering_id: uuid.UUID) -> Response:
     with current_runtime().db.transaction() as session:
         member = acting_member(session, lock="share")
         services().registrations.cancel(session, gathering_id, member)
-    return {"status": "cancelled"}
+    return jsonify(status="cancelled")
 
 
 @bp.get("/<uuid:gathering_id>/registrations")
@@ -168,16 +173,17 @@ def cancel_registration(gathering_id: uuid.UUID) -> dict[str, str]:
     auth="coordinator",
     tags=("gatherings",),
 )
-def list_registrations(gathering_id: uuid.UUID, query: dict[str, Any]) -> Response | dict[str, Any]:
+def list_registrations(gathering_id: uuid.UUID) -> Response:
+    args = query(RegistrantQuery)
     csv = wants_csv()
     with current_runtime().db.transaction() as session:
         acting_member(session, "coordinator")
         rows, total = services().registrations.registrants(
-            session, gathering_id, None if csv else query["page"], query["per_page"]
+            session, gathering_id, None if csv else args["page"], args["per_page"]
         )
     if csv:
         return csv_response(REGISTRANT_COLUMNS, rows, f"gathering-{gathering_id}.csv")
-    return page_of(rows, query["page"], query["per_page"], total)
+    return jsonify(page_of(rows, args["page"], args["per_page"], total))
 
 
 @bp.get("/<uuid:gathering_id>/calendar.ics")

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint
-from uskalla_kit import current_runtime
+from flask import Blueprint, Response, jsonify, request
+from marshmallow import Schema, validate
+from uskalla_kit import current_runtime, json_body
+from uskalla_kit.fields import Text
 from uskalla_kit.openapi import documented
 from uskalla_reference.municipalities import municipalities
 
@@ -19,7 +21,7 @@ from members.entrypoints.schemas import (
     StatusSchema,
     TokenSchema,
     UnsubscribedSchema,
-    UnsubscribeQuery,
+    UnsubscribeSchema,
 )
 from members.service_layer.access import acting_member
 from members.service_layer.views import member_view
@@ -34,10 +36,11 @@ bp = Blueprint("members", __name__, url_prefix="/api/v1")
     responses={202: StatusSchema},
     tags=("members",),
 )
-def join(body: dict[str, Any]) -> tuple[dict[str, str], int]:
+def join() -> tuple[Response, int]:
+    data = JoinSchema().load(json_body())
     with current_runtime().db.transaction() as session:
-        services().intake.accept(session, "join", body)
-    return {"status": "confirmation_sent"}, 202
+        services().intake.accept(session, "join", data)
+    return jsonify(status="confirmation_sent"), 202
 
 
 @bp.post("/members/confirm")
@@ -48,9 +51,12 @@ def join(body: dict[str, Any]) -> tuple[dict[str, str], int]:
     problems=(400,),
     tags=("members",),
 )
-def confirm(body: dict[str, Any]) -> dict[str, Any]:
+def confirm() -> Response:
+    data = TokenSchema().load(json_body())
     with current_runtime().db.transaction() as session:
-        return member_view(services().membership.confirm(session, body["token"]))
+        member = services().membership.confirm(session, data["token"])
+        view = member_view(member)
+    return jsonify(view)
 
 
 @bp.get("/members/me")
@@ -61,9 +67,10 @@ def confirm(body: dict[str, Any]) -> dict[str, Any]:
     problems=(403,),
     tags=("members",),
 )
-def me() -> dict[str, Any]:
+def me() -> Response:
     with current_runtime().db.transaction() as session:
-        return member_view(acting_member(session))
+        view = member_view(acting_member(session))
+    return jsonify(view)
 
 
 @bp.patch("/members/me")
@@ -75,11 +82,13 @@ def me() -> dict[str, Any]:
     problems=(403,),
     tags=("members",),
 )
-def update_me(body: dict[str, Any]) -> dict[str, Any]:
+def update_me() -> Response:
+    changes = ProfilePatchSchema().load(json_body())
     with current_runtime().db.transaction() as session:
         member = acting_member(session, lock="update")
-        services().membership.update_profile(session, member, body)
-        return member_view(member)
+        services().membership.update_profile(session, member, changes)
+        view = member_view(member)
+    return jsonify(view)
 
 
 @bp.get("/members/me/export")
@@ -90,9 +99,11 @@ def update_me(body: dict[str, Any]) -> dict[str, Any]:
     problems=(403,),
     tags=("members",),
 )
-def export_me() -> dict[str, Any]:
+def export_me() -> Response:
     with current_runtime().db.transaction() as session:
-        return services().personal_data.export(session, acting_member(session).id)
+        member = acting_member(session)
+        document = services().personal_data.export(session, member.id)
+    return jsonify(document)
 
 
 @bp.delete("/members/me")
@@ -103,33 +114,49 @@ def export_me() -> dict[str, Any]:
     problems=(403,),
     tags=("members",),
 )
-def erase_me() -> tuple[dict[str, str], int]:
+def erase_me() -> tuple[Response, int]:
     with current_runtime().db.transaction() as session:
         member = acting_member(session, lock="update")
         services().personal_data.erase(session, member)
-    return {"status": "erased"}, 202
+    return jsonify(status="erased"), 202
+
+
+class UnsubscribeQuery(Schema):
+    token = Text(validate=validate.Length(min=1, max=1000))
 
 
 @bp.post("/unsubscribe")
 @documented(
-    "One-click unsubscribe (RFC 8058): the signed token from the List-Unsubscribe URL's query "
-    "(a mail program posts `List-Unsubscribe=One-Click` to that URL)",
+    "One-click unsubscribe (RFC 8058): the signed token from the List-Unsubscribe URL, "
+    "as a query or form field (or a JSON body {token})",
     query=UnsubscribeQuery,
     responses={200: UnsubscribedSchema},
     problems=(400,),
     tags=("members",),
 )
-def unsubscribe(query: dict[str, Any]) -> dict[str, str]:
+def unsubscribe() -> Response:
+    data = UnsubscribeSchema().load(unsubscribe_fields())
     with current_runtime().db.transaction() as session:
-        mailing_list = services().membership.unsubscribe(session, query["token"])
-    return {"status": "unsubscribed", "list": mailing_list}
+        mailing_list = services().membership.unsubscribe(session, data["token"])
+    return jsonify(status="unsubscribed", list=mailing_list)
+
+
+def unsubscribe_fields() -> dict[str, Any]:
+    """The token wherever the client put it: mail programs post a form to the query's URL."""
+    if "token" in request.args:
+        return {"token": request.args["token"]}
+    if request.is_json:
+        return json_body()
+    if "token" in request.form:
+        return {"token": request.form["token"]}
+    return {}
 
 
 @bp.get("/municipalities")
 @documented("Finnish municipalities", responses={200: MunicipalityListSchema}, tags=("network",))
-def list_municipalities() -> dict[str, Any]:
-    return {
-        "items": [
+def list_municipalities() -> Response:
+    return jsonify(
+        items=[
             {
                 "code": m.code,
                 "name_fi": m.name_fi,
@@ -140,4 +167,4 @@ def list_municipalities() -> dict[str, Any]:
             }
             for m in municipalities().values()
         ]
-    }
+    )

@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import Flask, request
 from uskalla_kit.ratelimit import make_limiter
+from uskalla_kit.text import normalise_email
 
 from members.config import Settings
 
@@ -25,7 +26,7 @@ def address_key() -> str | None:
     email = body.get("email") if isinstance(body, dict) else None
     if not isinstance(email, str) or not email.strip():
         return None
-    digest = hashlib.sha256(email.strip().lower().encode()).hexdigest()
+    digest = hashlib.sha256(normalise_email(email).encode()).hexdigest()
     return f"address:{digest}"
 
 

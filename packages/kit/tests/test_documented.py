@@ -220,6 +220,12 @@ def test_a_view_taking_what_it_does_not_declare_is_refused_at_once() -> None:
         def view(body: dict[str, Any]) -> Any:
             return body
 
+    with pytest.raises(TypeError, match="query"):
+
+        @documented("loaded twice", query=Filter)
+        def by_hand() -> Any:
+            return {}
+
     with pytest.raises(ValueError, match="auth"):
         documented("who?", auth="admin")
 

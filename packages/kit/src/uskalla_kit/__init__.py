@@ -5,7 +5,6 @@ from uskalla_kit.auth import (
     current_identity,
     no_such_member,
     require_identity,
-    signed_in,
 )
 from uskalla_kit.problems import Problem, json_body, validation_problem
 from uskalla_kit.runtime import CommonSettings, Runtime, base_app, current_runtime, runtime_of
@@ -22,6 +21,5 @@ __all__ = [
     "no_such_member",
     "require_identity",
     "runtime_of",
-    "signed_in",
     "validation_problem",
 ]

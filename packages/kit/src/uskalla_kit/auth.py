@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
@@ -133,20 +132,6 @@ def require_identity(role: str | None = None) -> Identity:
     if role == "coordinator" and not identity.is_coordinator:
         raise Problem(403, "Forbidden", "Only coordinators may do this.")
     return identity
-
-
-def signed_in(role: str | None = None) -> Callable[[F], F]:
-    """Decorator: the view runs only for a signed-in caller (with `role`, if given)."""
-
-    def decorate(view: F) -> F:
-        @functools.wraps(view)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            require_identity(role)
-            return view(*args, **kwargs)
-
-        return cast(F, wrapper)
-
-    return decorate
 
 
 def init_app(app: Flask, verifier: TokenVerifier) -> None:

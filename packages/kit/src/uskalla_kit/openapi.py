@@ -109,20 +109,19 @@ def documented(
         parameters = inspect.signature(view).parameters
         takes = {name: name in parameters for name in ("body", "query")}
         for name, schema in (("body", body), ("query", query)):
-            if takes[name] and schema is None:
-                raise TypeError(f"{view.__qualname__} takes `{name}` but declares no {name} schema")
+            if takes[name] != (schema is not None):
+                raise TypeError(
+                    f"{view.__qualname__} must take `{name}` exactly when it declares a {name} "
+                    "schema (the loaded data is passed to it; nothing is loaded twice)"
+                )
 
         @functools.wraps(view)
         def enforced(*args: Any, **kwargs: Any) -> ResponseReturnValue:
             check_caller(operation.auth)
             if body_schema is not None:
-                loaded = body_schema.load(json_body())
-                if takes["body"]:
-                    kwargs["body"] = loaded
+                kwargs["body"] = body_schema.load(json_body())
             if query_schema is not None:
-                loaded = query_schema.load(query_arguments(query_schema))
-                if takes["query"]:
-                    kwargs["query"] = loaded
+                kwargs["query"] = query_schema.load(query_arguments(query_schema))
             return answer(operation, view(*args, **kwargs))
 
         setattr(enforced, ATTRIBUTE, operation)

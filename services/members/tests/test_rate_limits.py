@@ -83,7 +83,7 @@ def test_rate_limits_off_disables_them(runtime: Runtime, monkeypatch: pytest.Mon
     [
         ("confirm_per_client", "/api/v1/members/confirm", {"token": "guess"}),
         ("token_per_client", "/api/v1/auth/token", {"token": "guess"}),
-        ("unsubscribe_per_client", "/api/v1/unsubscribe", {"token": "guess"}),
+        ("unsubscribe_per_client", "/api/v1/unsubscribe?token=guess", {}),
     ],
 )
 def test_spending_a_token_is_limited_per_client(

@@ -90,7 +90,9 @@ class TokenSchema(Schema):
     token = Text(required=True, validate=validate.Length(min=1, max=200))
 
 
-class UnsubscribeSchema(Schema):
+class UnsubscribeQuery(Schema):
+    """The query of the List-Unsubscribe URL; a one-click post's form body is not read."""
+
     # Signed tokens are longer than the random ones; still bounded.
     token = Text(required=True, validate=validate.Length(min=1, max=1000))
 

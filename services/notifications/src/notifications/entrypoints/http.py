@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
-from uskalla_kit import current_runtime, json_body, require_identity
-from uskalla_kit.auth import Identity
-from uskalla_kit.internal import HEADER, internal_only
+from flask import Blueprint
+from uskalla_kit import current_runtime, require_identity
 from uskalla_kit.openapi import documented
 from uskalla_kit.pagination import page_of
 
@@ -39,8 +38,9 @@ def newsletters() -> Newsletters:
     return services_of(current_runtime()).newsletters
 
 
-def coordinator() -> Identity:
-    return require_identity("coordinator")
+def caller_id() -> str:
+    """The signed-in coordinator's member id (the declaration has checked who calls)."""
+    return require_identity().member_id
 
 
 @bp.get("/newsletters")
@@ -51,12 +51,11 @@ def coordinator() -> Identity:
     auth="coordinator",
     tags=TAGS,
 )
-def list_newsletters() -> Response:
-    coordinator()
-    q = NewsletterQuery().load(request.args)
+def list_newsletters(query: dict[str, Any]) -> dict[str, Any]:
+    page, per_page = query["page"], query["per_page"]
     with current_runtime().db.transaction() as session:
-        items, total = newsletters().listing(session, q.get("status"), q["page"], q["per_page"])
-    return jsonify(page_of(items, q["page"], q["per_page"], total))
+        items, total = newsletters().listing(session, query.get("status"), page, per_page)
+    return page_of(items, page, per_page, total)
 
 
 @bp.post("/newsletters")
@@ -67,13 +66,11 @@ def list_newsletters() -> Response:
     auth="coordinator",
     tags=TAGS,
 )
-def create_newsletter() -> tuple[Response, int]:
-    identity = coordinator()
-    data = NewsletterCreate().load(json_body())
+def create_newsletter(body: dict[str, Any]) -> tuple[dict[str, Any], int]:
     with current_runtime().db.transaction() as session:
-        newsletter = newsletters().create(session, data, identity.member_id)
+        newsletter = newsletters().create(session, body, caller_id())
         [item] = newsletters().views(session, [newsletter])
-    return jsonify(item), 201
+    return item, 201
 
 
 @bp.get("/newsletters/<uuid:newsletter_id>")
@@ -83,11 +80,10 @@ def create_newsletter() -> tuple[Response, int]:
     auth="coordinator",
     tags=TAGS,
 )
-def get_newsletter(newsletter_id: uuid.UUID) -> Response:
-    coordinator()
+def get_newsletter(newsletter_id: uuid.UUID) -> dict[str, Any]:
     with current_runtime().db.transaction() as session:
         [item] = newsletters().views(session, [newsletters().get(session, newsletter_id)])
-    return jsonify(item)
+    return item
 
 
 @bp.patch("/newsletters/<uuid:newsletter_id>")
@@ -99,13 +95,11 @@ def get_newsletter(newsletter_id: uuid.UUID) -> Response:
     problems=(409,),
     tags=TAGS,
 )
-def patch_newsletter(newsletter_id: uuid.UUID) -> Response:
-    coordinator()
-    data = NewsletterPatch().load(json_body())
+def patch_newsletter(newsletter_id: uuid.UUID, body: dict[str, Any]) -> dict[str, Any]:
     with current_runtime().db.transaction() as session:
-        newsletter = newsletters().update(session, newsletter_id, data)
+        newsletter = newsletters().update(session, newsletter_id, body)
         [item] = newsletters().views(session, [newsletter])
-    return jsonify(item)
+    return item
 
 
 @bp.post("/newsletters/<uuid:newsletter_id>/test")
@@ -116,11 +110,10 @@ def patch_newsletter(newsletter_id: uuid.UUID) -> Response:
     problems=(409,),
     tags=TAGS,
 )
-def test_newsletter(newsletter_id: uuid.UUID) -> tuple[Response, int]:
-    identity = coordinator()
+def test_newsletter(newsletter_id: uuid.UUID) -> tuple[dict[str, Any], int]:
     with current_runtime().db.transaction() as session:
-        email = newsletters().send_test(session, newsletter_id, identity.member_id)
-    return jsonify(status="queued", email=email), 202
+        email = newsletters().send_test(session, newsletter_id, caller_id())
+    return {"status": "queued", "email": email}, 202
 
 
 @bp.post("/newsletters/<uuid:newsletter_id>/send")
@@ -131,12 +124,11 @@ def test_newsletter(newsletter_id: uuid.UUID) -> tuple[Response, int]:
     problems=(409,),
     tags=TAGS,
 )
-def send_newsletter(newsletter_id: uuid.UUID) -> tuple[Response, int]:
-    coordinator()
+def send_newsletter(newsletter_id: uuid.UUID) -> tuple[dict[str, Any], int]:
     with current_runtime().db.transaction() as session:
         newsletter = newsletters().send(session, newsletter_id)
         [item] = newsletters().views(session, [newsletter])
-    return jsonify(item), 202
+    return item, 202
 
 
 @bp.post("/newsletters/<uuid:newsletter_id>/cancel")
@@ -147,12 +139,11 @@ def send_newsletter(newsletter_id: uuid.UUID) -> tuple[Response, int]:
     problems=(409,),
     tags=TAGS,
 )
-def cancel_newsletter(newsletter_id: uuid.UUID) -> Response:
-    coordinator()
+def cancel_newsletter(newsletter_id: uuid.UUID) -> dict[str, Any]:
     with current_runtime().db.transaction() as session:
         newsletter = newsletters().cancel(session, newsletter_id)
         [item] = newsletters().views(session, [newsletter])
-    return jsonify(item)
+    return item
 
 
 @bp.get("/deliveries")
@@ -163,12 +154,10 @@ def cancel_newsletter(newsletter_id: uuid.UUID) -> Response:
     auth="coordinator",
     tags=TAGS,
 )
-def list_deliveries() -> Response:
-    coordinator()
-    q = DeliveryQuery().load(request.args)
+def list_deliveries(query: dict[str, Any]) -> dict[str, Any]:
     with current_runtime().db.transaction() as session:
-        items, total = delivery_log(session, q, q["page"], q["per_page"])
-    return jsonify(page_of(items, q["page"], q["per_page"], total))
+        items, total = delivery_log(session, query, query["page"], query["per_page"])
+    return page_of(items, query["page"], query["per_page"], total)
 
 
 @bp.post("/bounces")
@@ -179,26 +168,12 @@ def list_deliveries() -> Response:
     auth="coordinator or internal",
     tags=TAGS,
 )
-def report_bounce() -> Response:
-    if request.headers.get(HEADER):
-        return _internal_bounce()
-    coordinator()
-    return _bounce()
-
-
-@internal_only
-def _internal_bounce() -> Response:
-    return _bounce()
-
-
-def _bounce() -> Response:
-    data = BounceSchema().load(json_body())
+def report_bounce(body: dict[str, Any]) -> dict[str, Any]:
     runtime = current_runtime()
     with runtime.db.transaction() as session:
-        result = record_bounce(
-            session, runtime.events, email=data["email"], kind=data["kind"], reason=data["reason"]
+        return record_bounce(
+            session, runtime.events, email=body["email"], kind=body["kind"], reason=body["reason"]
         )
-    return jsonify(result)
 
 
 @internal.get("/members/<uuid:member_id>/export")
@@ -208,7 +183,6 @@ def _bounce() -> Response:
     auth="internal",
     tags=("internal",),
 )
-@internal_only
-def export(member_id: uuid.UUID) -> Response:
+def export(member_id: uuid.UUID) -> dict[str, Any]:
     with current_runtime().db.transaction() as session:
-        return jsonify(export_member(session, member_id))
+        return export_member(session, member_id)

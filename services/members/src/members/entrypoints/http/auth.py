@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify
-from uskalla_kit import current_runtime, json_body
+from typing import Any
+
+from flask import Blueprint
+from uskalla_kit import current_runtime
 from uskalla_kit.openapi import documented
 
 from members.entrypoints.http.requests import services
@@ -24,11 +26,10 @@ bp = Blueprint("auth", __name__, url_prefix="/api/v1/auth")
     responses={202: StatusSchema},
     tags=("auth",),
 )
-def sign_in() -> tuple[Response, int]:
-    data = SignInSchema().load(json_body())
+def sign_in(body: dict[str, Any]) -> tuple[dict[str, str], int]:
     with current_runtime().db.transaction() as session:
-        services().intake.accept(session, "sign_in", {"email": data["email"]})
-    return jsonify(status="sign_in_link_sent"), 202
+        services().intake.accept(session, "sign_in", {"email": body["email"]})
+    return {"status": "sign_in_link_sent"}, 202
 
 
 @bp.post("/token")
@@ -39,10 +40,7 @@ def sign_in() -> tuple[Response, int]:
     problems=(400,),
     tags=("auth",),
 )
-def token() -> Response:
-    data = TokenSchema().load(json_body())
+def token(body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
     with current_runtime().db.transaction() as session:
-        answer = services().sign_in.exchange(session, data["token"])
-    response = jsonify(answer)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+        answer = services().sign_in.exchange(session, body["token"])
+    return answer, 200, {"Cache-Control": "no-store"}

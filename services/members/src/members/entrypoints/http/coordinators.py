@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from flask import Blueprint, Response, jsonify
-from uskalla_kit import current_runtime, json_body
+from flask import Blueprint, Response
+from uskalla_kit import current_runtime
 from uskalla_kit.openapi import documented
 from uskalla_kit.pagination import page_of
 
-from members.entrypoints.http.requests import csv_response, query, services, wants_csv
+from members.entrypoints.http.requests import csv_response, services, wants_csv
 from members.entrypoints.schemas import (
     MemberAdminPatchSchema,
     MemberAdminSchema,
@@ -48,17 +49,16 @@ CSV_COLUMNS = [
     auth="coordinator",
     tags=("coordinators",),
 )
-def list_members() -> Response:
-    args = query(MemberListQuery)
+def list_members(query: dict[str, Any]) -> Response | dict[str, Any]:
     csv = wants_csv()
     with current_runtime().db.transaction() as session:
         acting_member(session, "coordinator")
-        page = None if csv else args["page"]
-        found, total = directory.search(session, args, page, args["per_page"])
+        page = None if csv else query["page"]
+        found, total = directory.search(session, query, page, query["per_page"])
         items = [member_admin_view(m) for m in found]
     if csv:
         return csv_response(CSV_COLUMNS, items, "members.csv")
-    return jsonify(page_of(items, args["page"], args["per_page"], total))
+    return page_of(items, query["page"], query["per_page"], total)
 
 
 @bp.patch("/members/<uuid:member_id>")
@@ -70,10 +70,8 @@ def list_members() -> Response:
     problems=(409,),
     tags=("coordinators",),
 )
-def update_member(member_id: uuid.UUID) -> Response:
-    changes = MemberAdminPatchSchema().load(json_body())
+def update_member(member_id: uuid.UUID, body: dict[str, Any]) -> dict[str, Any]:
     with current_runtime().db.transaction() as session:
         actor = acting_member(session, "coordinator")
-        member = services().membership.administer(session, actor, member_id, changes)
-        view = member_admin_view(member)
-    return jsonify(view)
+        member = services().membership.administer(session, actor, member_id, body)
+        return member_admin_view(member)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from flask import Blueprint, Response, jsonify
-from uskalla_kit import current_identity, current_runtime, json_body
+from flask import Blueprint, Response
+from uskalla_kit import current_identity, current_runtime
 from uskalla_kit.openapi import documented
 from uskalla_kit.pagination import page_of
 
@@ -19,7 +20,7 @@ from members.entrypoints.gathering_schemas import (
     RegistrantQuery,
     RegistrationStatusSchema,
 )
-from members.entrypoints.http.requests import csv_response, query, services, wants_csv
+from members.entrypoints.http.requests import csv_response, services, wants_csv
 from members.service_layer.access import acting_member
 
 bp = Blueprint("gatherings", __name__, url_prefix="/api/v1/gatherings")
@@ -54,21 +55,20 @@ def viewer() -> uuid.UUID | None:
     problems=(401, 403),
     tags=("gatherings",),
 )
-def list_gatherings() -> Response:
-    args = query(GatheringListQuery)
+def list_gatherings(query: dict[str, Any]) -> dict[str, Any]:
     with current_runtime().db.transaction() as session:
-        if args["status"] == "draft":
+        if query["status"] == "draft":
             acting_member(session, "coordinator")
         items, total = services().gatherings.listing(
             session,
-            status=args["status"],
-            upcoming=args["upcoming"],
-            kind=args.get("kind"),
-            language=args.get("language"),
-            page=args["page"],
-            per_page=args["per_page"],
+            status=query["status"],
+            upcoming=query["upcoming"],
+            kind=query.get("kind"),
+            language=query.get("language"),
+            page=query["page"],
+            per_page=query["per_page"],
         )
-    return jsonify(page_of(items, args["page"], args["per_page"], total))
+    return page_of(items, query["page"], query["per_page"], total)
 
 
 @bp.post("")
@@ -79,13 +79,12 @@ def list_gatherings() -> Response:
     auth="coordinator",
     tags=("gatherings",),
 )
-def create_gathering() -> tuple[Response, int]:
-    data = GatheringCreateSchema().load(json_body())
+def create_gathering(body: dict[str, Any]) -> tuple[dict[str, Any], int]:
     with current_runtime().db.transaction() as session:
         author = acting_member(session, "coordinator")
         gatherings = services().gatherings
-        view = gatherings.view(session, gatherings.create(session, author, data), viewer())
-    return jsonify(view), 201
+        view = gatherings.view(session, gatherings.create(session, author, body), viewer())
+    return view, 201
 
 
 @bp.get("/<uuid:gathering_id>")
@@ -95,10 +94,9 @@ def create_gathering() -> tuple[Response, int]:
     problems=(401,),
     tags=("gatherings",),
 )
-def get_gathering(gathering_id: uuid.UUID) -> Response:
+def get_gathering(gathering_id: uuid.UUID) -> dict[str, Any]:
     with current_runtime().db.transaction() as session:
-        view = services().gatherings.read(session, gathering_id, viewer())
-    return jsonify(view)
+        return services().gatherings.read(session, gathering_id, viewer())
 
 
 @bp.patch("/<uuid:gathering_id>")
@@ -109,13 +107,11 @@ def get_gathering(gathering_id: uuid.UUID) -> Response:
     auth="coordinator",
     tags=("gatherings",),
 )
-def update_gathering(gathering_id: uuid.UUID) -> Response:
-    changes = GatheringPatchSchema().load(json_body())
+def update_gathering(gathering_id: uuid.UUID, body: dict[str, Any]) -> dict[str, Any]:
     with current_runtime().db.transaction() as session:
         acting_member(session, "coordinator")
         gatherings = services().gatherings
-        view = gatherings.view(session, gatherings.update(session, gathering_id, changes), viewer())
-    return jsonify(view)
+        return gatherings.view(session, gatherings.update(session, gathering_id, body), viewer())
 
 
 @bp.post("/<uuid:gathering_id>/publish")
@@ -126,12 +122,11 @@ def update_gathering(gathering_id: uuid.UUID) -> Response:
     problems=(409,),
     tags=("gatherings",),
 )
-def publish_gathering(gathering_id: uuid.UUID) -> Response:
+def publish_gathering(gathering_id: uuid.UUID) -> dict[str, Any]:
     with current_runtime().db.transaction() as session:
         acting_member(session, "coordinator")
         gatherings = services().gatherings
-        view = gatherings.view(session, gatherings.publish(session, gathering_id), viewer())
-    return jsonify(view)
+        return gatherings.view(session, gatherings.publish(session, gathering_id), viewer())
 
 
 @bp.post("/<uuid:gathering_id>/registrations")
@@ -142,11 +137,11 @@ def publish_gathering(gathering_id: uuid.UUID) -> Response:
     problems=(403, 409, 422),
     tags=("gatherings",),
 )
-def register(gathering_id: uuid.UUID) -> tuple[Response, int]:
+def register(gathering_id: uuid.UUID) -> tuple[dict[str, str], int]:
     with current_runtime().db.transaction() as session:
         member = acting_member(session, lock="share")
         status = services().registrations.register(session, gathering_id, member)
-    return jsonify(status=status), 201
+    return {"status": status}, 201
 
 
 @bp.delete("/<uuid:gathering_id>/registrations/me")
@@ -157,11 +152,11 @@ def register(gathering_id: uuid.UUID) -> tuple[Response, int]:
     problems=(403,),
     tags=("gatherings",),
 )
-def cancel_registration(gathering_id: uuid.UUID) -> Response:
+def cancel_registration(gathering_id: uuid.UUID) -> dict[str, str]:
     with current_runtime().db.transaction() as session:
         member = acting_member(session, lock="share")
         services().registrations.cancel(session, gathering_id, member)
-    return jsonify(status="cancelled")
+    return {"status": "cancelled"}
 
 
 @bp.get("/<uuid:gathering_id>/registrations")
@@ -173,17 +168,16 @@ def cancel_registration(gathering_id: uuid.UUID) -> Response:
     auth="coordinator",
     tags=("gatherings",),
 )
-def list_registrations(gathering_id: uuid.UUID) -> Response:
-    args = query(RegistrantQuery)
+def list_registrations(gathering_id: uuid.UUID, query: dict[str, Any]) -> Response | dict[str, Any]:
     csv = wants_csv()
     with current_runtime().db.transaction() as session:
         acting_member(session, "coordinator")
         rows, total = services().registrations.registrants(
-            session, gathering_id, None if csv else args["page"], args["per_page"]
+            session, gathering_id, None if csv else query["page"], query["per_page"]
         )
     if csv:
         return csv_response(REGISTRANT_COLUMNS, rows, f"gathering-{gathering_id}.csv")
-    return jsonify(page_of(rows, args["page"], args["per_page"], total))
+    return page_of(rows, query["page"], query["per_page"], total)
 
 
 @bp.get("/<uuid:gathering_id>/calendar.ics")

@@ -4,10 +4,10 @@ a sign-in link signs in (the gateway shows it before the link is spent: no login
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from flask import Blueprint, Response, jsonify
-from uskalla_kit import current_runtime, json_body
-from uskalla_kit.internal import internal_only
+from flask import Blueprint
+from uskalla_kit import current_runtime
 from uskalla_kit.openapi import documented
 
 from members.entrypoints.http.requests import services
@@ -23,11 +23,9 @@ bp = Blueprint("internal", __name__, url_prefix="/internal/v1")
     auth="internal",
     tags=("internal",),
 )
-@internal_only
-def export_member(member_id: uuid.UUID) -> Response:
+def export_member(member_id: uuid.UUID) -> dict[str, Any]:
     with current_runtime().db.transaction() as session:
-        document = services().personal_data.export(session, member_id)
-    return jsonify(document)
+        return services().personal_data.export(session, member_id)
 
 
 @bp.post("/sign-in/preview")
@@ -40,9 +38,6 @@ def export_member(member_id: uuid.UUID) -> Response:
     problems=(404,),
     tags=("internal",),
 )
-@internal_only
-def preview_sign_in() -> Response:
-    data = TokenSchema().load(json_body())
+def preview_sign_in(body: dict[str, Any]) -> dict[str, Any]:
     with current_runtime().db.transaction() as session:
-        preview = services().sign_in.preview(session, data["token"])
-    return jsonify(preview)  # no-store: the kit's, as for every internal call
+        return services().sign_in.preview(session, body["token"])  # no-store: the kit's

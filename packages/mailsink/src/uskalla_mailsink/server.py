@@ -22,7 +22,11 @@ class _Handler:
         self.store = store
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.store.save(envelope.original_content or envelope.content, list(envelope.rcpt_tos))
+        self.store.save(
+            envelope.original_content or envelope.content,
+            list(envelope.rcpt_tos),
+            envelope_from=envelope.mail_from,
+        )
         return "250 Message accepted for delivery"
 
 

@@ -18,10 +18,14 @@ class MailStore:
         self._lock = threading.Lock()
         self._parsed: dict[str, dict[str, Any]] = {}  # files never change once written
 
-    def save(self, raw: bytes, envelope_to: list[str]) -> str:
+    def save(self, raw: bytes, envelope_to: list[str], envelope_from: str | None = None) -> str:
+        """Keep a message as a final MTA would: `Return-Path` (the envelope sender, where
+        bounces go) and the envelope recipients in front of it."""
         name = f"{time.time_ns()}-{uuid.uuid4().hex[:8]}"
         tmp = self.directory / f".{name}.tmp"
-        tmp.write_bytes(b"".join(f"X-Envelope-To: {to}\r\n".encode() for to in envelope_to) + raw)
+        front = [f"Return-Path: <{envelope_from}>"] if envelope_from is not None else []
+        front += [f"X-Envelope-To: {to}" for to in envelope_to]
+        tmp.write_bytes(b"".join(f"{line}\r\n".encode() for line in front) + raw)
         tmp.rename(self.directory / f"{name}.eml")  # readers never see half a message
         return name
 

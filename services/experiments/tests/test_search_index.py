@@ -260,3 +260,43 @@ def test_the_wide_rows_are_read_only_for_the_page(
             assert "Seq Scan" not in plan, plan
             on_experiments = [line for line in plan.splitlines() if " on experiments " in line]
             assert all("using pk_experiments" in line for line in on_experiments), plan
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        ExperimentFilters(q="kunta", sort="newest"),
+        ExperimentFilters(q="kokeilu", sort="updated"),
+        ExperimentFilters(q="kunta", sort="updated", theme="digital-municipality"),
+        ExperimentFilters(q="kokeilu", sort="relevance"),
+        ExperimentFilters(q="kokeilu kirjasto", sort="relevance"),
+    ],
+    ids=lambda f: f"{f.q}|{f.sort}|{f.theme or ''}",
+)
+def test_many_matches_give_the_same_pages_and_an_estimated_total(
+    runtime: Runtime, filters: ExperimentFilters
+) -> None:
+    """Above `exact_up_to` matches the total is the planner's estimate and a newest or updated
+    page is looked for among the newest rows (growing the window when they hold too few): the
+    pages are still those of sorting every match, and the total is exact on the last page and
+    past it."""
+    seed(runtime)
+    with runtime.db.transaction() as session:
+        session.execute(text("ANALYZE experiment_search, experiment_search_heads"))
+    expected = ranked_by_hand(runtime, filters)
+    assert len(expected) > 8
+    per_page = 4
+    shown, totals = [], []
+    for page in itertools.count(1):
+        with runtime.db.transaction() as session:
+            rows, total = search_experiments(session, filters, page, per_page, exact_up_to=0)
+        if not rows:
+            assert total == len(expected)  # past the last page: counted
+            break
+        shown.extend(r.id for r in rows)
+        totals.append(total)
+    assert shown == expected
+    if len(expected) % per_page:
+        assert totals[-1] == len(expected)  # a page that is not full ends the matches
+    full = totals[: len(expected) // per_page]
+    assert len(set(full)) == 1 and full[0] > 0  # one estimate, whatever the page

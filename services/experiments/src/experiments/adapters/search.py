@@ -7,12 +7,19 @@ is stemmed as Finnish for Finnish documents, as Swedish for Swedish ones.
 
 Everything is read from the narrow side tables of migration 0005 (`experiment_search`,
 `experiment_search_heads`); the wide `experiments` rows are read only for the page shown.
+
+A word found in a large share of the registry (`kunta`, `kokeilu`) matches tens of thousands of
+rows. Then counting them all costs more than the page: the total is the planner's estimate
+(exact up to EXACT_TOTAL_UP_TO matches, on a page that is not full and past the last page), and a
+page in newest or updated order is found among the newest rows only (see `_window`).
 """
 
 from __future__ import annotations
 
 import functools
 import itertools
+import json
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,7 +35,9 @@ from sqlalchemy import (
     cast,
     func,
     literal_column,
+    null,
     select,
+    text,
     true,
 )
 from sqlalchemy.dialects.postgresql import TSQUERY
@@ -64,6 +73,15 @@ SUMMARY_COLUMNS = (
 
 #: A lexeme in PostgreSQL's text form of a tsquery: quoted, a quote inside doubled.
 _LEXEME = re.compile(r"'(?:[^']|'')*'")
+
+#: The most rows a newest or updated page is looked for among (each one's words are tested).
+WINDOW_LIMIT = 5000
+#: How many rows experiment_search holds, as the planner last counted them (ANALYZE).
+_RELTUPLES = text("(SELECT reltuples FROM pg_class WHERE oid = 'experiment_search'::regclass)")
+
+#: Up to this many matches (as the planner estimates them) the total is counted exactly; above,
+#: counting would cost more than finding the page, and the estimate is the total.
+EXACT_TOTAL_UP_TO = 5000
 
 
 @dataclass(frozen=True)
@@ -220,15 +238,20 @@ def prepare(session: Session, q: str | None) -> TextQuery | None:
 
 
 def search_experiments(
-    session: Session, filters: ExperimentFilters, page: int = 1, per_page: int = 20
+    session: Session,
+    filters: ExperimentFilters,
+    page: int = 1,
+    per_page: int = 20,
+    *,
+    exact_up_to: int = EXACT_TOTAL_UP_TO,
 ) -> tuple[Sequence[Row[Any]], int]:
     """One page of matching published experiments (summary columns) and the total count.
 
-    The total is exact. With words, the matches (id, sort key, rank) are collected once from
-    the side table's GIN index and both counted and sorted; only the page's rows are read
-    from `experiments`. Relevance is ts_rank over title and summary: it is computed only for
-    matches whose title or summary holds a query word (found by the heads' GIN index), as
-    every other match ranks 0 and follows newest first.
+    With words, the matches (id, sort key, rank) are collected once from the side table's GIN
+    index and both counted and sorted; only the page's rows are read from `experiments`.
+    Relevance is ts_rank over title and summary: it is computed only for matches whose title or
+    summary holds a query word (found by the heads' GIN index), as every other match ranks 0
+    and follows newest first.
 
     A one-word query (`kokeilu`, or `kokeiluja` with its three stems; also words joined by
     `or`) is ranked among the matches with a query word in their title first. Each of those
@@ -237,6 +260,11 @@ def search_experiments(
     (checked in the same query). So when they fill the page, the page is theirs and only they
     are ranked, the total being a plain count. Otherwise, and with filters (fewer matches,
     which the query above handles well), the query above runs.
+
+    When the words match more than `exact_up_to` rows (the planner's estimate, from the
+    words' statistics), the total is that estimate, and a newest or updated page is found
+    among the newest rows of the sort key's index only (`_window`). The total is exact
+    whenever it is at most `exact_up_to`, on a page that is not full, and past the last page.
     """
     words = prepare(session, filters.q)
     if filters.q and words is None:
@@ -247,16 +275,88 @@ def search_experiments(
     params: dict[str, Any] = {**values, "limit": per_page, "offset": offset}
     if words is not None:
         params |= {"match": words.match, "rank": words.rank, "any_word": words.any_word}
+    estimate = _estimate(session, names, params) if words is not None else 0
+    estimated = estimate > exact_up_to
     relevance = words is not None and filters.sort == "relevance"
+    if estimated and not relevance:
+        rows, total = _window(session, names, updated, params, estimate)
+        return rows, _total(total, offset, rows, per_page, estimate)
     if relevance and words is not None and words.by_title and not names:
-        statement = _titled_page(updated, words.single)
-        rows = session.execute(statement, {**params, "pairs": words.pairs}).all()
-        total, titled = int(rows[0].total), int(rows[0].titled)
+        titled_page: Select[Any] = _titled_page(updated, words.single, not estimated)
+        rows = session.execute(titled_page, {**params, "pairs": words.pairs}).all()
+        total = estimate if estimated else int(rows[0].total)
+        titled = int(rows[0].titled)
         pairs = not words.single and bool(rows[0].pairs)
-        if titled == total or (titled >= offset + per_page and not pairs):
+        if (titled == total and not estimated) or (titled >= offset + per_page and not pairs):
             return [r for r in rows if r.id is not None], total
     statement = _page(names, words is not None, relevance, updated)
     rows = session.execute(statement, params).all()
+    shown, counted = [r for r in rows if r.id is not None], int(rows[0].total)
+    return shown, _total(counted, offset, shown, per_page, estimate) if estimated else counted
+
+
+def _estimate(session: Session, names: tuple[str, ...], params: dict[str, Any]) -> int:
+    """How many published experiments the planner expects the words and filters to match."""
+    sql, keys = _estimate_sql(names, session.get_bind().dialect)
+    plan = session.connection().exec_driver_sql(sql, {key: params[key] for key in keys})
+    document = plan.scalar_one()
+    found = json.loads(document) if isinstance(document, str) else document
+    return int(found[0]["Plan"]["Plan Rows"])
+
+
+@functools.lru_cache(maxsize=256)
+def _estimate_sql(names: tuple[str, ...], dialect: Any) -> tuple[str, tuple[str, ...]]:
+    """EXPLAIN of the matches' conditions in the driver's own form, and its parameters."""
+    s = ExperimentSearch
+    conditions = _conditions(names, _tsquery("match"))
+    compiled = (
+        select(literal_column("1")).select_from(s).where(*conditions).compile(dialect=dialect)
+    )
+    return "EXPLAIN (FORMAT JSON) " + str(compiled), tuple(compiled.params)
+
+
+def _total(
+    counted: int | None, offset: int, rows: Sequence[Row[Any]], per_page: int, estimate: int
+) -> int:
+    """The estimate on a full page, whatever the page (so it does not change as one pages on);
+    the exact count where the page ends the matches: not full, or past the last one."""
+    if 0 < len(rows) < per_page:
+        return offset + len(rows)
+    if not rows and counted is not None:
+        return counted
+    return estimate
+
+
+def _window(
+    session: Session, names: tuple[str, ...], updated: bool, params: dict[str, Any], estimate: int
+) -> tuple[Sequence[Row[Any]], int | None]:
+    """A newest or updated page of many matches, found among the newest rows only.
+
+    The page is the first offset + limit matches in the sort key's order. The rows newer than
+    a cutoff are taken from the sort key's index (enough of them, at the matches' estimated
+    share, to hold that many matches half again over); the matches among them are sorted,
+    and if they are enough, the page is theirs: every older row sorts after them. If not (the
+    estimate was high), the window grows fourfold. A window of more than WINDOW_LIMIT rows
+    (a deep page of a less common word) would test more documents than the matches' bitmap
+    holds: then every match is collected and counted. Returns the page, and the exact count
+    when every match was counted.
+    """
+    s = ExperimentSearch
+    key = s.updated_at if updated else s.published_at
+    wanted = params["offset"] + params["limit"]
+    published = session.scalar(select(func.greatest(_RELTUPLES, 1)))
+    share = min(max(estimate, 1) / max(float(published or 1), 1.0), 1.0)
+    window = math.ceil(wanted / share * 1.5) + params["limit"]
+    while window <= WINDOW_LIMIT:
+        cutoff = session.scalar(select(key).order_by(key.desc()).offset(window - 1).limit(1))
+        if cutoff is None:
+            break  # the window is the whole table
+        statement: Select[Any] = _page(names, True, False, updated, True)
+        rows = session.execute(statement, {**params, "cutoff": cutoff}).all()
+        if int(rows[0].total) >= wanted:
+            return [r for r in rows if r.id is not None], None
+        window *= 4
+    rows = session.execute(_page(names, True, False, updated), params).all()
     return [r for r in rows if r.id is not None], int(rows[0].total)
 
 
@@ -265,8 +365,11 @@ def _tsquery(name: str) -> ColumnElement[Any]:
 
 
 @functools.lru_cache(maxsize=256)
-def _page(names: tuple[str, ...], words: bool, relevance: bool, updated: bool) -> Select[Any]:
-    """The page query for one combination of filters and order, built once (bound values)."""
+def _page(
+    names: tuple[str, ...], words: bool, relevance: bool, updated: bool, windowed: bool = False
+) -> Select[Any]:
+    """The page query for one combination of filters and order, built once (bound values);
+    `windowed`: among the rows whose sort key is at least `cutoff` only."""
     s = ExperimentSearch
     key = s.updated_at if updated else s.published_at
     columns: list[Any] = [s.experiment_id, key.label("sort_key")]
@@ -280,6 +383,8 @@ def _page(names: tuple[str, ...], words: bool, relevance: bool, updated: bool) -
         )
     match = _tsquery("match") if words else None
     found = select(*columns).select_from(source).where(*_conditions(names, match))
+    if windowed:
+        found = found.where(key >= bindparam("cutoff", type_=key.type))
     # With words the matches are collected once (bitmap scans), then counted and sorted. A
     # plain list is inlined twice instead: counted from an index, its page read in the sort
     # key's order, stopping at the page size.
@@ -288,9 +393,10 @@ def _page(names: tuple[str, ...], words: bool, relevance: bool, updated: bool) -
     return _paged(matches, counted)
 
 
-@functools.lru_cache(maxsize=4)
-def _titled_page(updated: bool, single: bool) -> Select[Any]:
-    """The page among the matches with a query word in their title, and the counts."""
+@functools.lru_cache(maxsize=8)
+def _titled_page(updated: bool, single: bool, count_all: bool = True) -> Select[Any]:
+    """The page among the matches with a query word in their title, and the counts (all the
+    matches only with `count_all`: without, the total column is null)."""
     s, h = ExperimentSearch, ExperimentSearchHead
     key = h.updated_at if updated else h.published_at
     rank = func.ts_rank(h.head, _tsquery("rank"))
@@ -300,7 +406,7 @@ def _titled_page(updated: bool, single: bool) -> Select[Any]:
     matches = titled.cte("titled").prefix_with("MATERIALIZED")
     everything = select(func.count()).select_from(s).where(s.document.op("@@")(_tsquery("match")))
     counts = [
-        everything.scalar_subquery().label("total"),
+        (everything.scalar_subquery() if count_all else null()).label("total"),
         select(func.count()).select_from(matches).scalar_subquery().label("titled"),
     ]
     if not single:

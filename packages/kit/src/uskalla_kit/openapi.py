@@ -17,7 +17,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Flask, Response, jsonify, request
 from flask.typing import ResponseReturnValue
-from marshmallow import Schema, fields
+from marshmallow import Schema, ValidationError, fields, validates_schema
 
 from uskalla_kit.auth import require_identity
 from uskalla_kit.internal import HEADER, require_internal
@@ -63,6 +63,15 @@ class Operation:
     problems: tuple[int, ...] = ()
     tags: tuple[str, ...] = ()
     content_types: dict[int, str] = field(default_factory=dict)
+
+
+class Changes(Schema):
+    """A change naming at least one field (`{}` is refused, and documented as minProperties 1)."""
+
+    @validates_schema
+    def _something(self, data: dict[str, Any], **_: Any) -> None:
+        if not data:
+            raise ValidationError("Give at least one of the fields.")
 
 
 #: Who may call an operation: anyone, a signed-in member, a coordinator, the gateway (the
@@ -253,7 +262,12 @@ def build_spec(app: Flask, title: str, version: str = "1.0.0") -> dict[str, Any]
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             operations[method.lower()] = _operation(operation, parameters, method)
         spec.path(path=path, operations=operations)
-    return spec.to_dict()
+    document = spec.to_dict()
+    converter = spec.plugins[0].converter  # type: ignore[attr-defined]
+    for key, name in converter.refs.items():
+        if issubclass(key[0], Changes):
+            document["components"]["schemas"][name]["minProperties"] = 1
+    return document
 
 
 def _operation(op: Operation, parameters: list[dict[str, Any]], method: str) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
-from uskalla_kit.fields import Text
+from uskalla_kit.fields import QueryFlag, Text
 from uskalla_kit.pagination import PageQuery, page_schema
 
 from members.domain.gatherings import KINDS, schedule_errors
@@ -117,7 +117,7 @@ class GatheringListQuery(PageQuery):
     class Meta:
         unknown = EXCLUDE
 
-    upcoming = fields.Boolean(load_default=True)
+    upcoming = QueryFlag(load_default=True)
     kind = Text(validate=validate.OneOf(KINDS))
     language = Text(validate=validate.OneOf(LANGUAGES))
     # Drafts are listed for coordinators only.

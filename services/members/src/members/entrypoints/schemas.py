@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from email_validator import EmailNotValidError, validate_email
 from marshmallow import (
     EXCLUDE,
     Schema,
@@ -12,26 +11,13 @@ from marshmallow import (
     fields,
     validate,
     validates,
-    validates_schema,
 )
-from uskalla_kit.fields import Text
+from uskalla_kit.fields import EmailAddress, Flag, QueryFlag, Text
+from uskalla_kit.openapi import Changes
 from uskalla_kit.pagination import PageQuery, page_schema
 from uskalla_reference.municipalities import municipalities
 
 from members.domain.rules import LANGUAGES, LISTS, ROLES, STATUSES
-
-
-class EmailAddress(Text):
-    """An e-mail address in real syntax (RFC 5321/5322 via email-validator), normalised."""
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
-        text = super()._deserialize(value, attr, data, **kwargs)
-        if len(text) > 254:
-            raise ValidationError("The address is too long.")
-        try:
-            return str(validate_email(text, check_deliverability=False).normalized)
-        except EmailNotValidError as exc:
-            raise ValidationError(f"Not a valid e-mail address: {exc}") from None
 
 
 def municipality_code(*, default_none: bool = True) -> Text:
@@ -54,9 +40,9 @@ class JoinSchema(Schema):
     municipality_code = municipality_code()
     title = Text(load_default=None, allow_none=True, validate=validate.Length(max=200))
     language = Text(load_default="fi", validate=validate.OneOf(LANGUAGES))
-    newsletter = fields.Boolean(load_default=True)
-    invitations = fields.Boolean(load_default=True)
-    consent = fields.Boolean(required=True)
+    newsletter = Flag(load_default=True)
+    invitations = Flag(load_default=True)
+    consent = Flag(required=True)
 
     @validates("consent")
     def _consent(self, value: bool, **_: Any) -> None:
@@ -82,8 +68,8 @@ class ProfilePatchSchema(Schema):
     municipality_code = municipality_code(default_none=False)
     title = Text(allow_none=True, validate=validate.Length(max=200))
     language = Text(validate=validate.OneOf(LANGUAGES))
-    newsletter = fields.Boolean()
-    invitations = fields.Boolean()
+    newsletter = Flag()
+    invitations = Flag()
 
 
 class TokenSchema(Schema):
@@ -153,22 +139,17 @@ class MemberListQuery(PageQuery):
 
     q = Text(validate=validate.Length(min=1, max=200))
     municipality_code = municipality_code(default_none=False)
-    newsletter = fields.Boolean()
-    invitations = fields.Boolean()
+    newsletter = QueryFlag()
+    invitations = QueryFlag()
     role = Text(validate=validate.OneOf(ROLES))
     status = Text(load_default="active", validate=validate.OneOf(STATUSES))
 
 
-class MemberAdminPatchSchema(Schema):
-    """A coordinator's change to a member: role, or (de)activation."""
+class MemberAdminPatchSchema(Changes):
+    """A coordinator's change to a member: role, or (de)activation (one of them at least)."""
 
-    role = fields.String(validate=validate.OneOf(ROLES))
-    active = fields.Boolean()
-
-    @validates_schema
-    def _something(self, data: dict[str, Any], **_: Any) -> None:
-        if not data:
-            raise ValidationError("Give role, active, or both.")
+    role = Text(validate=validate.OneOf(ROLES))
+    active = Flag()
 
 
 class ConsentSchema(Schema):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates
-from uskalla_kit.fields import Text
+from uskalla_kit.fields import EmailAddress, Text
 from uskalla_kit.pagination import PageQuery, page_schema
 
 LANGUAGES = ("fi", "sv", "en")
@@ -131,7 +131,7 @@ class DeliveryQuery(PageQuery):
 
 
 class BounceSchema(Schema):
-    email = Text(required=True, validate=[validate.Length(max=254), validate.Email()])
+    email = EmailAddress(required=True)
     kind = Text(required=True, validate=validate.OneOf(("hard", "soft")))
     reason = Text(load_default="", validate=validate.Length(max=2000))
 

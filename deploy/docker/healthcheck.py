@@ -3,13 +3,15 @@
 - `<svc> api` / `gateway api`: GET /healthz on the local port (liveness, no dependencies).
 - `<svc> worker` / `<svc> relay`: the heartbeat file was touched recently.
 - `uskalla-mailsink`: GET /healthz on the HTTP port.
+- `notifications bounces`: the SMTP port (BOUNCE_SMTP_PORT) greets with 220.
 - anything else (a one-shot such as `migrate`): healthy while it runs.
 
-Usage: healthcheck.py [api|worker|relay|mailsink|auto] [--max-age SECONDS]
+Usage: healthcheck.py [api|worker|relay|bounces|mailsink|auto] [--max-age SECONDS]
 (default auto, from /proc/1/cmdline; the heartbeat age limit defaults to HEARTBEAT_MAX_AGE or 60)
 """
 
 import os
+import socket
 import sys
 import time
 import urllib.request
@@ -43,6 +45,17 @@ def _http_ok(port: str) -> int:
         return 1
 
 
+def _smtp_ok(port: str) -> int:
+    try:
+        with socket.create_connection(("127.0.0.1", int(port)), timeout=3) as sock:
+            greeting = sock.recv(512)
+            sock.sendall(b"QUIT\r\n")
+    except OSError as exc:
+        print(f"unhealthy: SMTP on port {port}: {exc}")
+        return 1
+    return 0 if greeting.startswith(b"220") else 1
+
+
 def _fresh(path: str, max_age: float) -> int:
     try:
         age = time.time() - Path(path).stat().st_mtime
@@ -62,7 +75,7 @@ def main() -> int:
     mode = args[0] if args and not args[0].startswith("--") else "auto"
     if mode == "auto":
         words = {os.path.basename(a) for a in argv}
-        for candidate in ("api", "worker", "relay"):
+        for candidate in ("api", "worker", "relay", "bounces"):
             if candidate in words:
                 mode = candidate
                 break
@@ -74,6 +87,8 @@ def main() -> int:
         return _fresh(os.environ.get("WORKER_HEARTBEAT_FILE", "/tmp/worker-heartbeat"), max_age)  # noqa: S108
     if mode == "relay":
         return _fresh(os.environ.get("RELAY_HEARTBEAT_FILE", "/tmp/relay-heartbeat"), max_age)  # noqa: S108
+    if mode == "bounces":
+        return _smtp_ok(os.environ.get("BOUNCE_SMTP_PORT", "2526"))
     if mode == "mailsink":
         return _http_ok(_option(argv, "--http-port", "8025"))
     return 0

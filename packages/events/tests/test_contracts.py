@@ -112,6 +112,8 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "member_id": None,
         "reason": "550 <address> unknown",
     },
+    "notifications.address.complained.v1": {"email": "aino@example.fi", "member_id": MEMBER},
+    "notifications.address.reinstated.v1": {"email": "aino@example.fi", "member_id": None},
 }
 
 

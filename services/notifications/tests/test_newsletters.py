@@ -365,8 +365,8 @@ def step_with_final_hook(
     """One fan-out step whose mailer runs `hook(mailer, before_final)` right before the dot."""
     mailer_send = Mailer.send
 
-    def send(self: Mailer, message: Any, before_final: Any = None) -> None:
-        mailer_send(self, message, before_final=lambda: hook(self, before_final))
+    def send(self: Mailer, message: Any, before_final: Any = None, **options: Any) -> None:
+        mailer_send(self, message, before_final=lambda: hook(self, before_final), **options)
 
     monkeypatch.setattr(Mailer, "send", send)
     fanouts.step(fanout_id, chain=False)

@@ -80,6 +80,7 @@ def start_servers(var: Path, stoppers: list[Any]) -> StackConfig:
         smtp_port=smtp_port,
         var_dir=var,
         gateway_port=int(os.environ.get("GATEWAY_PORT", "8080")),
+        bounce_port=int(os.environ.get("BOUNCE_SMTP_PORT", "2526")),
         service_ports={"members": 8001, "experiments": 8002, "notifications": 8003},
         database_urls=given,
     )

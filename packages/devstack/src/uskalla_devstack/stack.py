@@ -25,6 +25,8 @@ from uskalla_devstack.servers import create_database, free_port
 
 SERVICES = ("members", "experiments", "notifications")
 ROLES = ("api", "worker", "relay")
+#: Notifications' bounce receiver (SMTP), the one process only one service has.
+BOUNCES = "notifications-bounces"
 #: Every child started here that may still run: killed when this interpreter exits, so that a
 #: test run stopped half-way (a timeout, Ctrl-C) leaves no service consuming from its Redis.
 _RUNNING: set[Process] = set()
@@ -46,6 +48,8 @@ class StackConfig:
     smtp_port: int
     var_dir: Path
     gateway_port: int = 8080
+    #: Where notifications' bounce receiver listens (0: a free port).
+    bounce_port: int = 0
     service_ports: dict[str, int] = field(default_factory=dict)
     database_prefix: str = "uskalla_"
     database_urls: dict[str, str] = field(default_factory=dict)  # given ones win
@@ -162,6 +166,9 @@ class Stack:
                 "MAIL_FROM": env.get("MAIL_FROM", "MeUskaltajat <noreply@uskalla.localhost>"),
                 "PUBLIC_BASE_URL": env.get("PUBLIC_BASE_URL", f"http://127.0.0.1:{c.gateway_port}"),
                 "GATEWAY_PORT": str(c.gateway_port),
+                "BOUNCE_DOMAIN": env.get("BOUNCE_DOMAIN", "bounces.uskalla.localhost"),
+                "BOUNCE_SMTP_HOST": "127.0.0.1",
+                "BOUNCE_SMTP_PORT": str(c.bounce_port or free_port()),
             }
         )
         for service in SERVICES:
@@ -213,6 +220,7 @@ class Stack:
                 [script, "relay"],
                 {**self.env, "RELAY_HEARTBEAT_FILE": str(run_dir / f"{service}-relay.hb")},
             )
+        self._add(BOUNCES, [_script("notifications"), "bounces"])
         self._add(
             "gateway",
             [

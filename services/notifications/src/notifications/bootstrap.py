@@ -49,7 +49,7 @@ def build_runtime(settings: Settings | None = None) -> Runtime:
         extra_queues=[mail_queue],
     )
     services = Services.build(
-        settings, db, enqueue_send(events.celery), enqueue_fanout(events.celery)
+        settings, db, enqueue_send(events.celery), enqueue_fanout(events.celery), events
     )
     register_tasks(events.celery, services)
     register_handlers(handlers, services)

@@ -31,8 +31,41 @@ def bounce(lazy: object, email: str | None, kind: str, reason: str) -> None:
     for raw in reports:
         report = BounceSchema().load(raw)
         with runtime.db.transaction() as session:
-            result = record_bounce(session, runtime.events, **report)
+            result = record_bounce(
+                session,
+                runtime.events,
+                **report,
+                soft_limit=runtime.extra["settings"].soft_bounce_limit,
+            )
         click.echo(json.dumps(result))
+
+
+@cli.command(help="Run the bounce receiver: the SMTP server BOUNCE_DOMAIN's MX points at.")
+@click.pass_obj
+def bounces(lazy: object) -> None:
+    import signal
+    import threading
+
+    from notifications.entrypoints.bounce_server import bounce_server
+
+    runtime = lazy.get()  # type: ignore[attr-defined]
+    settings = runtime.extra["settings"]
+    server = bounce_server(
+        runtime.extra["services"].bounces,
+        settings.bounce_smtp_host,
+        settings.bounce_smtp_port,
+        settings.bounce_max_size,
+    )
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    server.start()
+    click.echo(f"bounces: listening on {settings.bounce_smtp_host}:{settings.bounce_smtp_port}")
+    try:
+        stop.wait()
+    finally:
+        server.stop()
+        runtime.db.dispose()
 
 
 def main() -> None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from email.utils import parseaddr
 
 from uskalla_kit.runtime import CommonSettings
-from uskalla_kit.sealed import Sealer, event_token_sealer
+from uskalla_kit.sealed import Sealer, derive_key, event_token_sealer
 from uskalla_kit.settings import env, env_bool, env_float, env_int, env_secret
 
 
@@ -50,9 +51,28 @@ class Settings:
     #: How long members' confirmation link works (`CONFIRM_TOKEN_TTL_DAYS`, read by members
     #: with the same name): the mail says it when the event does not.
     confirm_token_ttl_days: int
+    #: Envelope senders (VERP) are `b-<delivery>-<signature>@` this domain, whose MX is the
+    #: bounce receiver; the signature's key is derived (HKDF, its own purpose) from
+    #: `BOUNCE_SECRET`, or from `UNSUBSCRIBE_SECRET` when that is not set.
+    bounce_domain: str
+    verp_key: bytes
+    bounce_smtp_host: str
+    bounce_smtp_port: int
+    #: Largest bounce report kept (bytes); a larger one is refused with 552.
+    bounce_max_size: int
+    #: Soft bounces within 30 days that suppress an address.
+    soft_bounce_limit: int
+    #: DKIM signing, when all three are set: a PKCS#1 RSA key (PEM), its selector and domain.
+    dkim_private_key: bytes | None
+    dkim_selector: str
+    dkim_domain: str
 
     @classmethod
     def from_env(cls) -> Settings:
+        mail_from = env("MAIL_FROM", "MeUskaltajat <noreply@uskalla.fi>")
+        unsubscribe_secret = (
+            env_secret("UNSUBSCRIBE_SECRET", dev_default="dev-unsubscribe-secret") or ""
+        )
         return cls(
             common=CommonSettings.from_env("notifications", "NOTIFICATIONS_DATABASE_URL"),
             smtp_host=env("SMTP_HOST", dev_default="127.0.0.1"),
@@ -62,13 +82,10 @@ class Settings:
             smtp_starttls=env_bool("SMTP_STARTTLS", False),
             smtp_ca_file=env("SMTP_CA_FILE", "") or None,
             smtp_timeout=env_float("SMTP_TIMEOUT", 30.0),
-            mail_from=env("MAIL_FROM", "MeUskaltajat <noreply@uskalla.fi>"),
+            mail_from=mail_from,
             mail_requeue_after=env_float("MAIL_REQUEUE_AFTER", 300.0),
             mail_max_attempts=env_int("MAIL_MAX_ATTEMPTS", 8),
-            unsubscribe_secret=env_secret(
-                "UNSUBSCRIBE_SECRET", dev_default="dev-unsubscribe-secret"
-            )
-            or "",
+            unsubscribe_secret=unsubscribe_secret,
             unsubscribe_max_age=env_int("UNSUBSCRIBE_TOKEN_MAX_AGE", 365 * 24 * 3600),
             link_tokens=event_token_sealer(),
             list_rate=env_float("LIST_MAIL_RATE", 0.0),
@@ -81,4 +98,29 @@ class Settings:
             delivery_retention_days=max(1, env_int("DELIVERY_RETENTION_DAYS", 365)),
             housekeeping_interval=env_float("HOUSEKEEPING_INTERVAL_SECONDS", 60.0),
             confirm_token_ttl_days=max(1, env_int("CONFIRM_TOKEN_TTL_DAYS", 7)),
+            bounce_domain=env("BOUNCE_DOMAIN", "") or _bounce_domain(mail_from),
+            verp_key=derive_key(
+                env_secret("BOUNCE_SECRET", required=False) or unsubscribe_secret, "verp"
+            ),
+            bounce_smtp_host=env("BOUNCE_SMTP_HOST", "127.0.0.1"),
+            bounce_smtp_port=env_int("BOUNCE_SMTP_PORT", 2526),
+            bounce_max_size=env_int("BOUNCE_MAX_SIZE", 1_000_000),
+            soft_bounce_limit=max(1, env_int("SOFT_BOUNCE_LIMIT", 3)),
+            dkim_private_key=_dkim_key(),
+            dkim_selector=env("DKIM_SELECTOR", ""),
+            dkim_domain=env("DKIM_DOMAIN", ""),
         )
+
+
+def _bounce_domain(mail_from: str) -> str:
+    """`bounces.` + the sender's domain: its own MX, apart from the domain people write to."""
+    return "bounces." + parseaddr(mail_from)[1].rpartition("@")[2].lower()
+
+
+def _dkim_key() -> bytes | None:
+    """The DKIM key if signing is set up (`DKIM_PRIVATE_KEY_FILE`, selector and domain)."""
+    path = env("DKIM_PRIVATE_KEY_FILE", "")
+    if not (path and env("DKIM_SELECTOR", "") and env("DKIM_DOMAIN", "")):
+        return None
+    with open(path, "rb") as key:
+        return key.read()

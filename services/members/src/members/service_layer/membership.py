@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
-from uskalla_events.contracts import AddressBounced
+from uskalla_events.contracts import AddressBounced, AddressComplained, AddressReinstated
 from uskalla_events.outbox import Outbox
 from uskalla_kit import Problem
 from uskalla_kit.signed import SignedTokens
@@ -172,6 +172,23 @@ class Membership:
         )
         if member is not None:
             member.undeliverable = True
+
+    def complained(self, session: Session, complaint: AddressComplained) -> None:
+        """The member reported our mail as spam: every list goes off (and notifications hears
+        of it as of any change of lists)."""
+        member = session.scalar(
+            select(Member).where(Member.email == normalise_email(complaint.email)).with_for_update()
+        )
+        if member is not None:
+            self.update_profile(session, member, dict.fromkeys(LISTS, False))
+
+    def reinstated(self, session: Session, reinstated: AddressReinstated) -> None:
+        """A coordinator lifted the address's suppression: it is deliverable again."""
+        member = session.scalar(
+            select(Member).where(Member.email == normalise_email(reinstated.email))
+        )
+        if member is not None:
+            member.undeliverable = False
 
 
 def apply(member: Member, values: dict[str, Any]) -> bool:

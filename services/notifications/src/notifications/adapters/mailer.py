@@ -1,4 +1,5 @@
-"""SMTP out: one connection reused for a batch, temporary and permanent failures told apart.
+"""SMTP out: one connection reused for a batch, temporary and permanent failures told apart,
+each message sent from its own envelope sender (VERP) and DKIM-signed when that is set up.
 
 `send(message, before_final=...)` runs `before_final` after the whole message has been
 transferred but before the final "." that makes the server accept it (raising there drops
@@ -22,6 +23,8 @@ from email.policy import compat32
 from email.utils import getaddresses, parseaddr
 from types import TracebackType
 
+import dkim
+
 from notifications.config import Settings
 
 
@@ -34,7 +37,12 @@ class ConnectionMailError(TemporaryMailError):
 
 
 class PermanentMailError(Exception):
-    """Do not try again: a 5xx answer."""
+    """Do not try again: a 5xx answer. `bounced` when it refused the recipient's address (at
+    RCPT, or at the data with a mailbox status 5.1.x/5.2.x): a hard bounce."""
+
+    def __init__(self, message: str, *, bounced: bool = False) -> None:
+        super().__init__(message)
+        self.bounced = bounced
 
 
 #: compat32 generation (no header re-parsing) with CRLF line ends, as SMTP wants. Headers are
@@ -42,6 +50,20 @@ class PermanentMailError(Exception):
 WIRE = compat32.clone(linesep="\r\n", max_line_length=None)
 _EOL = re.compile(rb"\r\n|\n|\r(?!\n)")
 _LEADING_DOT = re.compile(rb"(?m)^\.")
+_MAILBOX_STATUS = re.compile(r"5\.[12]\.\d{1,3}\b")
+#: Headers a DKIM signature covers (those a relay or list software has no business changing).
+DKIM_HEADERS = [
+    b"from",
+    b"to",
+    b"subject",
+    b"date",
+    b"message-id",
+    b"content-type",
+    b"mime-version",
+    b"list-unsubscribe",
+    b"list-unsubscribe-post",
+    b"list-id",
+]
 
 
 class _WireGenerator(BytesGenerator):
@@ -61,6 +83,21 @@ def wire_bytes(message: Message) -> bytes:
     buffer = io.BytesIO()
     _WireGenerator(buffer, mangle_from_=False, policy=WIRE).flatten(message)
     return buffer.getvalue()
+
+
+def dkim_signed(data: bytes, settings: Settings) -> bytes:
+    """The message with a DKIM-Signature in front, when `DKIM_*` are set (else as it is)."""
+    if settings.dkim_private_key is None:
+        return data
+    signature = dkim.sign(
+        data,
+        settings.dkim_selector.encode(),
+        settings.dkim_domain.encode(),
+        settings.dkim_private_key,
+        canonicalize=(b"relaxed", b"relaxed"),
+        include_headers=DKIM_HEADERS,
+    )
+    return bytes(signature) + data
 
 
 def dot_stuffed(data: bytes) -> bytes:
@@ -109,17 +146,23 @@ class Mailer:
         self,
         message: Message,
         before_final: Callable[[], Callable[[], None] | None] | None = None,
+        envelope_from: str | None = None,
     ) -> None:
+        """Send `message` to its To addresses; `envelope_from` (the Return-Path, where bounces
+        go) defaults to the From address."""
         if self._smtp is None:
             self._smtp = self._connect()
         smtp = self._smtp
-        sender = parseaddr(str(message["From"]))[1]
+        sender = envelope_from or parseaddr(str(message["From"]))[1]
         recipients = [a for _, a in getaddresses([str(v) for v in message.get_all("To", [])])]
-        data = dot_stuffed(wire_bytes(message))
+        data = dot_stuffed(dkim_signed(wire_bytes(message), self.settings))
+        at_rcpt = False
         try:
             _expect(smtp.mail(sender), 250)
+            at_rcpt = True
             for recipient in recipients:
                 _expect(smtp.rcpt(recipient), 250, 251)
+            at_rcpt = False
             _expect(smtp.docmd("DATA"), 354)
             smtp.send(data)
             after_final = None
@@ -135,7 +178,7 @@ class Mailer:
             _expect(smtp.getreply(), 250)
         except smtplib.SMTPResponseException as exc:
             self._reset()
-            raise _classify(exc) from exc
+            raise _classify(exc, at_rcpt) from exc
         except (OSError, smtplib.SMTPException) as exc:
             self.close(quit=False)
             raise TemporaryMailError(str(exc) or type(exc).__name__) from exc
@@ -171,11 +214,13 @@ def _expect(reply: tuple[int, bytes], *good: int) -> None:
         raise smtplib.SMTPResponseException(code, text)
 
 
-def _classify(exc: smtplib.SMTPResponseException) -> Exception:
+def _classify(exc: smtplib.SMTPResponseException, at_rcpt: bool) -> Exception:
     text = (
         exc.smtp_error.decode(errors="replace")
         if isinstance(exc.smtp_error, bytes)
         else str(exc.smtp_error)
     )
     message = f"{exc.smtp_code} {text}"
-    return PermanentMailError(message) if exc.smtp_code >= 500 else TemporaryMailError(message)
+    if exc.smtp_code < 500:
+        return TemporaryMailError(message)
+    return PermanentMailError(message, bounced=at_rcpt or bool(_MAILBOX_STATUS.match(text)))

@@ -12,6 +12,7 @@ from sqlalchemy import (
     DateTime,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -169,18 +170,65 @@ class Gathering(Base):
 
 
 class Suppression(Base):
-    """Bounce history of an address, keyed by its SHA-256 so that erasure leaves no address."""
+    """Bounce history of an address, keyed by its SHA-256 so that erasure leaves no address.
+
+    Suppressed while `suppressed_at` is set, for `reason` (`hard_bounce`, `soft_bounces`,
+    `complaint`, `manual`); a coordinator lifting it sets `lifted_at` (soft bounces count
+    again from then)."""
 
     __tablename__ = "suppressions"
 
     email_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, unique=True, default=uuid.uuid4, server_default=text("gen_random_uuid()")
+    )
     soft_bounces: Mapped[int] = mapped_column(Integer, default=0)
     hard_bounces: Mapped[int] = mapped_column(Integer, default=0)
-    suppressed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    suppressed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    reason: Mapped[str | None] = mapped_column(String(20))
+    lifted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_reason: Mapped[str] = mapped_column(String(500), default="")
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
+
+
+class Bounce(Base):
+    """One bounce or complaint of an address (no address: its hash), for counting soft bounces
+    within a window and for the coordinator's record."""
+
+    __tablename__ = "bounces"
+    __table_args__ = (Index("ix_bounces_email_hash_received_at", "email_hash", "received_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    email_hash: Mapped[str] = mapped_column(String(64))
+    #: `hard`, `soft` or `complaint`.
+    kind: Mapped[str] = mapped_column(String(20))
+    #: Where it came from: `smtp` (refused at send time), `dsn`, `arf`, `manual`.
+    source: Mapped[str] = mapped_column(String(20))
+    delivery_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    received_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+
+
+class BounceMail(Base):
+    """Mail the bounce receiver accepted but could not read as a bounce or a complaint (an
+    auto-reply, an odd report): kept whole for a coordinator, never lost."""
+
+    __tablename__ = "bounce_mail"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    received_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), index=True
+    )
+    mail_from: Mapped[str] = mapped_column(String(500), default="")
+    rcpt_to: Mapped[str] = mapped_column(String(500), default="")
+    #: The delivery its VERP address named, if it named one.
+    delivery_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    note: Mapped[str] = mapped_column(String(500), default="")
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class ExperimentNews(Base):

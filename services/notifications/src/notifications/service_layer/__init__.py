@@ -7,10 +7,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from uskalla_events import Database
+from uskalla_events import Database, EventSystem
 
 from notifications.adapters.ratelimit import RateLimiter
 from notifications.config import Settings
+from notifications.service_layer.bounces import BounceReceiver
 from notifications.service_layer.deliveries import Deliveries
 from notifications.service_layer.fanouts import Fanouts
 from notifications.service_layer.network import Network
@@ -28,12 +29,18 @@ class Services:
     newsletters: Newsletters
     recipients: Recipients
     network: Network
+    bounces: BounceReceiver
 
     @classmethod
     def build(
-        cls, settings: Settings, db: Database, enqueue_send: Enqueue, enqueue_fanout: Enqueue
+        cls,
+        settings: Settings,
+        db: Database,
+        enqueue_send: Enqueue,
+        enqueue_fanout: Enqueue,
+        events: EventSystem,
     ) -> Services:
-        deliveries = Deliveries(settings, db, enqueue_send)
+        deliveries = Deliveries(settings, db, enqueue_send, events)
         fanouts = Fanouts(
             settings,
             db,
@@ -48,6 +55,7 @@ class Services:
             newsletters=Newsletters(deliveries, fanouts),
             recipients=Recipients(deliveries),
             network=Network(deliveries, fanouts),
+            bounces=BounceReceiver(settings, db, events),
         )
 
 

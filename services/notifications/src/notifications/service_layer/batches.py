@@ -203,7 +203,11 @@ class BatchSender:
             return after_the_dot
 
         try:
-            mailer.send(message, before_final=mark_sent)
+            mailer.send(
+                message,
+                before_final=mark_sent,
+                envelope_from=self.deliveries.verp.address(row["id"]),
+            )
             return "sent"
         except ClaimLost:
             log.warning("claim lost; the message was dropped unsent", extra={"id": str(row["id"])})
@@ -219,6 +223,9 @@ class BatchSender:
             error = str(exc)[:2000]
             if isinstance(exc, PermanentMailError) or attempts >= self.settings.mail_max_attempts:
                 mark("failed", tried=tried, error=error, was=was)
+                if isinstance(exc, PermanentMailError):
+                    with self.deliveries.db.transaction() as session:
+                        self.deliveries.refused(session, row["id"], row["email"], exc)
                 return "failed"
             delay = backoff(attempts)
             retry_at = datetime.now(UTC) + timedelta(seconds=delay)

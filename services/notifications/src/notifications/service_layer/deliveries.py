@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
-from uskalla_events import Database, after_commit
+from uskalla_events import Database, EventSystem, after_commit
 
 from notifications.adapters.composer import (
     LINK_TOKEN,
@@ -25,7 +25,8 @@ from notifications.adapters.finalcommit import PendingCommit
 from notifications.adapters.mailer import Mailer, PermanentMailError, TemporaryMailError
 from notifications.adapters.models import Delivery, Recipient
 from notifications.config import Settings
-from notifications.service_layer.suppressions import is_suppressed
+from notifications.domain.verp import Verp
+from notifications.service_layer.suppressions import is_suppressed, record_bounce
 
 log = logging.getLogger(__name__)
 
@@ -60,12 +61,35 @@ def settle(delivery: Delivery, status: str, error: str | None = None) -> None:
 
 class Deliveries:
     def __init__(
-        self, settings: Settings, db: Database, enqueue: Callable[[str, float], None]
+        self,
+        settings: Settings,
+        db: Database,
+        enqueue: Callable[[str, float], None],
+        events: EventSystem,
     ) -> None:
         self.settings = settings
         self.db = db
         self.enqueue = enqueue
+        self.events = events
         self.composer = Composer(settings)
+        #: Each message's envelope sender names its delivery: bounces find their way back.
+        self.verp = Verp(settings.verp_key, settings.bounce_domain)
+
+    def refused(
+        self, session: Session, delivery_id: uuid.UUID, email: str, exc: PermanentMailError
+    ) -> None:
+        """A 5xx at send time that refused the address is a hard bounce."""
+        if exc.bounced:
+            record_bounce(
+                session,
+                self.events,
+                email=email,
+                kind="hard",
+                reason=str(exc),
+                source="smtp",
+                delivery_id=delivery_id,
+                soft_limit=self.settings.soft_bounce_limit,
+            )
 
     def schedule(
         self,
@@ -136,23 +160,26 @@ class Deliveries:
                     session.flush()
                     return PendingCommit(session.connection()).commit
 
+                envelope_from = self.verp.address(delivery.id)
                 if mailer is None:
                     with Mailer(self.settings) as own:
-                        own.send(message, before_final=mark_sent)
+                        own.send(message, before_final=mark_sent, envelope_from=envelope_from)
                 else:
-                    mailer.send(message, before_final=mark_sent)
+                    mailer.send(message, before_final=mark_sent, envelope_from=envelope_from)
             except TemporaryMailError as exc:
                 return self.temporary_failure(session, delivery, exc)
             except (PermanentMailError, LookupError) as exc:
                 settle(delivery, "failed", str(exc)[:2000])
                 delivery.sent_at = None
+                if isinstance(exc, PermanentMailError):
+                    self.refused(session, delivery.id, delivery.email, exc)
                 log.warning("delivery failed for good", extra={"delivery_id": delivery_id})
                 return "failed"
             return "sent"
 
     def check(self, session: Session, delivery: Delivery) -> str | None:
         """At send time: never a suppressed address, list mail only to who still wants it."""
-        if is_suppressed(session, delivery.email):
+        if is_suppressed(session, delivery.email, list_mail=delivery.kind in LIST_OF_KIND):
             settle(delivery, "suppressed", "the address is suppressed (bounced)")
             return "suppressed"
         list_name = LIST_OF_KIND.get(delivery.kind)

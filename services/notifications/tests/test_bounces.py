@@ -1,0 +1,271 @@
+"""Mail that looks after its bounces, for real: each message leaves from its own signed VERP
+address; DSNs in real MTAs' formats and an ARF complaint sent over SMTP to the bounce receiver
+suppress the address or turn the member's lists off; refusals at send time count; DKIM."""
+
+from __future__ import annotations
+
+import base64
+import smtplib
+import uuid
+from collections.abc import Iterator
+from email import message_from_bytes
+from pathlib import Path
+
+import dkim
+import pytest
+from aiosmtpd.controller import Controller
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from notifications.adapters.bounce_reports import read_report
+from notifications.adapters.models import (
+    EVENT_TABLES,
+    Bounce,
+    BounceMail,
+    Delivery,
+    Recipient,
+    Suppression,
+)
+from notifications.domain.verp import Verp
+from notifications.entrypoints.bounce_server import bounce_server
+from notifications.service_layer.suppressions import email_hash, is_suppressed
+from sqlalchemy import select, update
+from uskalla_devstack.servers import free_port
+
+from . import test_delivery
+from .conftest import Service
+from .test_delivery import Refusing
+
+SAMPLES = Path(__file__).parent / "bounces"
+refusing = test_delivery.refusing  # the fixture: an SMTP server that refuses, then accepts
+
+
+def sample(name: str, verp: str, rcpt: str, bounce_domain: str = "bounces.uskalla.fi") -> bytes:
+    text = (SAMPLES / name).read_text()
+    text = text.replace("{verp}", verp).replace("{rcpt}", rcpt)
+    return text.replace("{bounce_domain}", bounce_domain).replace("\n", "\r\n").encode()
+
+
+@pytest.fixture
+def bounces(service: Service) -> Iterator[Controller]:
+    """The bounce receiver on a port of its own, as `notifications bounces` runs it."""
+    server = bounce_server(
+        service.runtime.extra["services"].bounces, "127.0.0.1", free_port(), 100_000
+    )
+    server.start()
+    yield server
+    server.stop()
+
+
+def send_to(server: Controller, rcpt: str, raw: bytes) -> None:
+    with smtplib.SMTP(server.hostname, server.port) as smtp:
+        smtp.sendmail("", [rcpt], raw)
+
+
+def welcome(service: Service, email: str, member_id: uuid.UUID | None = None) -> Delivery:
+    """Mail one welcome and return its delivery (sent to the sink)."""
+    deliveries = service.runtime.extra["services"].deliveries
+    with service.runtime.db.transaction() as session:
+        delivery_id = deliveries.schedule(
+            session,
+            kind="welcome",
+            email=email,
+            language="fi",
+            cause=str(uuid.uuid4()),
+            context={"name": "Maija"},
+            member_id=member_id,
+        )
+    service.tasks.drain()
+    with service.runtime.db.transaction() as session:
+        row = session.get(Delivery, delivery_id)
+        assert row is not None
+        session.expunge(row)
+        return row
+
+
+def return_path(service: Service, email: str) -> str:
+    [mail] = service.mails(email)
+    return mail["headers"]["Return-Path"].strip("<>")
+
+
+def suppression(service: Service, email: str) -> Suppression | None:
+    with service.runtime.db.transaction() as session:
+        row = session.get(Suppression, email_hash(email))
+        if row is not None:
+            session.expunge(row)
+        return row
+
+
+def outbox_types(service: Service) -> list[str]:
+    with service.runtime.db.transaction() as session:
+        return [e["type"] for e in session.scalars(select(EVENT_TABLES.outbox.c.envelope))]
+
+
+def test_verp_addresses_are_signed_and_name_the_delivery() -> None:
+    verp = Verp(b"k" * 32, "Bounces.Uskalla.fi")
+    delivery_id = uuid.uuid4()
+    address = verp.address(delivery_id)
+    assert address.endswith("@bounces.uskalla.fi") and len(address.split("@")[0]) <= 64
+    assert verp.read(address) == delivery_id
+    assert verp.read(f"<{address.upper()}>") == delivery_id  # case folded on the way
+    forged = address.replace(delivery_id.hex, uuid.uuid4().hex)
+    assert verp.read(forged) is None
+    assert Verp(b"x" * 32, "bounces.uskalla.fi").read(address) is None  # another key
+    assert verp.read(address.replace("bounces.uskalla.fi", "example.fi")) is None
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("postfix_hard.eml", "hard"),
+        ("exim_hard.eml", "hard"),
+        ("qmail_hard.eml", "hard"),
+        ("postfix_delayed.eml", "soft"),
+        ("exchange_mailbox_full.eml", "soft"),
+        ("arf_complaint.eml", "complaint"),
+        ("autoreply.eml", None),
+    ],
+)
+def test_reports_in_real_formats_are_read(name: str, kind: str | None) -> None:
+    report = read_report(sample(name, "b-1@bounces.uskalla.fi", "maija@example.fi"))
+    assert report.kind == kind
+    assert "maija@example.fi" not in report.senders
+
+
+@pytest.mark.parametrize("name", ["postfix_hard.eml", "exim_hard.eml", "qmail_hard.eml"])
+def test_a_hard_bounce_over_smtp_suppresses_the_address(
+    service: Service, bounces: Controller, name: str
+) -> None:
+    member_id = service.add_recipient(email="poissa@example.fi")
+    delivery = welcome(service, "poissa@example.fi", member_id)
+    verp = return_path(service, "poissa@example.fi")
+    domain = service.runtime.extra["settings"].bounce_domain
+    assert verp.startswith(f"b-{delivery.id.hex}-") and verp.endswith(f"@{domain}")
+    send_to(bounces, verp, sample(name, verp, "poissa@example.fi"))
+    row = suppression(service, "poissa@example.fi")
+    assert row is not None and row.reason == "hard_bounce" and row.suppressed_at is not None
+    assert outbox_types(service) == ["notifications.address.bounced.v1"]
+    with service.runtime.db.transaction() as session:
+        [bounce] = session.scalars(select(Bounce)).all()
+        assert (bounce.kind, bounce.source, bounce.delivery_id) == ("hard", "dsn", delivery.id)
+        assert "poissa@example.fi" not in bounce.reason
+        assert is_suppressed(session, "poissa@example.fi", list_mail=False)
+    welcome(service, "poissa@example.fi", member_id)
+    assert len(service.mails("poissa@example.fi")) == 1  # never mailed again
+
+
+def test_soft_bounces_suppress_at_the_limit_and_repeats_count_once(
+    service: Service, bounces: Controller
+) -> None:
+    sent = [welcome(service, "tays@example.fi") for _ in range(3)]
+    verps = [service.runtime.extra["services"].deliveries.verp.address(d.id) for d in sent]
+    for _ in range(2):  # one delivery's warnings at 4 h and 24 h: one soft bounce
+        send_to(bounces, verps[0], sample("postfix_delayed.eml", verps[0], "tays@example.fi"))
+    send_to(bounces, verps[1], sample("exchange_mailbox_full.eml", verps[1], "tays@example.fi"))
+    row = suppression(service, "tays@example.fi")
+    assert row is not None and row.suppressed_at is None and row.soft_bounces == 3
+    send_to(bounces, verps[2], sample("postfix_delayed.eml", verps[2], "tays@example.fi"))
+    row = suppression(service, "tays@example.fi")
+    assert row is not None and row.reason == "soft_bounces" and row.suppressed_at is not None
+    assert outbox_types(service) == ["notifications.address.bounced.v1"]
+
+
+def test_a_complaint_turns_the_lists_off_and_stops_list_mail_only(
+    service: Service, bounces: Controller
+) -> None:
+    member_id = service.add_recipient(email="valittaja@example.fi")
+    delivery = welcome(service, "valittaja@example.fi", member_id)
+    verp = service.runtime.extra["services"].deliveries.verp.address(delivery.id)
+    # Feedback loops write to a fixed address: the report's Original-Mail-From names the mail.
+    send_to(
+        bounces,
+        f"abuse@{service.runtime.extra['settings'].bounce_domain}",
+        sample("arf_complaint.eml", verp, "valittaja@example.fi"),
+    )
+    with service.runtime.db.transaction() as session:
+        recipient = session.get(Recipient, member_id)
+        assert recipient is not None and not recipient.newsletter and not recipient.invitations
+        assert is_suppressed(session, "valittaja@example.fi")
+        assert not is_suppressed(session, "valittaja@example.fi", list_mail=False)
+    row = suppression(service, "valittaja@example.fi")
+    assert row is not None and row.reason == "complaint"
+    assert outbox_types(service) == ["notifications.address.complained.v1"]
+    welcome(service, "valittaja@example.fi", member_id)  # a personal e-mail still goes
+    assert len(service.mails("valittaja@example.fi")) == 2
+
+
+def test_what_cannot_be_read_is_kept_and_forged_addresses_are_refused(
+    service: Service, bounces: Controller
+) -> None:
+    delivery = welcome(service, "loma@example.fi")
+    verp = service.runtime.extra["services"].deliveries.verp.address(delivery.id)
+    send_to(bounces, verp, sample("autoreply.eml", verp, "loma@example.fi"))
+    with service.runtime.db.transaction() as session:
+        [kept] = session.scalars(select(BounceMail)).all()
+        assert kept.delivery_id == delivery.id and b"Olen lomalla" in kept.raw
+        assert session.scalars(select(Suppression)).all() == []
+    forged = verp.replace(delivery.id.hex, uuid.uuid4().hex)
+    with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
+        send_to(bounces, forged, sample("postfix_hard.eml", forged, "loma@example.fi"))
+    assert refused.value.recipients[forged][0] == 550
+    with pytest.raises(smtplib.SMTPRecipientsRefused):
+        send_to(bounces, "someone@example.fi", b"Subject: x\r\n\r\nx\r\n")
+
+
+def test_a_550_at_rcpt_is_a_hard_bounce(service: Service, refusing: Refusing) -> None:
+    refusing.code, refusing.times = 550, 1
+    delivery = welcome(service, "ei.ole@example.fi")
+    assert delivery.status == "failed"
+    row = suppression(service, "ei.ole@example.fi")
+    assert row is not None and row.reason == "hard_bounce"
+    with service.runtime.db.transaction() as session:
+        [bounce] = session.scalars(select(Bounce)).all()
+        assert (bounce.source, bounce.delivery_id) == ("smtp", delivery.id)
+
+
+def test_a_451_then_accepted_is_no_bounce(service: Service, refusing: Refusing) -> None:
+    refusing.code, refusing.times = 451, 1
+    delivery = welcome(service, "hidas@example.fi")
+    assert delivery.status == "retrying"
+    with service.runtime.db.transaction() as session:
+        session.execute(update(Delivery).values(next_attempt_at=None))
+    assert service.runtime.extra["services"].deliveries.send(str(delivery.id)) == "sent"
+    assert len(refusing.store.messages("hidas@example.fi")) == 1
+    assert suppression(service, "hidas@example.fi") is None
+
+
+@pytest.fixture
+def dkim_key(tmp_path: Path, service: Service) -> bytes:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    )
+    settings = service.runtime.extra["settings"]
+    settings.dkim_private_key, settings.dkim_selector, settings.dkim_domain = (
+        pem,
+        "uskalla2025",
+        "uskalla.fi",
+    )
+    public = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)
+
+
+def test_messages_are_dkim_signed_and_verify(service: Service, dkim_key: bytes) -> None:
+    welcome(service, "dkim@example.fi")
+    [stored] = service.sink.store.ids()
+    raw = service.sink.store.raw(stored)
+    asked: list[bytes] = []
+
+    def dns(name: bytes, timeout: int = 5) -> bytes:
+        asked.append(name)
+        return dkim_key
+
+    assert dkim.verify(raw, dnsfunc=dns)
+    assert asked == [b"uskalla2025._domainkey.uskalla.fi."]
+    tampered = raw.replace(b"Subject:", b"Subject: [muutettu]", 1)
+    assert not dkim.verify(tampered, dnsfunc=dns)
+    signature = message_from_bytes(raw)["DKIM-Signature"]
+    assert "d=uskalla.fi" in signature and "s=uskalla2025" in signature

@@ -29,8 +29,6 @@ NOT_YET_BUILT = {
     ("GET", "/api/v1/members/me/registrations"),
     ("POST", "/api/v1/gatherings/{}/cancel"),
     ("GET", "/api/v1/gatherings/calendar.ics"),
-    ("GET", "/api/v1/suppressions"),
-    ("DELETE", "/api/v1/suppressions/{}"),
     ("GET", "/api/v1/newsletters/archive"),
     ("GET", "/api/v1/newsletters/archive/{}"),
     ("POST", "/api/v1/newsletters/{}/schedule"),

@@ -18,6 +18,7 @@ ROUTES: tuple[tuple[str, str], ...] = (
     ("/api/v1/newsletters", "notifications"),
     ("/api/v1/deliveries", "notifications"),
     ("/api/v1/bounces", "notifications"),
+    ("/api/v1/suppressions", "notifications"),
 )
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 import smtplib
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from email import message_from_bytes
 from pathlib import Path
 
@@ -16,6 +16,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from flask.testing import FlaskClient
 from notifications.adapters.bounce_reports import read_report
 from notifications.adapters.models import (
     EVENT_TABLES,
@@ -269,3 +270,42 @@ def test_messages_are_dkim_signed_and_verify(service: Service, dkim_key: bytes) 
     assert not dkim.verify(tampered, dnsfunc=dns)
     signature = message_from_bytes(raw)["DKIM-Signature"]
     assert "d=uskalla.fi" in signature and "s=uskalla2025" in signature
+
+
+def test_coordinators_list_and_lift_suppressions(
+    service: Service,
+    bounces: Controller,
+    client: FlaskClient,
+    coordinator: tuple[uuid.UUID, dict[str, str]],
+    make_token: Callable[..., str],
+) -> None:
+    member_id = service.add_recipient(email="palaava@example.fi")
+    delivery = welcome(service, "palaava@example.fi", member_id)
+    verp = service.runtime.extra["services"].deliveries.verp.address(delivery.id)
+    send_to(bounces, verp, sample("postfix_hard.eml", verp, "palaava@example.fi"))
+    client.post(
+        "/api/v1/bounces",
+        json={"email": "tuntematon@example.fi", "kind": "hard"},
+        headers=coordinator[1],
+    )
+    listed = client.get("/api/v1/suppressions", headers=coordinator[1])
+    assert listed.status_code == 200
+    manual, bounced = listed.json["items"]  # newest first
+    assert (manual["reason"], manual["email"], manual["member_id"]) == ("manual", None, None)
+    assert bounced["reason"] == "hard_bounce" and bounced["bounces"] == 1
+    assert (bounced["email"], bounced["member_id"]) == ("palaava@example.fi", str(member_id))
+    assert "palaava@example.fi" not in bounced["last_reason"] and bounced["since"]
+    member = {"Authorization": f"Bearer {make_token(str(member_id), role='member')}"}
+    assert client.get("/api/v1/suppressions", headers=member).status_code == 403
+    assert client.delete(f"/api/v1/suppressions/{bounced['id']}", headers=member).status_code == 403
+    assert client.get("/api/v1/suppressions?per_page=0", headers=coordinator[1]).status_code == 422
+    lifted = client.delete(f"/api/v1/suppressions/{bounced['id']}", headers=coordinator[1])
+    assert lifted.status_code == 204
+    again = client.delete(f"/api/v1/suppressions/{bounced['id']}", headers=coordinator[1])
+    assert again.status_code == 404 and again.content_type == "application/problem+json"
+    assert [
+        s["id"] for s in client.get("/api/v1/suppressions", headers=coordinator[1]).json["items"]
+    ] == [manual["id"]]
+    assert outbox_types(service)[-1] == "notifications.address.reinstated.v1"
+    welcome(service, "palaava@example.fi", member_id)
+    assert len(service.mails("palaava@example.fi")) == 2  # mailed again

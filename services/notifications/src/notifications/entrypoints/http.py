@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask import Blueprint
+from flask import Blueprint, Response
 from uskalla_kit import current_runtime, require_identity
 from uskalla_kit.openapi import documented
-from uskalla_kit.pagination import page_of
+from uskalla_kit.pagination import PageQuery, page_of
 
 from notifications.entrypoints.schemas import (
     BounceResultSchema,
@@ -22,12 +22,13 @@ from notifications.entrypoints.schemas import (
     NewsletterPatch,
     NewsletterQuery,
     NewsletterSchema,
+    SuppressionPage,
 )
 from notifications.service_layer import services_of
 from notifications.service_layer.log import delivery_log
 from notifications.service_layer.newsletters import Newsletters
 from notifications.service_layer.privacy import export_member
-from notifications.service_layer.suppressions import record_bounce
+from notifications.service_layer.suppressions import lift, record_bounce, suppressed
 
 bp = Blueprint("notifications", __name__, url_prefix="/api/v1")
 internal = Blueprint("notifications_internal", __name__, url_prefix="/internal/v1")
@@ -172,8 +173,43 @@ def report_bounce(body: dict[str, Any]) -> dict[str, Any]:
     runtime = current_runtime()
     with runtime.db.transaction() as session:
         return record_bounce(
-            session, runtime.events, email=body["email"], kind=body["kind"], reason=body["reason"]
+            session,
+            runtime.events,
+            email=body["email"],
+            kind=body["kind"],
+            reason=body["reason"],
+            soft_limit=services_of(runtime).settings.soft_bounce_limit,
         )
+
+
+@bp.get("/suppressions")
+@documented(
+    "Suppressed addresses, newest first, with the reason, since when and how many bounces",
+    query=PageQuery,
+    responses={200: SuppressionPage},
+    auth="coordinator",
+    tags=TAGS,
+)
+def list_suppressions(query: dict[str, Any]) -> dict[str, Any]:
+    page, per_page = query["page"], query["per_page"]
+    with current_runtime().db.transaction() as session:
+        items, total = suppressed(session, page=page, per_page=per_page)
+    return page_of(items, page, per_page, total)
+
+
+@bp.delete("/suppressions/<uuid:suppression_id>")
+@documented(
+    "Lift a suppression: the address is mailed again",
+    responses={204: None},
+    auth="coordinator",
+    problems=(404,),
+    tags=TAGS,
+)
+def lift_suppression(suppression_id: uuid.UUID) -> Response:
+    runtime = current_runtime()
+    with runtime.db.transaction() as session:
+        lift(session, runtime.events, suppression_id)
+    return Response(status=204)
 
 
 @internal.get("/members/<uuid:member_id>/export")

@@ -144,6 +144,23 @@ class BounceResultSchema(Schema):
     hard_bounces = fields.Integer(required=True)
 
 
+class SuppressionSchema(Schema):
+    id = fields.UUID(required=True)
+    #: The member's address and id, where notifications knows whose address it is.
+    email = fields.String(required=True, allow_none=True)
+    member_id = fields.UUID(required=True, allow_none=True)
+    reason = fields.String(
+        required=True,
+        metadata={"enum": ["hard_bounce", "soft_bounces", "complaint", "manual"]},
+    )
+    since = fields.DateTime(required=True)
+    bounces = fields.Integer(required=True)
+    last_reason = fields.String(required=True)
+
+
+SuppressionPage = page_schema(SuppressionSchema, "SuppressionPage")
+
+
 class ExportSchema(Schema):
     service = fields.String(required=True)
     recipient = fields.Dict(required=True, allow_none=True)

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 from uskalla_events import EventSystem
 from uskalla_events.contracts import AddressBounced, AddressComplained, AddressReinstated
+from uskalla_kit import Problem
 from uskalla_kit.text import normalise_email
 
 from notifications.adapters.models import Bounce, Recipient, Suppression
@@ -179,14 +180,14 @@ def suppressed(session: Session, *, page: int, per_page: int) -> tuple[list[dict
     ], total
 
 
-def lift(session: Session, events: EventSystem, suppression_id: uuid.UUID) -> bool:
+def lift(session: Session, events: EventSystem, suppression_id: uuid.UUID) -> None:
     """A coordinator lifts a suppression: mail goes again, soft bounces count afresh, and
     members hears that the member's address is deliverable (when we know whose it is)."""
     row = session.scalars(
         select(Suppression).where(Suppression.id == suppression_id).with_for_update()
     ).one_or_none()
     if row is None or row.suppressed_at is None:
-        return False
+        raise Problem(404, "Not found", "No such suppression (or it was lifted already).")
     row.suppressed_at, row.reason, row.lifted_at = None, None, datetime.now(UTC)
     recipient = session.execute(
         select(Recipient.email, Recipient.member_id)
@@ -197,4 +198,3 @@ def lift(session: Session, events: EventSystem, suppression_id: uuid.UUID) -> bo
         events.outbox.add(
             session, AddressReinstated(email=recipient.email, member_id=recipient.member_id)
         )
-    return True

@@ -17,8 +17,21 @@ each with its own plain-loop rounds; the target's ratio is the first one's.
 
 The plain loop: kombu's Producer publishes the same JSON envelopes to a queue on the same
 Redis while a kombu Consumer drains them with an ack each, same count; timed from the first
-publish to the last ack. Both run in this process, alternating rounds so they share the
-machine's noise; the median round of each is compared. Target ratio: at least 0.5.
+publish to the last ack.
+
+Plain Celery, what a user would pick instead of the platform: a task per event, `.delay()` of
+the same JSON envelope from the same publisher threads into a Celery worker on the same Redis
+(threads pool, the same concurrency, in this process like the platform's; Celery's defaults
+otherwise: early acks, prefetch multiplier 4), the task inserting the same effect row in a
+transaction of its own. It has neither the outbox (a task sent before a crash loses the
+commit's event, or one sent after a rolled-back commit is a phantom) nor the inbox (a
+redelivered task inserts twice); the platform keeps both. Timed like the platform, from the
+first `.delay()` until the last effect has committed. Per message: the platform's messages
+carry several events, a task one: both figures are printed.
+
+All three run in this process, alternating rounds so they share the machine's noise; the
+median round of each is compared. Targets: at least 0.5 of plain kombu, at least 1.0 of plain
+Celery. Ends with RESULT lines.
 
     .venv/bin/python bench/bench_events.py   # BENCH_EVENTS=2000 BENCH_ROUNDS=2
     (BENCH_WORKER_PROCESS=off leaves out the second measurement)
@@ -36,11 +49,12 @@ import uuid
 from collections.abc import Callable
 from contextlib import suppress
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import psutil
+from celery import Celery
 from celery.contrib.testing.worker import start_worker
-from common import drop_database, machine, servers, tree_cpu
+from common import drop_database, machine, result, servers, tree_cpu
 from kombu import Connection, Exchange, Producer, Queue
 from kombu import Consumer as KombuConsumer
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Uuid, func, select
@@ -64,6 +78,7 @@ PUBLISHERS = int(os.environ.get("BENCH_PUBLISHERS", "4"))
 CONCURRENCY = int(os.environ.get("BENCH_WORKER_CONCURRENCY", "4"))
 WORKER_PROCESS = os.environ.get("BENCH_WORKER_PROCESS", "on") != "off"
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
+T = TypeVar("T")
 
 metadata = MetaData()
 TABLES = event_tables(metadata)
@@ -88,6 +103,25 @@ def joined(n: int) -> MemberJoined:
         invitations=False,
         joined_at=datetime(2026, 11, 27, 10, tzinfo=UTC),
     )
+
+
+def from_publishers(items: list[T], send: Callable[[T], object]) -> float:
+    """`send` every item from BENCH_PUBLISHERS threads (as API threads would), each its share
+    in turn; the monotonic time they began."""
+
+    def publish(chunk: list[T]) -> None:
+        for item in chunk:
+            send(item)
+
+    threads = [
+        threading.Thread(target=publish, args=(items[i::PUBLISHERS],)) for i in range(PUBLISHERS)
+    ]
+    began = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return began
 
 
 class Platform:
@@ -150,27 +184,57 @@ class Platform:
         """Start `count` commits from the publisher threads; the monotonic time they began."""
         envelopes = [joined(i) for i in range(count)]
 
-        def publish(chunk: list[MemberJoined]) -> None:
-            for payload in chunk:
-                with self.publisher.db.transaction() as session:
-                    self.publisher.outbox.add(session, payload)
+        def publish(payload: MemberJoined) -> None:
+            with self.publisher.db.transaction() as session:
+                self.publisher.outbox.add(session, payload)
 
-        threads = [
-            threading.Thread(target=publish, args=(envelopes[i::PUBLISHERS],))
-            for i in range(PUBLISHERS)
-        ]
-        began = time.monotonic()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        return began
+        return from_publishers(envelopes, publish)
 
     def close(self, pg: str) -> None:
         for system in (self.publisher, self.consumer):
             system.db.dispose()
         for url in self.urls:
             drop_database(pg, url)
+
+
+class PlainCelery:
+    """A Celery task per event on the same Redis, its worker inserting the same effect row."""
+
+    def __init__(self, rd: str, db: Database) -> None:
+        self.db = db
+        self.done: list[float] = []
+        self.lock = threading.Lock()
+        self.app = Celery("bench_plain_celery", broker=rd, set_as_current=False)
+        self.app.conf.update(
+            task_default_queue="bench.plain_celery",
+            task_serializer="json",
+            accept_content=["json"],
+            task_ignore_result=True,
+            broker_connection_retry_on_startup=True,
+            worker_hijack_root_logger=False,
+        )
+
+        def record(envelope: dict[str, Any]) -> None:
+            with db.transaction() as session:
+                values = {"event_id": uuid.UUID(envelope["id"]), "name": envelope["data"]["name"]}
+                session.execute(effects.insert().values(**values))
+            with self.lock:
+                self.done.append(time.monotonic())
+
+        self.record = self.app.task(name="bench.record_effect")(record)
+
+    def run(self, count: int) -> float:
+        """`.delay()` `count` envelopes from the publisher threads; seconds until the last
+        task's effect has committed."""
+        with self.lock:
+            self.done.clear()
+        envelopes = [new_envelope(joined(i)).to_dict() for i in range(count)]
+        began = from_publishers(envelopes, self.record.delay)
+        while len(self.done) < count:
+            if time.monotonic() - began > 600:
+                raise TimeoutError(f"only {len(self.done)} of {count} tasks handled")
+            time.sleep(0.005)
+        return self.done[count - 1] - began
 
 
 class CpuMeter:
@@ -220,6 +284,18 @@ def recording(handled: Callable[[], None] | None = None) -> EventHandlers:
             after_commit(session, handled)
 
     return handlers
+
+
+def in_process_worker(app: Celery) -> Any:
+    """A Celery worker for `app` in this process: threads pool, the services' concurrency."""
+    return start_worker(
+        app,
+        pool="threads",
+        concurrency=CONCURRENCY,
+        perform_ping_check=False,
+        shutdown_timeout=30,
+        loglevel="WARNING",
+    )
 
 
 def worker_process(url: str, rd: str) -> None:
@@ -279,28 +355,34 @@ def main() -> None:
         return
     print(f"events: {N} per round, {ROUNDS} rounds; {PUBLISHERS} publisher threads, "
           f"worker concurrency {CONCURRENCY}; {machine()}")  # fmt: skip
-    plain, ours, plain_apart, apart = [], [], [], []
-    meters = {"plain kombu": CpuMeter(), "in one process": CpuMeter(), "as deployed": CpuMeter()}
+    plain, ours, celery, plain_apart, apart = [], [], [], [], []
+    meters = {
+        "plain kombu": CpuMeter(),
+        "plain Celery": CpuMeter(),
+        "in one process": CpuMeter(),
+        "as deployed": CpuMeter(),
+    }
     with servers("events") as (pg, rd, work):
         platform = Platform(pg, rd)
         platform.consumer.declare()
+        tasks = PlainCelery(rd, platform.consumer.db)
         try:
-            with start_worker(
-                platform.consumer.celery,
-                pool="threads",
-                concurrency=CONCURRENCY,
-                perform_ping_check=False,
-                shutdown_timeout=30,
-                loglevel="WARNING",
-            ):
-                plain_kombu(rd, min(200, N))  # warm-up: connections, pools, imports
-                platform.run(min(200, N))
-                platform.messages.clear()
-                for round_no in range(1, ROUNDS + 1):
+            # One Celery worker at a time: two in one process stall each other's threads.
+            for round_no in range(1, ROUNDS + 1):
+                with in_process_worker(platform.consumer.celery):
+                    if round_no == 1:
+                        plain_kombu(rd, min(200, N))  # warm-up: connections, pools, imports
+                        platform.run(min(200, N))
+                        platform.messages.clear()
                     plain.append(N / meters["plain kombu"].measure(N, lambda: plain_kombu(rd, N)))
                     ours.append(N / meters["in one process"].measure(N, lambda: platform.run(N)))
-                    print(f"  round {round_no}: plain kombu {plain[-1]:8.0f}/s"
-                          f"   outbox→consumer {ours[-1]:7.0f}/s")  # fmt: skip
+                with in_process_worker(tasks.app):
+                    if round_no == 1:
+                        tasks.run(min(200, N))
+                    celery.append(N / meters["plain Celery"].measure(N, lambda: tasks.run(N)))
+                print(f"  round {round_no}: plain kombu {plain[-1]:8.0f}/s"
+                      f"   outbox→consumer {ours[-1]:7.0f}/s"
+                      f"   plain Celery {celery[-1]:7.0f}/s")  # fmt: skip
             if WORKER_PROCESS:
                 log = (work / "worker.log").open("wb")
                 worker = subprocess.Popen(
@@ -332,10 +414,20 @@ def main() -> None:
                 in_one_process, as_deployed = platform.messages, []
         finally:
             platform.close(pg)
-    p, o = statistics.median(plain), statistics.median(ours)
-    print(f"plain kombu publish/consume:        {p:8.0f} events/s (median of {ROUNDS})")
-    print(f"outbox commit → handled by consumer: {o:7.0f} events/s (median of {ROUNDS})")
-    print(f"ratio {o / p:.3f} (target ≥ 0.5); outbox rows left unpublished: {pending}")
+    p, o, c = statistics.median(plain), statistics.median(ours), statistics.median(celery)
+    per_message = sum(in_one_process) / len(in_one_process) if in_one_process else 1.0
+    print(
+        f"plain kombu publish/consume:         {p:8.0f} events/s = messages/s (median of {ROUNDS})"
+    )
+    print(
+        f"plain Celery .delay() → task effect: {c:8.0f} events/s = messages/s (median of {ROUNDS})"
+    )
+    print(
+        f"outbox commit → handled by consumer: {o:8.0f} events/s, {o / per_message:.0f} messages/s"
+        f" ({per_message:.1f} events per message; median of {ROUNDS})"
+    )
+    print(f"ratio to plain kombu {o / p:.3f} (target ≥ 0.5), to plain Celery {o / c:.3f}"
+          f" (target ≥ 1.0); outbox rows left unpublished: {pending}")  # fmt: skip
     if apart:
         p2, o2 = statistics.median(plain_apart), statistics.median(apart)
         print(f"with the worker in its own process, as deployed: {o2:.0f} events/s beside "
@@ -349,6 +441,12 @@ def main() -> None:
     for kind, meter in meters.items():
         if meter.events:
             print(f"  {kind:>15}: {meter.per_event()}")
+    result("events_platform_per_s", o, "events/s", f">={c:.0f}")
+    result("events_ratio_to_plain_kombu", o / p, "ratio", ">=0.5")
+    result("events_ratio_to_plain_celery", o / c, "ratio", ">=1.0")
+    result("events_outbox_rows_left_unpublished", pending, "rows", "<=0")
+    if apart:
+        result("events_as_deployed_ratio_to_plain_kombu", o2 / p2, "ratio", ">=0.5")
 
 
 if __name__ == "__main__":

@@ -46,11 +46,16 @@ class Settings:
     list_sync_commit: bool
     #: Deliveries older than this many days are purged from the log.
     delivery_retention_days: int
+    #: Bounce rows and kept bounce mail older than this many days are purged (at least the
+    #: 30 days soft bounces are counted over).
+    bounce_retention_days: int
     #: Seconds between the relay's purges of the delivery log.
     housekeeping_interval: float
     #: How long members' confirmation link works (`CONFIRM_TOKEN_TTL_DAYS`, read by members
     #: with the same name): the mail says it when the event does not.
     confirm_token_ttl_days: int
+    #: The same for members' sign-in link (`SIGN_IN_TOKEN_TTL_MINUTES`).
+    sign_in_token_ttl_minutes: int
     #: Envelope senders (VERP) are `b-<delivery>-<signature>@` this domain, whose MX is the
     #: bounce receiver; the signature's key is derived (HKDF, its own purpose) from
     #: `BOUNCE_SECRET`, or from `UNSUBSCRIBE_SECRET` when that is not set.
@@ -96,8 +101,10 @@ class Settings:
             freeze_batch_size=max(1, env_int("LIST_FREEZE_BATCH_SIZE", 5000)),
             list_sync_commit=env_bool("LIST_MAIL_SYNC_COMMIT", False),
             delivery_retention_days=max(1, env_int("DELIVERY_RETENTION_DAYS", 365)),
+            bounce_retention_days=max(31, env_int("BOUNCE_RETENTION_DAYS", 90)),
             housekeeping_interval=env_float("HOUSEKEEPING_INTERVAL_SECONDS", 60.0),
             confirm_token_ttl_days=max(1, env_int("CONFIRM_TOKEN_TTL_DAYS", 7)),
+            sign_in_token_ttl_minutes=max(1, env_int("SIGN_IN_TOKEN_TTL_MINUTES", 15)),
             bounce_domain=env("BOUNCE_DOMAIN", "") or _bounce_domain(mail_from),
             verp_key=derive_key(
                 env_secret("BOUNCE_SECRET", required=False) or unsubscribe_secret, "verp"

@@ -131,9 +131,11 @@ class Composer:
             context["unsubscribe_url"] = links.unsubscribe_page(
                 self.base, language, unsubscribe_token
             )
+        # The lifetime members gave the link, from its event; else the setting they share.
         if item.kind == "confirmation":
-            # The lifetime members gave the link, from its event; else the setting they share.
             context.setdefault("valid_hours", self.settings.confirm_token_ttl_days * 24)
+        if item.kind == "sign_in":
+            context.setdefault("valid_minutes", self.settings.sign_in_token_ttl_minutes)
         if item.kind == "invitation":
             context["gathering_url"] = links.gathering(self.base, language, context["gathering_id"])
         context["test"] = item.kind == "newsletter_test"

@@ -27,11 +27,6 @@ from notifications.service_layer.privacy import erase_member
 from notifications.service_layer.projections import upsert
 from notifications.service_layer.standing import is_erased
 
-#: How long links work when an older event does not say (members' default settings:
-#: SIGN_IN_TOKEN_TTL_MINUTES, CONFIRM_TOKEN_TTL_DAYS).
-SIGN_IN_MINUTES = 15
-CONFIRM_HOURS = 7 * 24
-
 
 class UnreadableToken(Exception):
     """An event's link token does not open here: its e-mail would carry a broken link (or a
@@ -75,7 +70,10 @@ class Recipients:
         else:
             token = sealed_token(self.sealer, e.token, "members.member.registered.v1")
             kind = "confirmation"
-            context = {LINK_TOKEN: token, "valid_hours": e.valid_hours or CONFIRM_HOURS}
+            # An older event does not say the lifetime: the composer says the setting's.
+            context = {LINK_TOKEN: token}
+            if e.valid_hours:
+                context["valid_hours"] = e.valid_hours
         self.deliveries.schedule(
             session,
             kind=kind,
@@ -154,11 +152,8 @@ class Recipients:
             email=e.email,
             language=e.language,
             cause=cause,
-            context={
-                "name": e.name,
-                LINK_TOKEN: token,
-                "valid_minutes": e.valid_minutes or SIGN_IN_MINUTES,
-            },
+            context={"name": e.name, LINK_TOKEN: token}
+            | ({"valid_minutes": e.valid_minutes} if e.valid_minutes else {}),
             member_id=e.member_id,
         )
 

@@ -105,9 +105,15 @@ def test_each_service_runs_migrate_api_worker_and_relay_in_order(compose: Compos
         assert gateway["depends_on"][service] == {"condition": "service_healthy"}
 
 
-def test_only_the_gateway_and_the_mail_catcher_are_published(compose: Compose) -> None:
-    published = {name for name, s in compose["services"].items() if s.get("ports")}
-    assert published == {"gateway", "mailcatcher"}
+def test_only_the_edges_are_published_and_only_the_gateway_beyond_this_machine(
+    compose: Compose,
+) -> None:
+    published = {name: s["ports"] for name, s in compose["services"].items() if s.get("ports")}
+    # The web front door, the mail catcher, and the bounce receiver (what the MX forwards to).
+    assert set(published) == {"gateway", "mailcatcher", "notifications-bounces"}
+    for name, ports in published.items():
+        if name != "gateway":
+            assert all(str(p).startswith("127.0.0.1:") for p in ports), name
 
 
 def test_application_containers_are_hardened(compose: Compose) -> None:

@@ -309,3 +309,74 @@ def test_coordinators_list_and_lift_suppressions(
     assert outbox_types(service)[-1] == "notifications.address.reinstated.v1"
     welcome(service, "palaava@example.fi", member_id)
     assert len(service.mails("palaava@example.fi")) == 2  # mailed again
+
+
+def test_erasure_removes_the_bounces_and_kept_mail_that_name_the_member(
+    service: Service, bounces: Controller
+) -> None:
+    member_id = service.add_recipient(email="Lahtija@Example.fi")
+    bounced = welcome(service, "lahtija@example.fi", member_id)
+    away = welcome(service, "lahtija@example.fi", member_id)
+    verp, away_verp = (
+        service.runtime.extra["services"].deliveries.verp.address(d.id) for d in (bounced, away)
+    )
+    send_to(bounces, verp, sample("postfix_hard.eml", verp, "lahtija@example.fi"))
+    send_to(bounces, away_verp, sample("autoreply.eml", away_verp, "lahtija@example.fi"))
+    postmaster = f"postmaster@{service.runtime.extra['settings'].bounce_domain}"
+    # Kept mail that names no delivery: found by the address in its raw text (any case).
+    send_to(bounces, postmaster, b"Subject: who?\r\n\r\nLAHTIJA@example.fi is gone\r\n")
+    send_to(bounces, postmaster, b"Subject: id\r\n\r\nmember " + str(member_id).encode() + b"\r\n")
+    # Someone else's bounce and kept mail stay.
+    other = welcome(service, "jaava@example.fi")
+    other_verp = service.runtime.extra["services"].deliveries.verp.address(other.id)
+    send_to(bounces, other_verp, sample("postfix_hard.eml", other_verp, "jaava@example.fi"))
+    send_to(bounces, postmaster, b"Subject: other\r\n\r\njaava@example.fi\r\n\xff\xfe\r\n")
+    with service.runtime.db.transaction() as session:
+        assert len(session.scalars(select(BounceMail)).all()) == 4
+        assert len(session.scalars(select(Bounce)).all()) == 2
+
+    service.handle("members.member.erased.v1", {"member_id": str(member_id)})
+
+    with service.runtime.db.transaction() as session:
+        [kept] = session.scalars(select(BounceMail)).all()
+        assert b"jaava@example.fi" in kept.raw
+        [bounce] = session.scalars(select(Bounce)).all()
+        assert bounce.delivery_id == other.id
+        # The dead address stays suppressed, by its hash only.
+        assert is_suppressed(session, "lahtija@example.fi")
+    welcome(service, "lahtija@example.fi")
+    assert len(service.mails("lahtija@example.fi")) == 2  # the two before erasure, no more
+
+
+def test_coordinators_see_summaries_of_the_kept_mail(
+    service: Service,
+    bounces: Controller,
+    client: FlaskClient,
+    coordinator: tuple[uuid.UUID, dict[str, str]],
+    make_token: Callable[..., str],
+) -> None:
+    delivery = welcome(service, "loma@example.fi")
+    verp = service.runtime.extra["services"].deliveries.verp.address(delivery.id)
+    send_to(bounces, verp, sample("autoreply.eml", verp, "loma@example.fi"))
+    postmaster = f"postmaster@{service.runtime.extra['settings'].bounce_domain}"
+    with smtplib.SMTP(bounces.hostname, bounces.port) as smtp:
+        smtp.sendmail(
+            "mailer-daemon@example.fi",
+            [postmaster],
+            b"Subject: =?utf-8?q?K=C3=A4ytt=C3=A4j=C3=A4?= unknown\r\n\r\nSecret body\r\n",
+        )
+    listed = client.get("/api/v1/bounces/unread", headers=coordinator[1])
+    assert listed.status_code == 200 and listed.json["total"] == 2
+    newest, autoreply = listed.json["items"]
+    assert newest["subject"] == "Käyttäjä unknown" and newest["delivery_id"] is None
+    assert (newest["mail_from"], newest["rcpt_to"]) == ("mailer-daemon@example.fi", postmaster)
+    assert newest["note"].startswith("not a bounce") and newest["size"] > 0
+    assert autoreply["subject"] == "Automaattinen vastaus: Uutiskirje"
+    assert autoreply["delivery_id"] == str(delivery.id)
+    assert "Secret body" not in listed.text and "lomalla" not in listed.text  # no bodies
+    second = client.get("/api/v1/bounces/unread?page=2&per_page=1", headers=coordinator[1])
+    assert [i["id"] for i in second.json["items"]] == [autoreply["id"]]
+    member = {"Authorization": f"Bearer {make_token(str(uuid.uuid4()), role='member')}"}
+    assert client.get("/api/v1/bounces/unread", headers=member).status_code == 403
+    bad = client.get("/api/v1/bounces/unread?per_page=x", headers=coordinator[1])
+    assert bad.status_code == 422 and "per_page" in bad.json["errors"]

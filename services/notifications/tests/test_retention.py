@@ -1,4 +1,5 @@
-"""The delivery log is purged after DELIVERY_RETENTION_DAYS, in batches, by the relay's job."""
+"""The delivery log is purged after DELIVERY_RETENTION_DAYS, bounce rows and kept bounce mail
+after BOUNCE_RETENTION_DAYS, in batches, by the relay's job."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from notifications.adapters.models import Delivery
-from notifications.service_layer.retention import purge_deliveries
+from notifications.adapters.models import Bounce, BounceMail, Delivery
+from notifications.service_layer.retention import purge_bounces, purge_deliveries
 from sqlalchemy import func, select
 
 from .conftest import Service
@@ -69,3 +70,50 @@ def test_a_shorter_retention_is_configured_and_the_purge_goes_in_batches(
     assert purge_deliveries(service.runtime.db, cutoff, batch_size=3) == 7
     with service.runtime.db.transaction() as session:
         assert session.scalar(select(func.count()).select_from(Delivery)) == 2
+
+
+def add_bounces(service: Service, days_old: float, count: int) -> None:
+    received = datetime.now(UTC) - timedelta(days=days_old)
+    with service.runtime.db.transaction() as session:
+        for n in range(count):
+            session.add(
+                Bounce(email_hash=f"{n:064x}", kind="soft", source="dsn", received_at=received)
+            )
+            session.add(
+                BounceMail(
+                    mail_from="mailer-daemon@example.fi",
+                    rcpt_to="postmaster@bounces.uskalla.fi",
+                    note="not a bounce",
+                    raw=b"To: maija@example.fi\r\n\r\nhi\r\n",
+                    received_at=received,
+                )
+            )
+
+
+def bounce_ages(service: Service) -> tuple[list[int], list[int]]:
+    now = datetime.now(UTC)
+    with service.runtime.db.transaction() as session:
+        return (
+            sorted((now - at).days for at in session.scalars(select(Bounce.received_at))),
+            sorted((now - at).days for at in session.scalars(select(BounceMail.received_at))),
+        )
+
+
+def test_the_relay_purges_bounces_and_kept_mail_older_than_their_retention(
+    service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert service.runtime.extra["settings"].bounce_retention_days == 90  # the default
+    add_bounces(service, 91, 2)
+    add_bounces(service, 59, 1)
+    *_, job = service.runtime.relay_jobs
+    assert job() == 4
+    assert bounce_ages(service) == ([59], [59])
+    monkeypatch.setenv("BOUNCE_RETENTION_DAYS", "5")  # never below the soft-bounce window
+    from notifications.config import Settings
+
+    assert Settings.from_env().bounce_retention_days == 31
+    monkeypatch.setenv("BOUNCE_RETENTION_DAYS", "60")
+    assert Settings.from_env().bounce_retention_days == 60
+    add_bounces(service, 61, 5)
+    assert purge_bounces(service.runtime.db, datetime.now(UTC) - timedelta(days=60), 2) == 10
+    assert bounce_ages(service) == ([59], [59])

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, Protocol
 
 from flask import Blueprint, Response
+from sqlalchemy.orm import Session
 from uskalla_kit import current_runtime, require_identity
 from uskalla_kit.openapi import documented
 from uskalla_kit.pagination import PageQuery, page_of
@@ -17,6 +18,7 @@ from notifications.entrypoints.schemas import (
     DeliveryPage,
     DeliveryQuery,
     ExportSchema,
+    KeptMailPage,
     NewsletterCreate,
     NewsletterPage,
     NewsletterPatch,
@@ -25,6 +27,7 @@ from notifications.entrypoints.schemas import (
     SuppressionPage,
 )
 from notifications.service_layer import services_of
+from notifications.service_layer.bounces import kept_mail
 from notifications.service_layer.log import delivery_log
 from notifications.service_layer.newsletters import Newsletters
 from notifications.service_layer.privacy import export_member
@@ -33,6 +36,12 @@ from notifications.service_layer.suppressions import lift, record_bounce, suppre
 bp = Blueprint("notifications", __name__, url_prefix="/api/v1")
 internal = Blueprint("notifications_internal", __name__, url_prefix="/internal/v1")
 TAGS = ("e-mail",)
+
+
+class Listing(Protocol):
+    def __call__(
+        self, session: Session, *, page: int, per_page: int
+    ) -> tuple[list[dict[str, Any]], int]: ...
 
 
 def newsletters() -> Newsletters:
@@ -182,6 +191,18 @@ def report_bounce(body: dict[str, Any]) -> dict[str, Any]:
         )
 
 
+@bp.get("/bounces/unread")
+@documented(
+    "Mail the bounce receiver could not read, kept for a coordinator: summaries, newest first",
+    query=PageQuery,
+    responses={200: KeptMailPage},
+    auth="coordinator",
+    tags=TAGS,
+)
+def list_kept_mail(query: dict[str, Any]) -> dict[str, Any]:
+    return _listed(kept_mail, query)
+
+
 @bp.get("/suppressions")
 @documented(
     "Suppressed addresses, newest first, with the reason, since when and how many bounces",
@@ -191,9 +212,14 @@ def report_bounce(body: dict[str, Any]) -> dict[str, Any]:
     tags=TAGS,
 )
 def list_suppressions(query: dict[str, Any]) -> dict[str, Any]:
+    return _listed(suppressed, query)
+
+
+def _listed(listing: Listing, query: dict[str, Any]) -> dict[str, Any]:
+    """One page of a coordinator's listing (`page`, `per_page`)."""
     page, per_page = query["page"], query["per_page"]
     with current_runtime().db.transaction() as session:
-        items, total = suppressed(session, page=page, per_page=per_page)
+        items, total = listing(session, page=page, per_page=per_page)
     return page_of(items, page, per_page, total)
 
 

@@ -161,6 +161,23 @@ class SuppressionSchema(Schema):
 SuppressionPage = page_schema(SuppressionSchema, "SuppressionPage")
 
 
+class KeptMailSchema(Schema):
+    """A message the bounce receiver kept unread: a summary, never the body."""
+
+    id = fields.UUID(required=True)
+    received_at = fields.DateTime(required=True)
+    mail_from = fields.String(required=True)
+    rcpt_to = fields.String(required=True)
+    #: The delivery its VERP address named, if any (a purged one is no longer in the log).
+    delivery_id = fields.UUID(required=True, allow_none=True)
+    subject = fields.String(required=True)
+    size = fields.Integer(required=True)
+    note = fields.String(required=True)
+
+
+KeptMailPage = page_schema(KeptMailSchema, "KeptMailPage")
+
+
 class ExportSchema(Schema):
     service = fields.String(required=True)
     recipient = fields.Dict(required=True, allow_none=True)

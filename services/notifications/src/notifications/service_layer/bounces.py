@@ -10,7 +10,12 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterable
+from email.parser import BytesHeaderParser
+from email.policy import default as default_policy
+from typing import Any
 
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 from uskalla_events import Database, EventSystem
 
 from notifications.adapters.bounce_reports import read_report
@@ -25,6 +30,8 @@ log = logging.getLogger(__name__)
 ROLE_ADDRESSES = ("postmaster", "abuse")
 #: Deliveries of erased members carry such an address: nothing left to suppress.
 ERASED_DOMAIN = "@invalid"
+#: How much of a kept message is read for its subject.
+HEADER_BYTES = 8192
 
 
 class BounceReceiver:
@@ -85,3 +92,47 @@ class BounceReceiver:
                 )
             )
             return "kept"
+
+
+def kept_mail(session: Session, *, page: int, per_page: int) -> tuple[list[dict[str, Any]], int]:
+    """Mail the receiver kept unread, newest first, as summaries for a coordinator (who sent
+    it, its subject and size, why it was kept; never the body)."""
+    total = session.scalar(select(func.count()).select_from(BounceMail)) or 0
+    rows = session.execute(
+        select(
+            BounceMail.id,
+            BounceMail.received_at,
+            BounceMail.mail_from,
+            BounceMail.rcpt_to,
+            BounceMail.delivery_id,
+            BounceMail.note,
+            func.length(BounceMail.raw).label("size"),
+            # The headers only: a subject is read without loading whole messages.
+            func.substring(BounceMail.raw, 1, HEADER_BYTES).label("head"),
+        )
+        .order_by(BounceMail.received_at.desc(), BounceMail.id)
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+    ).all()
+    return [
+        {
+            "id": r.id,
+            "received_at": r.received_at,
+            "mail_from": r.mail_from,
+            "rcpt_to": r.rcpt_to,
+            "delivery_id": r.delivery_id,
+            "note": r.note,
+            "size": r.size,
+            "subject": _subject(r.head),
+        }
+        for r in rows
+    ], total
+
+
+def _subject(head: bytes) -> str:
+    """The decoded Subject of a message's first bytes ("" when it has none or it is garbled)."""
+    try:
+        headers = BytesHeaderParser(policy=default_policy).parsebytes(head)
+        return " ".join(str(headers.get("Subject", "")).split())[:300]
+    except (ValueError, LookupError):
+        return ""

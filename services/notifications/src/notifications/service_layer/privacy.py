@@ -5,10 +5,18 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import String, cast, delete, func, literal, or_, select, update
+from sqlalchemy import Select, String, cast, delete, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
-from notifications.adapters.models import EVENT_TABLES, Delivery, Newsletter, Recipient, Suppression
+from notifications.adapters.models import (
+    EVENT_TABLES,
+    Bounce,
+    BounceMail,
+    Delivery,
+    Newsletter,
+    Recipient,
+    Suppression,
+)
 from notifications.service_layer.suppressions import email_hash
 
 
@@ -77,10 +85,11 @@ def export_member(session: Session, member_id: uuid.UUID) -> dict[str, Any]:
 
 
 def erase_member(session: Session, member_id: uuid.UUID) -> None:
-    """Remove the recipient; anonymise the delivery log; scrub events that name the address.
+    """Remove the recipient; anonymise the delivery log; scrub events that name the address;
+    delete the bounces of their mail and the kept mail that names them.
 
-    Bounce history stays, keyed by the address's hash only, so a dead address stays
-    suppressed if someone gives it again.
+    The suppression stays, keyed by the address's hash only (with its counts), so a dead
+    address stays suppressed if someone gives it again.
     """
     recipient = session.get(Recipient, member_id)
     emails = set(
@@ -90,6 +99,7 @@ def erase_member(session: Session, member_id: uuid.UUID) -> None:
         emails.add(recipient.email)
         session.delete(recipient)
     mentions = or_(Delivery.member_id == member_id, Delivery.email.in_(emails))
+    _erase_bounces(session, member_id, emails, select(Delivery.id).where(mentions))
     session.execute(
         update(Delivery)
         .where(mentions, Delivery.status.in_(("pending", "sending", "retrying")))
@@ -118,6 +128,31 @@ def erase_member(session: Session, member_id: uuid.UUID) -> None:
         session.execute(
             delete(table).where(or_(*(text_of.ilike(f"%{_like(n)}%") for n in needles)))
         )
+
+
+def _erase_bounces(
+    session: Session, member_id: uuid.UUID, emails: set[str], deliveries: Select[Any]
+) -> None:
+    """Bounce rows of the member's mail or address, and kept mail about their deliveries or
+    whose raw text names their address or id (must run before the deliveries lose them)."""
+    hashes = [email_hash(e) for e in emails]
+    session.execute(
+        delete(Bounce).where(
+            or_(Bounce.delivery_id.in_(deliveries.scalar_subquery()), Bounce.email_hash.in_(hashes))
+        )
+    )
+    # The raw mail is bytes in any charset: its printable ASCII is matched (addresses are).
+    raw_text = func.encode(BounceMail.raw, "escape")
+    needles = [str(member_id), str(member_id).replace("-", ""), *emails]
+    session.execute(
+        delete(BounceMail).where(
+            or_(
+                BounceMail.delivery_id.in_(deliveries.scalar_subquery()),
+                *(raw_text.ilike(f"%{_like(n)}%") for n in needles),
+                *(BounceMail.mail_from.ilike(f"%{_like(n)}%") for n in emails),
+            )
+        )
+    )
 
 
 def _like(value: str) -> str:

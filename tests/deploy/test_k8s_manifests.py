@@ -833,3 +833,34 @@ def test_the_probe_table_matches_the_heartbeat_limits(overlay: tuple[str, Object
             command = container[f"{probe}Probe"].get("exec", {}).get("command")
             if command:
                 assert int(command[command.index("--max-age") + 1]) == age, name_of(deployment)
+
+
+def test_the_gitops_component_makes_each_sync_run_the_migrate_jobs_anew(tmp_path: Path) -> None:
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl is not installed")
+    shutil.copytree(K8S, tmp_path / "k8s")
+    overlay = tmp_path / "k8s" / "overlays" / "gitops"
+    overlay.mkdir()
+    (overlay / "kustomization.yaml").write_text(
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+        "resources: [../prod]\ncomponents: [../../components/gitops]\n"
+    )
+    out = subprocess.run(
+        [kubectl, "kustomize", str(overlay)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    objects = [d for d in yaml.safe_load_all(out.stdout) if d]
+    annotated = {
+        name_of(o): o["metadata"]["annotations"]
+        for o in objects
+        if o["metadata"].get("annotations", {}).get("argocd.argoproj.io/hook")
+    }
+    assert set(annotated) == {f"{s}-migrate" for s in SERVICES}
+    for marks in annotated.values():
+        assert marks["argocd.argoproj.io/hook"] == "Sync"  # not PreSync: see the component
+        assert marks["argocd.argoproj.io/hook-delete-policy"] == "BeforeHookCreation"
+        assert marks["kustomize.toolkit.fluxcd.io/force"] == "enabled"

@@ -11,6 +11,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -380,6 +381,11 @@ def test_the_gateway_is_the_only_edge_backend_and_no_metrics_port_is_routed(
         for ref in rule.get("backendRefs", [])
     ]
     assert backends and {b for b, _ in backends} == {"gateway"}
+    hosts = {r["host"] for i in ingresses for r in i["spec"]["rules"]}
+    hosts |= {h for route in routes for h in route["spec"]["hostnames"]}
+    assert hosts == {urlsplit(config_value(objects, "PUBLIC_BASE_URL")).hostname}, (
+        "the edge serves the host the links in e-mails point at"
+    )
     assert {port for _, port in backends} <= {"http", 8080}
     hidden = metrics_ports(objects)
     assert hidden, "the gateway's metrics port is gone"

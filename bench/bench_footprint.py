@@ -13,7 +13,8 @@ included. Prints each process and the total, then stops the stack with SIGTERM a
 and kills, by pid, whatever is still running after BENCH_STOP_SECONDS.
 
 The service ports of `make dev` are fixed (8001 to 8003): when something already listens there
-the benchmark measures nothing and says so (its RESULT lines `nan ... not met`). The others (gateway, Redis, SMTP, mail page) are free ports.
+the benchmark measures nothing and says so (its RESULT lines `nan ... not met`). The others
+(gateway, Redis, SMTP, mail page) are free ports.
 
     .venv/bin/python bench/bench_footprint.py   # BENCH_SETTLE_SECONDS=10 BENCH_READY_TIMEOUT=120
 """

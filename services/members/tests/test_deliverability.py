@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from flask.testing import FlaskClient
 from members.adapters.models import Member
 from uskalla_events import new_envelope
 from uskalla_events.contracts import AddressComplained, AddressReinstated
@@ -31,11 +32,17 @@ def test_a_complaint_turns_every_list_off(
 
 
 def test_a_lifted_suppression_makes_the_address_deliverable(
-    runtime: Runtime, add_member: Callable[..., Member]
+    runtime: Runtime,
+    add_member: Callable[..., Member],
+    client: FlaskClient,
+    auth: Callable[[Member], dict[str, str]],
 ) -> None:
     member = add_member(email="takaisin@example.fi", undeliverable=True)
+    # The member's own profile says so (their page tells them what to do).
+    assert client.get("/api/v1/members/me", headers=auth(member)).json["undeliverable"] is True
     assert runtime.events.consumer.handle(
         new_envelope(AddressReinstated(email="takaisin@example.fi", member_id=member.id))
     )
     with runtime.db.transaction() as session:
         assert session.get(Member, member.id).undeliverable is False  # type: ignore[union-attr]
+    assert client.get("/api/v1/members/me", headers=auth(member)).json["undeliverable"] is False

@@ -33,6 +33,7 @@ def test_member_reads_own_profile(
         "invitations": True,
         "role": "member",
         "joined_at": answer.json["joined_at"],
+        "undeliverable": False,
     }
 
 

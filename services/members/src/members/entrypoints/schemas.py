@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import has_request_context, request
 from marshmallow import (
     EXCLUDE,
     Schema,
     ValidationError,
     fields,
+    pre_load,
     validate,
     validates,
 )
@@ -77,10 +79,19 @@ class TokenSchema(Schema):
 
 
 class UnsubscribeQuery(Schema):
-    """The query of the List-Unsubscribe URL; a one-click post's form body is not read."""
+    """The query of the List-Unsubscribe URL, where the token is. The contract also takes it as
+    a form field (a mail program posts `List-Unsubscribe=One-Click` to the URL; a page may post
+    the token itself): when the query has none, the form's is loaded under the same rules."""
 
     # Signed tokens are longer than the random ones; still bounded.
     token = Text(required=True, validate=validate.Length(min=1, max=1000))
+
+    @pre_load
+    def token_from_the_form(self, data: Any, **_: Any) -> Any:
+        wanting = isinstance(data, dict) and "token" not in data
+        if wanting and has_request_context() and "token" in request.form:
+            return {**data, "token": request.form["token"]}
+        return data
 
 
 class UnsubscribedSchema(Schema):
@@ -122,11 +133,13 @@ class MemberSchema(Schema):
     invitations = fields.Boolean(required=True)
     role = fields.String(required=True)
     joined_at = fields.DateTime(allow_none=True)
+    #: Mail to the address bounced (or a coordinator has not lifted its suppression yet): the
+    #: member's page says so and what to do.
+    undeliverable = fields.Boolean(required=True)
 
 
 class MemberAdminSchema(MemberSchema):
     status = fields.String(required=True, validate=validate.OneOf(STATUSES))
-    undeliverable = fields.Boolean(required=True)
     created_at = fields.DateTime(allow_none=True)
 
 

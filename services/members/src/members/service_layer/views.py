@@ -27,6 +27,7 @@ def member_view(m: Member) -> dict[str, Any]:
         "invitations": m.invitations,
         "role": m.role,
         "joined_at": iso(m.joined_at),
+        "undeliverable": m.undeliverable,
     }
 
 
@@ -35,7 +36,6 @@ def member_admin_view(m: Member) -> dict[str, Any]:
     return {
         **member_view(m),
         "status": m.status,
-        "undeliverable": m.undeliverable,
         "created_at": iso(m.created_at),
     }
 

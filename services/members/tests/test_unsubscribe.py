@@ -49,7 +49,7 @@ def test_rfc8058_form_post_with_token_in_the_url(
     assert event["data"]["newsletter"] is False
 
 
-def test_the_token_is_read_from_the_url_alone_and_idempotent(
+def test_the_token_is_read_from_the_url_first_or_the_form_and_idempotent(
     client: FlaskClient, runtime: Runtime, add_member: Callable[..., Member], events: Events
 ) -> None:
     member = add_member()
@@ -57,9 +57,12 @@ def test_the_token_is_read_from_the_url_alone_and_idempotent(
     url = f"/api/v1/unsubscribe?token={token}"
     first = client.post(url, data={"token": "ignored"})
     second = client.post(url, json={"token": "ignored"})
-    assert client.post("/api/v1/unsubscribe", data={"token": token}).status_code == 422
-    assert first.status_code == second.status_code == 200
-    assert first.json == second.json == {"status": "unsubscribed", "list": "invitations"}
+    third = client.post("/api/v1/unsubscribe", data={"token": token})  # as a form field
+    assert client.post("/api/v1/unsubscribe", json={"token": token}).status_code == 422
+    assert first.status_code == second.status_code == third.status_code == 200
+    assert (
+        first.json == second.json == third.json == {"status": "unsubscribed", "list": "invitations"}
+    )
     assert lists(runtime, member) == (True, False)
     assert len(events()) == 1
 

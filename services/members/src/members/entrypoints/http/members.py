@@ -113,7 +113,7 @@ def erase_me() -> tuple[dict[str, str], int]:
 @bp.post("/unsubscribe")
 @documented(
     "One-click unsubscribe (RFC 8058): the signed token from the List-Unsubscribe URL's query "
-    "(a mail program posts `List-Unsubscribe=One-Click` to that URL)",
+    "(a mail program posts `List-Unsubscribe=One-Click` to that URL), or as a form field",
     query=UnsubscribeQuery,
     responses={200: UnsubscribedSchema},
     problems=(400,),

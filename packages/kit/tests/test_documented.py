@@ -11,7 +11,7 @@ import pytest
 from flask import Flask, Response
 from flask.testing import FlaskClient
 from marshmallow import Schema, fields, validate
-from uskalla_kit import internal
+from uskalla_kit import internal, openapi
 from uskalla_kit.auth import TokenVerifier
 from uskalla_kit.fields import Text
 from uskalla_kit.openapi import ATTRIBUTE, UndeclaredAnswer, answer, build_spec, documented
@@ -236,3 +236,13 @@ def test_the_document_says_who_may_call(client: FlaskClient) -> None:
     assert set(paths["/coordinators-only"]["get"]["responses"]) >= {"401", "403"}
     assert paths["/gateway-only"]["get"]["security"] == [{"internal": []}]
     assert "requestBody" in paths["/items"]["post"]
+
+
+def test_answers_keep_no_memory_of_their_own(client: FlaskClient) -> None:
+    """Answering many times grows no cache: the schema and its keys are made once."""
+
+    client.get("/leaky")
+    before = openapi._dump_keys.cache_info().currsize
+    for _ in range(50):
+        assert client.get("/leaky").status_code == 200
+    assert openapi._dump_keys.cache_info().currsize == before

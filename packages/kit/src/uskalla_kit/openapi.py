@@ -224,7 +224,14 @@ def _load_keys(schema: Schema) -> dict[str, fields.Field[Any]]:
 
 
 def _schema(schema: type[Schema] | Schema) -> Schema:
-    return schema() if isinstance(schema, type) else schema
+    """One instance per schema class, made once: answers and the key caches reuse it (a new
+    instance per answer would make every answer a new cache entry)."""
+    return _instance(schema) if isinstance(schema, type) else schema
+
+
+@functools.cache
+def _instance(schema: type[Schema]) -> Schema:
+    return schema()
 
 
 def build_spec(app: Flask, title: str, version: str = "1.0.0") -> dict[str, Any]:

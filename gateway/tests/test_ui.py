@@ -263,6 +263,7 @@ PAGES = [
     "/coordinators/newsletters/new",
     f"/coordinators/newsletters/{EXPERIMENT}",
     "/coordinators/members",
+    "/coordinators/suppressions",
     "/api/docs",
 ]
 
@@ -345,3 +346,91 @@ def test_no_link_on_a_page_leads_off_the_site(client: FlaskClient, path: str) ->
         seen = re.sub(r"[\t\n\r]", "", link)  # as a browser reads a URL
         assert seen.startswith(("/", "#")), (path, link)
         assert not seen.startswith(("//", "/\\")), (path, link)
+
+
+SUPPRESSION = "c1d2e3f4-0000-4000-8000-00000000abcd"
+
+
+@pytest.mark.parametrize(
+    ("prefix", "reason", "lifted"),
+    [
+        ("", "Pysyvä palautus", "Esto poistettu"),
+        ("/sv", "Permanent studs", "Spärren är hävd"),
+        ("/en", "Hard bounce", "The suppression is lifted"),
+    ],
+)
+def test_coordinators_see_and_lift_suppressions(
+    client: FlaskClient,
+    make_token: Callable[..., str],
+    services: dict[str, StubService],
+    prefix: str,
+    reason: str,
+    lifted: str,
+) -> None:
+    notifications = services["notifications"]
+    notifications.answers[("GET", "/api/v1/suppressions")] = (
+        200,
+        {
+            "items": [
+                {
+                    "id": SUPPRESSION,
+                    "email": "poissa@example.fi",
+                    "member_id": MEMBER,
+                    "reason": "hard_bounce",
+                    "since": "2026-03-01T10:00:00+00:00",
+                    "bounces": 2,
+                    "last_reason": "550 5.1.1 <address>: user unknown",
+                }
+            ],
+            "total": 1,
+        },
+    )
+    notifications.answers[("GET", "/api/v1/bounces/unread")] = (
+        200,
+        {"items": [{"subject": "Olen lomalla", "mail_from": "x@example.fi"}], "total": 1},
+    )
+    notifications.answers[("DELETE", f"/api/v1/suppressions/{SUPPRESSION}")] = (204, None)
+    client.set_cookie(SESSION_COOKIE, make_token(MEMBER))
+    assert client.get(f"{prefix}/coordinators/suppressions").status_code == 403
+    client.set_cookie(SESSION_COOKIE, make_token(MEMBER, role="coordinator"))
+    assert f'href="{prefix}/coordinators/suppressions"' in client.get(
+        f"{prefix}/coordinators"
+    ).get_data(as_text=True)
+    page = client.get(f"{prefix}/coordinators/suppressions").get_data(as_text=True)
+    for text in ("poissa@example.fi", reason, "1.3.2026", "550 5.1.1", "Olen lomalla"):
+        assert text in page, text
+    action = f"{prefix}/coordinators/suppressions/{SUPPRESSION}/lift"
+    assert f'action="{action}"' in page
+    assert client.post(action).status_code == 403  # no CSRF token: nothing lifted
+    assert not [s for s in notifications.seen if s.method == "DELETE"]
+    answer = client.post(action, data={"csrf_token": csrf(client, f"{prefix}/coordinators")})
+    assert answer.status_code == 303
+    assert answer.headers["Location"] == f"{prefix}/coordinators/suppressions?notice=lifted"
+    [lift] = [s for s in notifications.seen if s.method == "DELETE"]
+    assert lift.path == f"/api/v1/suppressions/{SUPPRESSION}"
+    assert lifted in client.get(answer.headers["Location"]).get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("prefix", "says"),
+    [
+        ("", "Viestimme eivät tavoita sinua"),
+        ("/sv", "Vår e-post når dig inte"),
+        ("/en", "Our mail does not reach you"),
+    ],
+)
+def test_members_page_says_when_their_mail_bounces(
+    client: FlaskClient,
+    make_token: Callable[..., str],
+    services: dict[str, StubService],
+    prefix: str,
+    says: str,
+) -> None:
+    profile = {"id": MEMBER, "email": "poissa@example.fi", "name": "M", "language": "fi"}
+    members = services["members"]
+    members.answers[("GET", "/api/v1/members/me")] = (200, {**profile, "undeliverable": False})
+    client.set_cookie(SESSION_COOKIE, make_token(MEMBER))
+    assert says not in client.get(f"{prefix}/me").get_data(as_text=True)
+    members.answers[("GET", "/api/v1/members/me")] = (200, {**profile, "undeliverable": True})
+    page = client.get(f"{prefix}/me").get_data(as_text=True)
+    assert says in page and "poissa@example.fi" in page

@@ -31,6 +31,7 @@ NOTICES = frozenset(
         "hidden",
         "restored",
         "created",
+        "lifted",
     }
 )
 

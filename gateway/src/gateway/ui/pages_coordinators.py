@@ -1,4 +1,5 @@
-"""Coordinators' pages: moderation, gatherings, the newsletter composer, the member list."""
+"""Coordinators' pages: moderation, gatherings, the newsletter composer, the member list,
+suppressed addresses."""
 
 from __future__ import annotations
 
@@ -218,3 +219,30 @@ def newsletter_action(newsletter_id: Any, action: str) -> Page:
     found = client.get(f"/api/v1/newsletters/{newsletter_id}")
     letter = dict(found.data) if found.ok and isinstance(found.data, dict) else {}
     return _composer(newsletter_id, letter, answer.errors)
+
+
+@ui.get("/coordinators/suppressions")
+def suppressions() -> Page:
+    coordinator()
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    answer = client.get("/api/v1/suppressions", page=page, per_page=50)
+    kept = client.get("/api/v1/bounces/unread", per_page=20)
+    total = int(answer.item("total", 0) or 0)
+    return render(
+        "coord/suppressions.html",
+        items=client.items_of(answer),
+        total=total,
+        page=page,
+        pages=max(1, -(-total // 50)),
+        kept=client.items_of(kept),
+        kept_total=int(kept.item("total", 0) or 0),
+        failed=not (answer.ok and kept.ok),
+    )
+
+
+@ui.post("/coordinators/suppressions/<uuid:suppression_id>/lift")
+def suppression_lift(suppression_id: Any) -> BaseResponse:
+    coordinator()
+    session.check_form_csrf()
+    answer = client.call("DELETE", f"/api/v1/suppressions/{suppression_id}")
+    return redirect(link("suppressions", notice="lifted" if answer.ok else ""), 303)

@@ -10,7 +10,7 @@ from uskalla_kit.text import normalise_email
 
 from members.adapters.models import Member
 from members.bootstrap import build_runtime
-from members.domain.rules import ROLES
+from members.domain.rules import ROLES, MemberStatus
 from members.service_layer import services_of
 
 cli = service_cli("members", build_runtime)
@@ -27,7 +27,7 @@ def grant_role(lazy: object, email: str, role: str) -> None:
             member = session.scalar(
                 select(Member).where(Member.email == normalise_email(email)).with_for_update()
             )
-            if member is None or member.status != "active":
+            if member is None or member.status != MemberStatus.ACTIVE:
                 raise click.ClickException(f"no active member with the address {email}")
             services_of(runtime).membership.set_role(session, member, role)
     finally:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-FLOW = ("idea", "planning", "running", "evaluated")
-DISCONTINUED = "discontinued"
-FINAL = frozenset({"evaluated", DISCONTINUED})
+from experiments.domain.vocabulary import Stage
+
+FLOW = (Stage.IDEA, Stage.PLANNING, Stage.RUNNING, Stage.EVALUATED)
+DISCONTINUED = Stage.DISCONTINUED
+FINAL = frozenset({Stage.EVALUATED, DISCONTINUED})
 #: Stages an experiment may be registered in directly (later ones are reached by the flow).
-INITIAL = ("idea", "planning", "running")
+INITIAL = (Stage.IDEA, Stage.PLANNING, Stage.RUNNING)
 #: Stages in which an evaluation can be recorded: once it runs, and after it ended either way.
-EVALUABLE = frozenset({"running", "evaluated", DISCONTINUED})
+EVALUABLE = frozenset({Stage.RUNNING, Stage.EVALUATED, DISCONTINUED})
 
 
 class StageError(Exception):
@@ -26,9 +28,10 @@ def check_transition(current: str, target: str, *, has_evaluation: bool) -> None
     following = FLOW[FLOW.index(current) + 1]
     if target != following:
         raise StageError(
-            f"From {current!r} the experiment can move only to {following!r} or {DISCONTINUED!r}."
+            f"From {current!r} the experiment can move only to {following.value!r} or "
+            f"{DISCONTINUED.value!r}."
         )
-    if target == "evaluated" and not has_evaluation:
+    if target == Stage.EVALUATED and not has_evaluation:
         raise StageError(
             "Record the evaluation first (PUT .../evaluation), then move to 'evaluated'."
         )

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from uskalla_kit import Problem, current_identity, no_such_member, require_identity
 
 from members.adapters.models import Member
+from members.domain.rules import MemberStatus
 
 
 def acting_member(session: Session, role: str | None = None, *, lock: str = "") -> Member:
@@ -33,9 +34,9 @@ def acting_member(session: Session, role: str | None = None, *, lock: str = "") 
     elif lock == "update":
         query = query.with_for_update()
     member = session.scalar(query)
-    if member is None or member.status == "pending":
+    if member is None or member.status == MemberStatus.PENDING:
         raise no_such_member()
-    if member.status != "active":
+    if member.status != MemberStatus.ACTIVE:
         raise Problem(403, "Forbidden", "This membership has been deactivated.")
     if role == "coordinator" and member.role != "coordinator":
         raise Problem(403, "Forbidden", "Only coordinators may do this.")
@@ -52,4 +53,6 @@ def is_coordinator(session: Session) -> bool:
     except ValueError:
         return False
     member = session.get(Member, member_id)
-    return member is not None and member.status == "active" and member.role == "coordinator"
+    return (
+        member is not None and member.status == MemberStatus.ACTIVE and member.role == "coordinator"
+    )

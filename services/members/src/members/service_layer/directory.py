@@ -8,6 +8,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from members.adapters.models import Member
+from members.domain.rules import MemberStatus
 
 
 def escape_like(text: str) -> str:
@@ -15,7 +16,7 @@ def escape_like(text: str) -> str:
 
 
 def member_query(filters: dict[str, Any]) -> Select[Member]:
-    query = select(Member).where(Member.status == (filters.get("status") or "active"))
+    query = select(Member).where(Member.status == (filters.get("status") or MemberStatus.ACTIVE))
     if filters.get("q"):
         pattern = f"%{escape_like(filters['q'].strip())}%"
         query = query.where(

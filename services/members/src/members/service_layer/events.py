@@ -15,6 +15,7 @@ from uskalla_events.contracts import (
 from uskalla_events.vocabulary import GatheringKind, Language, RegistrationStatus, Role
 
 from members.adapters.models import Gathering, Member
+from members.domain.rules import MemberStatus
 
 
 def registered(
@@ -59,7 +60,7 @@ def updated(m: Member) -> MemberUpdated:
         organisation=m.organisation,
         municipality_code=m.municipality_code,
         role=Role(m.role),
-        active=m.status == "active",
+        active=m.status == MemberStatus.ACTIVE,
     )
 
 

@@ -16,7 +16,7 @@ from uskalla_kit.text import normalise_email
 
 from members.adapters.models import Member, SignInToken
 from members.config import Settings
-from members.domain.rules import LISTS
+from members.domain.rules import LISTS, MemberStatus
 from members.domain.tokens import new_token, token_hash
 from members.service_layer import events
 from members.service_layer.clock import now
@@ -42,11 +42,11 @@ class Membership:
         # Two joins for one new address at once would both insert: take turns per address.
         session.execute(select(func.pg_advisory_xact_lock(func.hashtext(email))))
         member = session.scalar(select(Member).where(Member.email == email).with_for_update())
-        if member is not None and member.status == "deactivated":
+        if member is not None and member.status == MemberStatus.DEACTIVATED:
             # A coordinator closed this membership: joining again must not reopen it, and
             # the caller learns nothing either way.
             return
-        if member is not None and member.status == "active":
+        if member is not None and member.status == MemberStatus.ACTIVE:
             self.outbox.add(session, events.registered(member))
             return
         token, hashed = new_token()
@@ -56,7 +56,7 @@ class Membership:
         for field in (*PROFILE_FIELDS, *SUBSCRIPTION_FIELDS):
             setattr(member, field, data.get(field))
         member.organisation = data.get("organisation") or ""
-        member.status = "pending"
+        member.status = MemberStatus.PENDING
         member.role = "member"
         member.undeliverable = False
         member.consent_at = now()
@@ -80,8 +80,8 @@ class Membership:
         )
         if member is None or member.confirm_expires_at is None or member.confirm_expires_at < now():
             raise Problem(400, "Invalid token", "The confirmation link is unknown or has expired.")
-        if member.status == "pending":
-            member.status = "active"
+        if member.status == MemberStatus.PENDING:
+            member.status = MemberStatus.ACTIVE
             member.joined_at = now()
             member.undeliverable = False  # the confirmation e-mail arrived
             if member.email in self.settings.bootstrap_coordinators:
@@ -152,9 +152,9 @@ class Membership:
             self.outbox.add(session, events.updated(member))
 
     def set_active(self, session: Session, member: Member, active: bool) -> None:
-        if member.status == "pending":
+        if member.status == MemberStatus.PENDING:
             raise Problem(409, "Conflict", "This person has not confirmed joining yet.")
-        status = "active" if active else "deactivated"
+        status = MemberStatus.ACTIVE if active else MemberStatus.DEACTIVATED
         if member.status == status:
             return
         member.status = status

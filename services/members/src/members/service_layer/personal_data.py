@@ -20,6 +20,7 @@ from uskalla_kit import Problem
 from uskalla_kit.text import normalise_email
 
 from members.adapters.models import Gathering, Member, Registration
+from members.domain.rules import MemberStatus
 from members.service_layer.clock import now
 from members.service_layer.intake import IntakeQueue
 from members.service_layer.registrations import Registrations, locked_gathering
@@ -112,7 +113,7 @@ class PersonalData:
         """Forget people who never confirmed joining before their link expired."""
         expired = session.scalars(
             select(Member)
-            .where(Member.status == "pending", Member.confirm_expires_at < now())
+            .where(Member.status == MemberStatus.PENDING, Member.confirm_expires_at < now())
             .order_by(Member.confirm_expires_at)
             .limit(limit)
             .with_for_update(skip_locked=True)

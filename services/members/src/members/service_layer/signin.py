@@ -17,6 +17,7 @@ from uskalla_kit.text import normalise_email
 from members.adapters.access_tokens import AccessTokens
 from members.adapters.models import Member, SignInToken
 from members.config import Settings
+from members.domain.rules import MemberStatus
 from members.domain.tokens import new_token, token_hash
 from members.service_layer import events
 from members.service_layer.clock import now
@@ -42,7 +43,7 @@ class SignIn:
         best sign that mail arrives again, and notifications keeps its own suppression list.
         """
         member = session.scalar(select(Member).where(Member.email == normalise_email(email)))
-        if member is None or member.status != "active":
+        if member is None or member.status != MemberStatus.ACTIVE:
             return
         token, hashed = new_token()
         session.add(
@@ -79,7 +80,7 @@ class SignIn:
             or member is None
             or row.used_at is not None
             or row.expires_at < now()
-            or member.status != "active"
+            or member.status != MemberStatus.ACTIVE
         ):
             raise Problem(400, "Invalid token", "The sign-in link is unknown, used or expired.")
         row.used_at = now()
@@ -106,7 +107,7 @@ class SignIn:
                 SignInToken.token_hash == token_hash(token),
                 SignInToken.used_at.is_(None),
                 SignInToken.expires_at >= now(),
-                Member.status == "active",
+                Member.status == MemberStatus.ACTIVE,
             )
         )
         if member is None:

@@ -7,6 +7,7 @@ by the relay afterwards, so the time an answer takes tells nothing about the add
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -163,3 +164,28 @@ def test_failed_requests_at_the_head_do_not_block_newer_ones(
     with runtime.db.transaction() as session:
         assert queue.process(session, limit=3) == 1  # they wait now; the newer one goes
     assert [e["data"]["email"] for e in events()] == ["fine@example.fi"]
+
+
+def test_the_relay_acts_on_a_join_at_once_not_at_its_next_beat(
+    runtime: Runtime, events: Events
+) -> None:
+    """A trigger notifies the relay at commit: with a beat of a minute, the join is still acted
+    on within moments (the beat stays the fallback)."""
+    relay = runtime.events.relay(
+        interval=60.0, jobs=runtime.relay_jobs, wake_channels=runtime.relay_wake_channels
+    )
+    worker = threading.Thread(target=relay.run, daemon=True)
+    worker.start()
+    try:
+        time.sleep(0.5)  # the first beat (and the listener's first wake) are done
+        client = runtime.create_app().test_client()
+        answer = client.post("/api/v1/members", json={**JOIN, "email": "quick@example.fi"})
+        assert answer.status_code == 202
+        deadline = time.monotonic() + 10
+        while not events() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert [e["data"]["email"] for e in events()] == ["quick@example.fi"]
+        assert time.monotonic() < deadline
+    finally:
+        relay.stop()
+        worker.join(10)

@@ -10,6 +10,10 @@ from collections.abc import Callable
 from datetime import timedelta
 from types import FrameType
 
+import psycopg
+from psycopg import sql
+
+from uskalla_events.db import Database
 from uskalla_events.outbox import Outbox
 
 log = logging.getLogger(__name__)
@@ -40,6 +44,11 @@ class Relay:
         self.jobs = jobs or []
         self.heartbeat = heartbeat
         self._stop = threading.Event()
+        self._wake = threading.Event()
+
+    def wake(self) -> None:
+        """Run the next beat now (work has arrived) instead of at the end of the interval."""
+        self._wake.set()
 
     def run_once(self) -> int:
         sent = 0
@@ -56,8 +65,9 @@ class Relay:
         return sent
 
     def run(self) -> None:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, self._on_signal)
+        if threading.current_thread() is threading.main_thread():  # a process's own relay
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, self._on_signal)
         last_purge = 0.0
         log.info("relay started", extra={"interval": self.interval})
         while not self._stop.is_set():
@@ -72,11 +82,40 @@ class Relay:
                     self.heartbeat()
             except Exception:
                 log.exception("relay sweep failed; trying again")
-            self._stop.wait(self.interval)
+            self._wake.wait(self.interval)
+            self._wake.clear()
         log.info("relay stopped")
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
+
+    def listen(self, db: Database, channels: tuple[str, ...]) -> threading.Thread:
+        """Wake the relay whenever PostgreSQL notifies one of `channels` (a trigger's
+        `pg_notify` on a table of work, sent at commit): work is acted on within milliseconds,
+        not at the next beat. The beat stays the fallback: a notification lost while the
+        listening connection was down is made good by the next beat (and each reconnection
+        wakes the relay once)."""
+        url = db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        thread = threading.Thread(
+            target=self._listen, args=(url, channels), name="relay-listen", daemon=True
+        )
+        thread.start()
+        return thread
+
+    def _listen(self, url: str, channels: tuple[str, ...]) -> None:
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
+                    for channel in channels:
+                        conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+                    self.wake()
+                    while not self._stop.is_set():
+                        for _ in conn.notifies(timeout=1.0):
+                            self.wake()
+            except psycopg.Error as exc:
+                log.warning("relay wake-up listener lost; retrying", extra={"error": str(exc)})
+                self._stop.wait(1.0)
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         self.stop()

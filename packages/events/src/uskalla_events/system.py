@@ -100,13 +100,18 @@ class EventSystem:
         retention_days: float = 7,
         jobs: Any = None,
         heartbeat_file: str | None = None,
+        wake_channels: tuple[str, ...] = (),
     ) -> Relay:
+        """The relay; with `wake_channels`, it also runs as soon as PostgreSQL notifies one."""
         heartbeat = (lambda: Path(heartbeat_file).touch()) if heartbeat_file else None
         redelivery = self.redelivery()
-        return Relay(
+        relay = Relay(
             self.outbox,
             interval=interval,
             retention=timedelta(days=retention_days),
             jobs=[redelivery.sweep, *(jobs or [])],
             heartbeat=heartbeat,
         )
+        if wake_channels:
+            relay.listen(self.db, wake_channels)
+        return relay

@@ -58,6 +58,7 @@ def service_cli(name: str, bootstrap: RuntimeFactory) -> click.Group:
             interval=runtime.settings.relay_interval,
             jobs=runtime.relay_jobs,
             heartbeat_file=heartbeat or None,
+            wake_channels=runtime.relay_wake_channels,
         ).run()
 
     @group.command(help="Bring the database schema up to date (or, with --wait, wait for it).")

@@ -65,6 +65,8 @@ class Runtime:
     migrations: Path
     build_app: Callable[[Runtime], Flask]
     relay_jobs: list[Callable[[], Any]] = field(default_factory=list)
+    #: PostgreSQL channels whose notifications wake the relay at once (see `Relay.listen`).
+    relay_wake_channels: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

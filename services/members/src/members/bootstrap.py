@@ -13,6 +13,7 @@ from members.config import Settings
 from members.entrypoints.handlers import register_handlers
 from members.service_layer import Services
 from members.service_layer.housekeeping import housekeeping_job, intake_job
+from members.service_layer.intake import INTAKE_CHANNEL
 
 
 def build_app(runtime: Runtime) -> Flask:
@@ -49,6 +50,7 @@ def build_runtime(settings: Settings | None = None) -> Runtime:
             intake_job(db, services),
             housekeeping_job(db, services, settings.housekeeping_interval),
         ],
+        relay_wake_channels=(INTAKE_CHANNEL,),
     )
     runtime.extra["settings"] = settings
     runtime.extra["services"] = services

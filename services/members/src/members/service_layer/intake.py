@@ -4,8 +4,9 @@ What a join or a sign-in request leads to depends on whether the address is know
 member or a fresh link, an "already a member" e-mail, or nothing at all. Doing that while
 answering would make known addresses take measurably longer (or shorter) than unknown ones.
 So the request path stores the request as it came (`accept`: one INSERT, whatever the
-address) and the relay acts on it within a beat (`process`), in the transaction that
-deletes it: nothing answered 202 is lost, and nothing is done twice.
+address) and the relay acts on it at once (`process`: a trigger on the table notifies the
+relay at commit; the beat is the fallback), in the transaction that deletes it: nothing
+answered 202 is lost, and nothing is done twice.
 
 A request that fails (a bug, a database refusing a value) waits before its next try, twice as
 long each time (at most an hour), so that it cannot hold up the ones behind it; after
@@ -29,6 +30,8 @@ from members.adapters.models import Intake
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Session, dict[str, Any]], None]
+#: A trigger on `intake` notifies this channel at commit, and the relay wakes at once.
+INTAKE_CHANNEL = "members_intake"
 LONGEST_WAIT = timedelta(hours=1)
 
 

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from axe_playwright_python.sync_playwright import Axe
 from uskalla_mailsink import MailStore
 
 LINK = r"https?://[^\s<>\"']+{path}\?token=[A-Za-z0-9_.\-]+"
@@ -77,3 +78,9 @@ def sign_in(page: Any, base: str, mail: MailStore, email: str) -> None:
     page.wait_for_selector(f"main p:has-text('{email}')")  # whom the link signs in, first
     page.click("main form button[type=submit]")
     page.wait_for_url(re.compile(r".*/me$"))
+
+
+def assert_accessible(page: Any) -> None:
+    """axe-core finds no violation on the page as it is now."""
+    results = Axe().run(page)
+    assert results.violations_count == 0, results.generate_report()

@@ -1,5 +1,7 @@
 """The whole journey in Chromium: join, confirm, sign in, register an experiment, comment,
-register for a gathering; a coordinator sends a newsletter and watches the progress bar."""
+register for a gathering; a coordinator sends a newsletter and watches the progress bar; the
+member's mail bounces: their page says so, the coordinator lifts the suppression (axe-core
+checks those pages)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,14 @@ from typing import Any
 import pytest
 
 from .conftest import COORDINATOR, System
-from .journey import join_and_confirm, mail_count, shot, sign_in, wait_for_subject
+from .journey import (
+    assert_accessible,
+    join_and_confirm,
+    mail_count,
+    shot,
+    sign_in,
+    wait_for_subject,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 DESKTOP = {"width": 1280, "height": 900}
@@ -140,6 +149,38 @@ def test_member_and_coordinator_journey(system: System, chromium: Any, screensho
     shot(coord, screenshots, "19-members")
     coord.goto(f"{base}/coordinators/moderation")
     shot(coord, screenshots, "20-moderation")
+
+    # The member's address bounces (reported by hand here; tests/e2e sends real DSNs): their
+    # page says so, the coordinator sees it among the suppressions and lifts it.
+    bounced = coord.request.post(
+        f"{base}/api/v1/bounces",
+        data={"email": member, "kind": "hard", "reason": "550 5.1.1 user unknown"},
+        headers={
+            "X-CSRF-Token": coord.evaluate(
+                "document.querySelector('meta[name=csrf-token]').content"
+            )
+        },
+    )
+    assert bounced.ok, bounced.text()
+    page.goto(f"{base}/me")
+    for _ in range(60):  # members hears notifications.address.bounced.v1 through the broker
+        if page.locator("#undeliverable-title").count():
+            break
+        page.wait_for_timeout(500)
+        page.reload()
+    assert "Viestimme eivät tavoita sinua" in page.inner_text("main")
+    assert_accessible(page)
+    shot(page, screenshots, "20a-my-page-undeliverable")
+    coord.goto(f"{base}/coordinators")
+    coord.click("a[href='/coordinators/suppressions']")
+    row = coord.locator("tr", has_text=member)
+    assert "Merkitty käsin" in row.inner_text()
+    assert_accessible(coord)
+    shot(coord, screenshots, "20b-suppressions")
+    row.locator("button").click()
+    coord.wait_for_selector(".notice:has-text('Esto poistettu')")
+    assert coord.locator("tr", has_text=member).count() == 0
+    assert_accessible(coord)
     phone = chromium.new_context(viewport=PHONE, is_mobile=True).new_page()
     phone.goto(f"{base}/")
     shot(phone, screenshots, "21-phone-home")

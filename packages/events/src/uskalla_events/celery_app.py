@@ -8,6 +8,7 @@ from celery import Celery
 from kombu import Exchange, Queue
 
 from uskalla_events.contracts import SERVICES, consumed_by, queue_name
+from uskalla_events.redis_tls import tls_options
 from uskalla_events.transport import TRANSPORT
 
 EVENTS_EXCHANGE = Exchange("events", type="topic", durable=True)
@@ -44,8 +45,10 @@ def make_celery(
 ) -> Celery:
     """A Celery app for one service: JSON only, late acks, prefetch 1, results ignored."""
     app = Celery(service, broker=broker_url, set_as_current=False)
-    if broker_url.startswith("redis://"):
+    if broker_url.startswith(("redis://", "rediss://")):
         app.conf.broker_transport = TRANSPORT
+    # kombu alone would take rediss:// with verification off; these options turn it on.
+    app.conf.broker_use_ssl = tls_options(broker_url) or False
     own_queues = ([event_queue(service)] if consumed_by(service) else []) + (extra_queues or [])
     app.conf.update(
         task_serializer="json",

@@ -15,12 +15,12 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import redis
 from sqlalchemy import select, update
 
 from uskalla_events.batching import Batcher
 from uskalla_events.contracts import CONTRACTS, queue_name
 from uskalla_events.db import Database
+from uskalla_events.redis_tls import redis_client
 from uskalla_events.tables import EventTables
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ def receipt_key(event_id: str) -> str:
 
 class Receipts:
     def __init__(self, redis_url: str, *, interval: float = 0.05) -> None:
-        self.client = redis.Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=5)
+        self.client = redis_client(redis_url, socket_timeout=5, socket_connect_timeout=5)
         self._batch: Batcher[tuple[str, str, str]] = Batcher(
             self._write, name="event-receipts", interval=interval
         )

@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from flask import Flask, Response, request
 from flask_limiter import HeaderNames, Limiter, RateLimitExceeded
+from uskalla_events.redis_tls import tls_options
 
 from uskalla_kit.problems import Problem, problem_response
 from uskalla_kit.settings import env
@@ -41,7 +42,11 @@ def make_limiter(
         key_func,
         app=app,
         storage_uri=redis_url,
-        storage_options={"socket_connect_timeout": 2, "socket_timeout": 2},
+        storage_options={
+            "socket_connect_timeout": 2,
+            "socket_timeout": 2,
+            **tls_options(redis_url),
+        },
         default_limits=list(default_limits or []),
         enabled=enabled,
         headers_enabled=True,

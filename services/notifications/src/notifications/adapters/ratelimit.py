@@ -6,6 +6,7 @@ import math
 import time
 
 import redis
+from uskalla_events.redis_tls import redis_client
 
 
 class RateLimiter:
@@ -19,7 +20,7 @@ class RateLimiter:
 
     def _redis(self) -> redis.Redis:
         if self._client is None:
-            self._client = redis.Redis.from_url(self._redis_url, socket_timeout=5)
+            self._client = redis_client(self._redis_url, socket_timeout=5)
         return self._client
 
     def wait(self) -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from flask.testing import FlaskClient
+from gateway.compose import GATEWAY_PATHS
 from gateway.openapi_merge import merge
 from stub_service import Seen, StubService
 
@@ -222,3 +224,17 @@ def test_api_docs_show_the_operations_without_any_cdn(
     assert "/api/v1/experiments" in page and "List experiments" in page
     assert "/api/v1/members/me/export" in page
     assert "https://" not in page.split("<body>")[0]  # no external scripts or styles
+
+
+@pytest.mark.parametrize("path", sorted(GATEWAY_PATHS))
+def test_the_gateways_own_paths_allow_only_their_documented_methods(
+    client: FlaskClient, services: dict[str, StubService], path: str
+) -> None:
+    """Not forwarded for another method: 405 (or OPTIONS' 200) with an `Allow` of the methods
+    the merged document lists for the path, besides the implicit HEAD and OPTIONS."""
+    documented = {method.upper() for method in GATEWAY_PATHS[path]} | {"HEAD", "OPTIONS"}
+    for method in ("POST", "PUT", "PATCH", "DELETE", "OPTIONS"):
+        answer = client.open(path, method=method)
+        assert answer.status_code == (200 if method == "OPTIONS" else 405), method
+        assert {m.strip() for m in answer.headers["Allow"].split(",")} == documented
+    assert not any(stub.seen for stub in services.values())

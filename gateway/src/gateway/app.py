@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -11,15 +12,24 @@ from uskalla_kit import Identity, Problem
 from uskalla_kit.auth import TokenVerifier
 from uskalla_kit.runtime import make_app, redis_check
 from werkzeug.exceptions import NotFound
+from werkzeug.routing import PathConverter
 
 from gateway import session
-from gateway.compose import Composer
+from gateway.compose import GATEWAY_PATHS, Composer
 from gateway.config import Settings
 from gateway.edge import init_edge
 from gateway.proxy import Upstreams
 from gateway.routes import service_for
 
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+class ForwardedPath(PathConverter):
+    """A path under /api/v1 but those the gateway answers itself: another method there is
+    405 with the `Allow` of its own view (the methods the document lists), not a forward."""
+
+    own = "|".join(re.escape(path.removeprefix("/api/v1/")) for path in GATEWAY_PATHS)
+    regex = f"(?!(?:{own})$)[^/].*?"
 
 
 def build_app(settings: Settings | None = None) -> Flask:
@@ -36,6 +46,7 @@ def build_app(settings: Settings | None = None) -> Flask:
         ),
         checks={},
     )
+    app.url_map.converters["forwarded"] = ForwardedPath
     app.extensions["gateway.settings"] = settings
     app.extensions["gateway.upstreams"] = upstreams
     app.extensions["gateway.composer"] = composer
@@ -50,7 +61,7 @@ def build_app(settings: Settings | None = None) -> Flask:
     _replace_readiness(app, composer, settings)
     _metrics_on_their_own_port(app, settings.metrics_port)
 
-    @app.route("/api/v1/<path:rest>", methods=METHODS)
+    @app.route("/api/v1/<forwarded:rest>", methods=METHODS)
     @api_limit
     def forward(rest: str) -> Response:
         service = service_for(request.path)

@@ -7,6 +7,7 @@ import hmac
 import ipaddress
 from dataclasses import dataclass
 
+from uskalla_kit.internal import presented_token
 from uskalla_kit.settings import SettingError, env, env_float, env_int, env_secret
 
 SERVICES = ("members", "experiments", "notifications")
@@ -59,7 +60,10 @@ class Settings:
             jwt_public_key=env_secret("JWT_PUBLIC_KEY") or "",
             jwt_issuer=env("JWT_ISSUER", "uskalla-members"),
             jwt_audience=env("JWT_AUDIENCE", "uskalla"),
-            internal_token=env_secret("INTERNAL_API_TOKEN", dev_default="dev-internal-token") or "",
+            # "new,old" while it rotates: the gateway presents the newest.
+            internal_token=presented_token(
+                env_secret("INTERNAL_API_TOKEN", dev_default="dev-internal-token") or ""
+            ),
             port=env_int("GATEWAY_PORT", 8080),
             max_body_bytes=env_int("MAX_BODY_BYTES", 256 * 1024),
             connect_timeout=env_float("UPSTREAM_CONNECT_TIMEOUT", 2.0),

@@ -71,7 +71,7 @@ def test_answers_to_identified_requests_are_not_stored() -> None:
     from uskalla_kit.runtime import make_app
 
     app = make_app(
-        "t", max_body_bytes=1000, verifier=TokenVerifier("k", issuer="i", audience="a"), checks={}
+        "t", max_body_bytes=1000, verifier=TokenVerifier("", issuer="i", audience="a"), checks={}
     )
     client = app.test_client()
     assert "Cache-Control" not in client.get("/healthz").headers

@@ -1,12 +1,19 @@
-"""JWT verification that every service and the gateway do themselves: algorithms, iss, aud, exp."""
+"""JWT verification that every service and the gateway do themselves: algorithms, iss, aud, exp,
+and the signing key named by the token's `kid` among every key in rotation."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from flask import Flask, Response, current_app, g, request
 
 from uskalla_kit.problems import Problem
@@ -56,22 +63,76 @@ def apply_standing(identity: Identity, standing: Standing | None) -> Identity:
     return identity
 
 
+PEM_PUBLIC_KEY = re.compile(r"-----BEGIN PUBLIC KEY-----.+?-----END PUBLIC KEY-----", re.DOTALL)
+
+
+def key_id(key: Ed25519PublicKey) -> str:
+    """A key's `kid`: its RFC 7638 JWK thumbprint, so that no operator has to name keys."""
+    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    x = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+    members = json.dumps({"crv": "Ed25519", "kty": "OKP", "x": x}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(hashlib.sha256(members.encode()).digest()).rstrip(b"=").decode()
+
+
+def public_keys(text: str) -> dict[str, Ed25519PublicKey]:
+    """The keys tokens may be signed with, by `kid`: `text` (JWT_PUBLIC_KEY) is one PEM public
+    key, several one after another (as in a CA bundle), or a JWKS document (JSON). A JWK's own
+    `kid` is kept; keys without one are named by their thumbprint."""
+    keys: dict[str, Ed25519PublicKey] = {}
+    if text.lstrip().startswith("{"):
+        for jwk in jwt.PyJWKSet.from_json(text).keys:
+            if not isinstance(jwk.key, Ed25519PublicKey):
+                raise ValueError(f"JWKS key {jwk.key_id}: only Ed25519 public keys (EdDSA)")
+            keys[jwk.key_id or key_id(jwk.key)] = jwk.key
+        return keys
+    for pem in PEM_PUBLIC_KEY.findall(text):
+        key = serialization.load_pem_public_key(pem.encode())
+        if not isinstance(key, Ed25519PublicKey):
+            raise ValueError("only Ed25519 public keys (EdDSA)")
+        keys[key_id(key)] = key
+    if text.strip() and not keys:
+        raise ValueError("no PEM public key or JWKS")
+    return keys
+
+
 class TokenVerifier:
+    """Checks tokens against every key in rotation: the one the token's `kid` names (a token
+    without one, issued before kids, is tried under each)."""
+
     def __init__(self, public_key: str, *, issuer: str, audience: str) -> None:
-        self.public_key = public_key
+        self.keys = public_keys(public_key)
         self.issuer = issuer
         self.audience = audience
 
     def verify(self, token: str) -> Identity:
         """The identity in a valid token; raises jwt.InvalidTokenError otherwise."""
-        claims = jwt.decode(
+        kid = jwt.get_unverified_header(token).get("kid")
+        if kid is None:
+            candidates = list(self.keys.values())
+        elif kid in self.keys:
+            candidates = [self.keys[kid]]
+        else:
+            raise jwt.InvalidTokenError("signed with a key not in rotation")
+        error = jwt.InvalidTokenError("no key to verify it with")
+        for key in candidates:
+            try:
+                return self._identity(self._claims(token, key))
+            except jwt.InvalidSignatureError as exc:
+                error = exc
+        raise error
+
+    def _claims(self, token: str, key: Ed25519PublicKey) -> dict[str, Any]:
+        return jwt.decode(
             token,
-            self.public_key,
+            key,
             algorithms=ALGORITHMS,
             issuer=self.issuer,
             audience=self.audience,
             options={"require": ["exp", "iat", "iss", "aud", "sub"]},
         )
+
+    @staticmethod
+    def _identity(claims: dict[str, Any]) -> Identity:
         role = claims.get("role")
         if role not in ROLES:
             raise jwt.InvalidTokenError("unknown role")

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from jwt.exceptions import PyJWKError
+from uskalla_kit.auth import key_id, public_keys
 from uskalla_kit.runtime import CommonSettings
 from uskalla_kit.sealed import Sealer, event_token_sealer
 from uskalla_kit.settings import SettingError, env, env_float, env_int, env_secret
@@ -95,10 +97,9 @@ def check_key_pair(private_pem: str, public_pem: str) -> None:
         raise SettingError("JWT_PRIVATE_KEY must be an Ed25519 key (tokens are EdDSA)")
     if not public_pem:
         return
-    raw = (serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     try:
-        public = serialization.load_pem_public_key(public_pem.encode())
-    except (ValueError, TypeError) as exc:
-        raise SettingError(f"JWT_PUBLIC_KEY is not a PEM public key: {exc}") from None
-    if key.public_key().public_bytes(*raw) != public.public_bytes(*raw):
-        raise SettingError("JWT_PRIVATE_KEY does not match JWT_PUBLIC_KEY")
+        keys = public_keys(public_pem)
+    except (ValueError, TypeError, PyJWKError) as exc:
+        raise SettingError(f"JWT_PUBLIC_KEY is no PEM public key(s) or JWKS: {exc}") from None
+    if key_id(key.public_key()) not in keys:
+        raise SettingError("JWT_PRIVATE_KEY does not match any key of JWT_PUBLIC_KEY")

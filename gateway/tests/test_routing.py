@@ -18,7 +18,7 @@ from flask.testing import FlaskClient
 from gateway.routes import ROUTES, service_for
 from stub_service import StubService
 
-ID = str(uuid.uuid4())
+ID = "6f1c2b9e-3d4a-4f5b-8c7d-2e1f0a9b8c7d"  # fixed: test ids must be the same in every xdist worker
 #: Every path of API.md, with the service that owns it.
 API_PATHS = [
     ("POST", "/api/v1/members", "members"),
@@ -41,6 +41,8 @@ API_PATHS = [
     ("DELETE", f"/api/v1/gatherings/{ID}/registrations/me", "members"),
     ("GET", f"/api/v1/gatherings/{ID}/registrations", "members"),
     ("GET", f"/api/v1/gatherings/{ID}/calendar.ics", "members"),
+    ("POST", f"/api/v1/gatherings/{ID}/cancel", "members"),
+    ("GET", "/api/v1/gatherings/calendar.ics", "members"),
     ("GET", "/api/v1/experiments", "experiments"),
     ("POST", "/api/v1/experiments", "experiments"),
     ("GET", f"/api/v1/experiments/{ID}", "experiments"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from marshmallow import EXCLUDE, Schema, fields, validate
+from uskalla_kit.fields import Text, not_blank
 from uskalla_kit.pagination import PageQuery, page_schema
 
 from experiments.domain.vocabulary import REPORT_REASONS
@@ -12,17 +13,17 @@ BODY_MAX = 5000
 
 
 class CommentBodySchema(Schema):
-    body = fields.String(
+    body = Text(
         required=True,
         validate=[
             validate.Length(min=1, max=BODY_MAX),
-            validate.Regexp(r"[\s\S]*\S", error="A comment cannot be blank."),
+            not_blank("A comment cannot be blank."),
         ],
     )
 
 
 class ReportSchema(Schema):
-    reason = fields.String(required=True, validate=validate.OneOf(REPORT_REASONS))
+    reason = Text(required=True, validate=validate.OneOf(REPORT_REASONS))
 
 
 class ReportResultSchema(Schema):
@@ -67,9 +68,7 @@ class ModerationQuery(PageQuery):
     class Meta:
         unknown = EXCLUDE
 
-    status = fields.String(
-        load_default="all", validate=validate.OneOf(("all", "reported", "hidden"))
-    )
+    status = Text(load_default="all", validate=validate.OneOf(("all", "reported", "hidden")))
 
 
 CommentPageSchema = page_schema(CommentSchema, "CommentPage")

@@ -6,32 +6,31 @@ from collections.abc import Callable
 from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
+from uskalla_kit.fields import Pattern, Text, WebAddress, not_blank
 from uskalla_kit.pagination import PageQuery, page_schema
 from uskalla_reference.municipalities import municipality_codes
 
 from experiments.domain.stages import INITIAL
 from experiments.domain.vocabulary import KINDS, LANGUAGES, OUTCOMES, SCALES, STAGES
 
-URL = fields.Url(schemes={"http", "https"}, validate=validate.Length(max=2000))
-SLUG = validate.Regexp(r"^[a-z0-9][a-z0-9-]{0,63}$", error="Not a theme slug.")
+URL = WebAddress(validate=validate.Length(max=2000))
+SLUG = Pattern(r"^[a-z0-9][a-z0-9-]{0,63}$", error="Not a theme slug.")
 
 
-def text(maximum: int, *, required: bool = False, blank: bool = True) -> fields.String:
+def text(maximum: int, *, required: bool = False, blank: bool = True) -> Text:
     """A text field with a length limit (and, unless `blank`, at least one visible character)."""
     checks: list[Any] = [validate.Length(max=maximum)]
     if not blank:
-        checks.append(validate.Regexp(r"[\s\S]*\S", error="Cannot be blank."))
+        checks.append(not_blank())
     if required:
-        return fields.String(required=True, validate=checks)
-    return fields.String(validate=checks)
+        return Text(required=True, validate=checks)
+    return Text(validate=checks)
 
 
-class MunicipalityCode(fields.String):
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
-        code = super()._deserialize(value, attr, data, **kwargs)
-        if code not in municipality_codes():
-            raise ValidationError("Unknown municipality code (Statistics Finland, 3 digits).")
-        return code
+#: A Statistics Finland code from the shipped list (documented as that enum).
+MUNICIPALITY = validate.OneOf(
+    sorted(municipality_codes()), error="Unknown municipality code (Statistics Finland, 3 digits)."
+)
 
 
 def unique_list(item: fields.Field[Any], maximum: int, default: Any = None) -> fields.List[Any]:
@@ -51,18 +50,18 @@ class ExperimentFields(Schema):
     title = text(200, blank=False)
     summary = text(1000, blank=False)
     description = text(20_000)
-    kind = fields.String(validate=validate.OneOf(KINDS))
-    scale = fields.String(validate=validate.OneOf(SCALES))
-    themes = unique_list(fields.String(validate=SLUG), 10)
-    municipality_codes = unique_list(MunicipalityCode(), 400)
+    kind = Text(validate=validate.OneOf(KINDS))
+    scale = Text(validate=validate.OneOf(SCALES))
+    themes = unique_list(Text(validate=SLUG), 10)
+    municipality_codes = unique_list(Text(validate=MUNICIPALITY), 400)
     organisation = text(200)
     problem = text(5000)
     goals = text(5000)
     starts_on = fields.Date(allow_none=True)
     ends_on = fields.Date(allow_none=True)
     links = unique_list(URL, 20)
-    looking_for = fields.String(allow_none=True, validate=validate.Length(max=2000))
-    language = fields.String(validate=validate.OneOf(LANGUAGES))
+    looking_for = Text(allow_none=True, validate=validate.Length(max=2000))
+    language = Text(validate=validate.OneOf(LANGUAGES))
 
     @validates_schema
     def _dates(self, data: dict[str, Any], **_: Any) -> None:
@@ -74,14 +73,14 @@ class ExperimentFields(Schema):
 class CreateExperimentSchema(ExperimentFields):
     title = text(200, required=True, blank=False)
     summary = text(1000, required=True, blank=False)
-    kind = fields.String(required=True, validate=validate.OneOf(KINDS))
-    scale = fields.String(required=True, validate=validate.OneOf(SCALES))
-    description = fields.String(load_default="", validate=validate.Length(max=20_000))
-    themes = unique_list(fields.String(validate=SLUG), 10, default=list)
-    municipality_codes = unique_list(MunicipalityCode(), 400, default=list)
+    kind = Text(required=True, validate=validate.OneOf(KINDS))
+    scale = Text(required=True, validate=validate.OneOf(SCALES))
+    description = Text(load_default="", validate=validate.Length(max=20_000))
+    themes = unique_list(Text(validate=SLUG), 10, default=list)
+    municipality_codes = unique_list(Text(validate=MUNICIPALITY), 400, default=list)
     links = unique_list(URL, 20, default=list)
-    language = fields.String(load_default="fi", validate=validate.OneOf(LANGUAGES))
-    stage = fields.String(
+    language = Text(load_default="fi", validate=validate.OneOf(LANGUAGES))
+    stage = Text(
         load_default="idea",
         validate=validate.OneOf(
             INITIAL, error="A new experiment starts as idea, planning or running."
@@ -99,33 +98,31 @@ class UpdateExperimentSchema(ExperimentFields):
 
 
 class StageSchema(Schema):
-    stage = fields.String(required=True, validate=validate.OneOf(STAGES))
+    stage = Text(required=True, validate=validate.OneOf(STAGES))
 
 
 class EvaluationSchema(Schema):
-    outcome = fields.String(required=True, validate=validate.OneOf(OUTCOMES))
+    outcome = Text(required=True, validate=validate.OneOf(OUTCOMES))
     rating = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=10))
-    what_worked = fields.String(load_default="", validate=validate.Length(max=5000))
-    what_failed = fields.String(load_default="", validate=validate.Length(max=5000))
-    lessons = fields.String(load_default="", validate=validate.Length(max=5000))
-    next_steps = fields.String(load_default="", validate=validate.Length(max=5000))
+    what_worked = Text(load_default="", validate=validate.Length(max=5000))
+    what_failed = Text(load_default="", validate=validate.Length(max=5000))
+    lessons = Text(load_default="", validate=validate.Length(max=5000))
+    next_steps = Text(load_default="", validate=validate.Length(max=5000))
 
 
 class ExperimentListQuery(PageQuery):
     class Meta:
         unknown = EXCLUDE
 
-    q = fields.String(validate=validate.Length(min=1, max=200))
-    theme = fields.String(validate=SLUG)
-    municipality_code = fields.String(
-        validate=validate.OneOf(sorted(municipality_codes()), error="Unknown municipality code.")
-    )
-    stage = fields.String(validate=validate.OneOf(STAGES))
-    kind = fields.String(validate=validate.OneOf(KINDS))
-    scale = fields.String(validate=validate.OneOf(SCALES))
-    outcome = fields.String(validate=validate.OneOf(OUTCOMES))
-    language = fields.String(validate=validate.OneOf(LANGUAGES))
-    sort = fields.String(validate=validate.OneOf(("newest", "updated", "relevance")))
+    q = Text(validate=validate.Length(min=1, max=200))
+    theme = Text(validate=SLUG)
+    municipality_code = Text(validate=MUNICIPALITY)
+    stage = Text(validate=validate.OneOf(STAGES))
+    kind = Text(validate=validate.OneOf(KINDS))
+    scale = Text(validate=validate.OneOf(SCALES))
+    outcome = Text(validate=validate.OneOf(OUTCOMES))
+    language = Text(validate=validate.OneOf(LANGUAGES))
+    sort = Text(validate=validate.OneOf(("newest", "updated", "relevance")))
 
 
 class PersonSchema(Schema):

@@ -6,65 +6,57 @@ from datetime import UTC, datetime
 from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
-from uskalla_kit.fields import QueryFlag, Text
+from uskalla_kit.fields import QueryFlag, Text, WebAddress, not_blank
 from uskalla_kit.pagination import PageQuery, page_schema
 
 from members.domain.gatherings import KINDS, schedule_errors
 from members.domain.rules import LANGUAGES
 
-WEB_ADDRESS = [
-    validate.Length(max=500),
-    validate.URL(schemes={"http", "https"}, error="Not a web address (http or https)."),
-]
-EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
-LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+#: The years a gathering's times may have, as written (documented as a pattern: 20xx).
+YEARS = range(2000, 2100)
 
 
 class UTCDateTime(fields.AwareDateTime):
-    """An ISO 8601 time (without an offset taken as UTC), kept in UTC, within sane years."""
+    """An ISO 8601 time (without an offset taken as UTC), kept in UTC, its year as written
+    within 2000-2099 (documented as the pattern `^20[0-9]{2}-`)."""
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(format="iso", default_timezone=UTC, **kwargs)
+        super().__init__(
+            format="iso", default_timezone=UTC, metadata={"pattern": r"^20[0-9]{2}-"}, **kwargs
+        )
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
         moment = super()._deserialize(value, attr, data, **kwargs)
-        try:
-            moment = moment.astimezone(UTC)
-        except (OverflowError, ValueError):
-            raise ValidationError("Not a valid time.") from None
-        if not EARLIEST <= moment < LATEST:
+        if moment.year not in YEARS:
             raise ValidationError("Must be between the years 2000 and 2099.")
-        return moment
-
-
-def not_blank(value: str) -> None:
-    if not value.strip():
-        raise ValidationError("Cannot be blank.")
+        return moment.astimezone(UTC)
 
 
 class GatheringFields(Schema):
-    title = Text(validate=[validate.Length(min=1, max=200), not_blank])
+    title = Text(validate=[validate.Length(min=1, max=200), not_blank()])
     kind = Text(validate=validate.OneOf(KINDS))
     description = Text(validate=validate.Length(max=10_000))
     starts_at = UTCDateTime()
     ends_at = UTCDateTime()
     location = Text(allow_none=True, validate=validate.Length(max=300))
-    online_url = Text(allow_none=True, validate=WEB_ADDRESS)
-    capacity = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=100_000))
+    online_url = WebAddress(allow_none=True, validate=validate.Length(max=500))
+    capacity = fields.Integer(
+        strict=True, allow_none=True, validate=validate.Range(min=1, max=100_000)
+    )
     registration_deadline = UTCDateTime(allow_none=True)
     language = Text(validate=validate.OneOf(LANGUAGES))
 
 
 class GatheringCreateSchema(GatheringFields):
-    title = Text(required=True, validate=[validate.Length(min=1, max=200), not_blank])
+    title = Text(required=True, validate=[validate.Length(min=1, max=200), not_blank()])
     kind = Text(required=True, validate=validate.OneOf(KINDS))
     description = Text(load_default="", validate=validate.Length(max=10_000))
     starts_at = UTCDateTime(required=True)
     ends_at = UTCDateTime(required=True)
     location = Text(load_default=None, allow_none=True, validate=validate.Length(max=300))
-    online_url = Text(load_default=None, allow_none=True, validate=WEB_ADDRESS)
+    online_url = WebAddress(load_default=None, allow_none=True, validate=validate.Length(max=500))
     capacity = fields.Integer(
-        load_default=None, allow_none=True, validate=validate.Range(min=1, max=100_000)
+        strict=True, load_default=None, allow_none=True, validate=validate.Range(min=1, max=100_000)
     )
     registration_deadline = UTCDateTime(load_default=None, allow_none=True)
     language = Text(load_default="fi", validate=validate.OneOf(LANGUAGES))
@@ -98,7 +90,9 @@ class GatheringSchema(Schema):
     capacity = fields.Integer(allow_none=True)
     registration_deadline = fields.DateTime(allow_none=True)
     language = fields.String(required=True)
-    status = fields.String(required=True, validate=validate.OneOf(["draft", "published"]))
+    status = fields.String(
+        required=True, validate=validate.OneOf(["draft", "published", "cancelled"])
+    )
     registered = fields.Integer(required=True)
     waitlisted = fields.Integer(required=True)
     my_registration = fields.String(

@@ -8,13 +8,11 @@ from flask import has_request_context, request
 from marshmallow import (
     EXCLUDE,
     Schema,
-    ValidationError,
     fields,
     pre_load,
     validate,
-    validates,
 )
-from uskalla_kit.fields import EmailAddress, Flag, QueryFlag, Text
+from uskalla_kit.fields import EmailAddress, Flag, QueryFlag, Text, not_blank
 from uskalla_kit.openapi import Changes
 from uskalla_kit.pagination import PageQuery, page_schema
 from uskalla_reference.municipalities import municipalities
@@ -37,35 +35,26 @@ def municipality_code(*, default_none: bool = True) -> Text:
 
 class JoinSchema(Schema):
     email = EmailAddress(required=True)
-    name = Text(required=True, validate=validate.Length(min=1, max=200))
+    name = Text(
+        required=True,
+        validate=[validate.Length(min=1, max=200), not_blank("Name cannot be blank.")],
+    )
     organisation = Text(load_default="", validate=validate.Length(max=200))
     municipality_code = municipality_code()
     title = Text(load_default=None, allow_none=True, validate=validate.Length(max=200))
     language = Text(load_default="fi", validate=validate.OneOf(LANGUAGES))
     newsletter = Flag(load_default=True)
     invitations = Flag(load_default=True)
-    consent = Flag(required=True)
-
-    @validates("consent")
-    def _consent(self, value: bool, **_: Any) -> None:
-        if value is not True:
-            raise ValidationError("Consent to the privacy notice is required to join.")
-
-    @validates("name")
-    def _name(self, value: str, **_: Any) -> None:
-        if not value.strip():
-            raise ValidationError("Name cannot be blank.")
-
-
-def not_blank(value: str) -> None:
-    if not value.strip():
-        raise ValidationError("Cannot be blank.")
+    consent = Flag(
+        required=True,
+        validate=validate.Equal(True, error="Consent to the privacy notice is required to join."),
+    )
 
 
 class ProfilePatchSchema(Schema):
     """A member's own changes: any of these fields, nothing else."""
 
-    name = Text(validate=[validate.Length(min=1, max=200), not_blank])
+    name = Text(validate=[validate.Length(min=1, max=200), not_blank()])
     organisation = Text(allow_none=True, validate=validate.Length(max=200))
     municipality_code = municipality_code(default_none=False)
     title = Text(allow_none=True, validate=validate.Length(max=200))

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from marshmallow import Schema, ValidationError, fields, validate, validates
-from uskalla_kit.fields import EmailAddress, Text
+from marshmallow import Schema, fields, validate
+from uskalla_kit.fields import EmailAddress, Pattern, Text, not_blank, one_line
 from uskalla_kit.pagination import PageQuery, page_schema
 
 LANGUAGES = ("fi", "sv", "en")
-CODE = validate.Regexp(r"^\d{3}$", error="A municipality code is 3 digits.")
-SLUG = validate.Regexp(r"^[a-z0-9]+(?:-[a-z0-9]+)*$", error="A theme is a slug like 'x-y'.")
+CODE = Pattern(r"^[0-9]{3}$", error="A municipality code is 3 digits.")
+SLUG = Pattern(r"^[a-z0-9]+(?:-[a-z0-9]+)*$", error="A theme is a slug like 'x-y'.")
 STATUSES = ("draft", "sending", "sent", "cancelled")
 DELIVERY_STATUSES = ("pending", "retrying", "sent", "failed", "suppressed", "skipped", "cancelled")
 
@@ -28,31 +26,23 @@ KINDS = (
 )
 
 
+SUBJECT = [validate.Length(min=1, max=200), one_line("The subject is one line, not blank.")]
+BODY = [validate.Length(min=1, max=100_000), not_blank("The body cannot be blank.")]
+
+
 class NewsletterFields(Schema):
-    subject = Text(validate=validate.Length(min=1, max=200))
-    body = Text(validate=validate.Length(min=1, max=100_000))
+    subject = Text(validate=SUBJECT)
+    body = Text(validate=BODY)
     language = Text(validate=validate.OneOf([*LANGUAGES, "all"]))
     municipality_codes = fields.List(Text(validate=CODE), validate=validate.Length(max=400))
     themes = fields.List(
         Text(validate=[SLUG, validate.Length(max=60)]), validate=validate.Length(max=20)
     )
 
-    @validates("subject")
-    def _subject(self, value: str, **_: Any) -> None:
-        if not value.strip():
-            raise ValidationError("The subject cannot be blank.")
-        if "\n" in value or "\r" in value:
-            raise ValidationError("The subject is one line.")
-
-    @validates("body")
-    def _body(self, value: str, **_: Any) -> None:
-        if not value.strip():
-            raise ValidationError("The body cannot be blank.")
-
 
 class NewsletterCreate(NewsletterFields):
-    subject = Text(required=True, validate=validate.Length(min=1, max=200))
-    body = Text(required=True, validate=validate.Length(min=1, max=100_000))
+    subject = Text(required=True, validate=SUBJECT)
+    body = Text(required=True, validate=BODY)
     language = Text(load_default="all", validate=validate.OneOf([*LANGUAGES, "all"]))
     municipality_codes = fields.List(
         Text(validate=CODE), load_default=list, validate=validate.Length(max=400)

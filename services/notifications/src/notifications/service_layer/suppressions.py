@@ -172,7 +172,7 @@ def suppressed(session: Session, *, page: int, per_page: int) -> tuple[list[dict
             "email": known.get(r.email_hash, (None, None))[0],
             "member_id": known.get(r.email_hash, (None, None))[1],
             "reason": r.reason or "hard_bounce",
-            "since": r.suppressed_at,
+            "since": r.suppressed_at.isoformat() if r.suppressed_at else None,  # active: set
             "bounces": r.hard_bounces + r.soft_bounces,
             "last_reason": r.last_reason,
         }

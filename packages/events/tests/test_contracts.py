@@ -49,6 +49,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "invitations": False,
         "role": "member",
         "joined_at": "2026-11-27T10:00:00.123456+00:00",
+        "themes": ["digital-municipality"],
     },
     "members.member.updated.v1": {
         "member_id": MEMBER,
@@ -59,6 +60,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "municipality_code": None,
         "role": "coordinator",
         "active": False,
+        "themes": [],
     },
     "members.subscriptions.changed.v1": {
         "member_id": MEMBER,
@@ -84,7 +86,22 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "online_url": None,
         "language": "fi",
         "description": "",
+        "sequence": 0,
     },
+    "members.gathering.changed.v1": {
+        "gathering_id": GATHERING,
+        "title": "Kokeilufoorumi",
+        "kind": "forum",
+        "starts_at": "2026-05-13T10:00:00+00:00",
+        "ends_at": "2026-05-13T13:00:00+00:00",
+        "location": None,
+        "online_url": "https://meet.example.fi/foorumi",
+        "language": "sv",
+        "description": "",
+        "sequence": 2,
+        "changed": ["starts_at", "ends_at", "online_url"],
+    },
+    "members.gathering.cancelled.v1": {"gathering_id": GATHERING, "sequence": 3},
     "members.registration.changed.v1": {
         "gathering_id": GATHERING,
         "member_id": MEMBER,

@@ -75,6 +75,8 @@ class MemberJoined(Payload):
     invitations: bool
     role: Role = Role.MEMBER
     joined_at: datetime
+    #: The themes (slugs) the member chose: newsletter audiences by theme select on them.
+    themes: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -87,6 +89,8 @@ class MemberUpdated(Payload):
     municipality_code: str | None = None
     role: Role = Role.MEMBER
     active: bool = True
+    #: The member's themes now; None (an older producer) leaves the ones known as they are.
+    themes: list[str] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -123,6 +127,25 @@ class GatheringPublished(Payload):
     online_url: str | None = None
     language: Language
     description: str = ""
+    #: The iCalendar SEQUENCE members keeps (0 when first published, +1 per change).
+    sequence: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class GatheringChanged(GatheringPublished):
+    """A published gathering as it is after an edit (the fields of its published event, with
+    the new `sequence`); `changed` names the fields that changed (registrants are told when
+    its time, place or online link did)."""
+
+    changed: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class GatheringCancelled(Payload):
+    """A published gathering will not take place: its registered and waitlisted are told."""
+
+    gathering_id: uuid.UUID
+    sequence: int
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -225,6 +248,8 @@ CONTRACTS: dict[str, EventContract] = {
         _c("members.sign_in.requested.v1", (N,), SignInRequested, "e-mail a sign-in link"),
         _c("members.member.erased.v1", (N, E), MemberErased, "erase / anonymise personal data"),
         _c("members.gathering.published.v1", (N,), GatheringPublished, "invitations"),
+        _c("members.gathering.changed.v1", (N,), GatheringChanged, "update e-mails, SEQUENCE"),
+        _c("members.gathering.cancelled.v1", (N,), GatheringCancelled, "cancellation e-mails"),
         _c("members.registration.changed.v1", (N,), RegistrationChanged, "registration notices"),
         _c("experiments.experiment.published.v1", (N,), ExperimentPublished, "newsletter material"),
         _c("experiments.comment.posted.v1", (N,), CommentPosted, "tell the owners"),

@@ -170,6 +170,13 @@ def test_every_endpoint_answers_as_documented(
     api(
         "get", "/api/v1/gatherings/{gathering_id}/calendar.ics", path={"gathering_id": uuid.uuid4()}
     )
+    api("get", "/api/v1/gatherings/calendar.ics")
+    api("post", "/api/v1/gatherings/{gathering_id}/cancel", path=g, headers=m)
+    api("post", "/api/v1/gatherings/{gathering_id}/cancel", path=g, headers=c)
+    api("post", "/api/v1/gatherings/{gathering_id}/cancel", path=g, headers=c)
+    api("post", "/api/v1/gatherings/{gathering_id}/cancel", path={"gathering_id": created["id"]})
+    api("get", "/api/v1/gatherings/{gathering_id}", path=g)
+    api("get", "/api/v1/gatherings")
     # Internal and erasure.
     who = {"member_id": member.id}
     api("get", "/internal/v1/members/{member_id}/export", path=who, headers=internal)

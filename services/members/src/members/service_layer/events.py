@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from uskalla_events.contracts import (
+    GatheringCancelled,
+    GatheringChanged,
     GatheringPublished,
     MemberJoined,
     MemberRegistered,
@@ -68,18 +71,32 @@ def subscriptions(m: Member) -> SubscriptionsChanged:
     return SubscriptionsChanged(member_id=m.id, newsletter=m.newsletter, invitations=m.invitations)
 
 
+def gathering_details(g: Gathering) -> dict[str, Any]:
+    """What a published and a changed gathering's events both say of it."""
+    return {
+        "gathering_id": g.id,
+        "title": g.title,
+        "kind": GatheringKind(g.kind),
+        "starts_at": g.starts_at,
+        "ends_at": g.ends_at,
+        "location": g.location,
+        "online_url": g.online_url,
+        "language": Language(g.language),
+        "description": g.description,
+        "sequence": g.sequence,
+    }
+
+
 def gathering_published(g: Gathering) -> GatheringPublished:
-    return GatheringPublished(
-        gathering_id=g.id,
-        title=g.title,
-        kind=GatheringKind(g.kind),
-        starts_at=g.starts_at,
-        ends_at=g.ends_at,
-        location=g.location,
-        online_url=g.online_url,
-        language=Language(g.language),
-        description=g.description,
-    )
+    return GatheringPublished(**gathering_details(g))
+
+
+def gathering_changed(g: Gathering, changed: list[str]) -> GatheringChanged:
+    return GatheringChanged(**gathering_details(g), changed=changed)
+
+
+def gathering_cancelled(g: Gathering) -> GatheringCancelled:
+    return GatheringCancelled(gathering_id=g.id, sequence=g.sequence)
 
 
 def registration_changed(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Select, func, select
@@ -10,7 +11,7 @@ from sqlalchemy.orm import Session
 from uskalla_events.outbox import Outbox
 from uskalla_kit import Problem, validation_problem
 
-from members.adapters.calendar import gathering_calendar
+from members.adapters.calendar import calendar_feed, gathering_calendar
 from members.adapters.models import Gathering, Member
 from members.config import Settings
 from members.domain.gatherings import schedule_errors
@@ -32,6 +33,10 @@ EDITABLE = (
     "registration_deadline",
     "language",
 )
+#: What anyone may see: published gatherings, and cancelled ones shown as cancelled.
+PUBLIC = ("published", "cancelled")
+#: How far back the calendar feed reaches.
+FEED_DAYS = 90
 
 
 class Gatherings:
@@ -60,6 +65,8 @@ class Gatherings:
         self, session: Session, gathering_id: uuid.UUID, changes: dict[str, Any]
     ) -> Gathering:
         gathering = locked_gathering(session, gathering_id)
+        if gathering.status == "cancelled":
+            raise Problem(409, "Conflict", "The gathering is cancelled; it cannot be edited.")
         merged = {k: changes.get(k, getattr(gathering, k)) for k in EDITABLE}
         errors = schedule_errors(
             merged["starts_at"],
@@ -75,22 +82,36 @@ class Gatherings:
             ]
         if errors:
             raise validation_problem(errors)
-        changed = False
-        for key in EDITABLE:
-            if key in changes and getattr(gathering, key) != merged[key]:
-                setattr(gathering, key, merged[key])
-                changed = True
+        changed = [k for k in EDITABLE if k in changes and getattr(gathering, k) != merged[k]]
         if changed:
+            for key in changed:
+                setattr(gathering, key, merged[key])
             gathering.sequence += 1
             gathering.updated_at = now()
             session.flush()
+            if gathering.status == "published":
+                self.outbox.add(session, events.gathering_changed(gathering, changed))
             self.registrations.promote(session, gathering)
+        return gathering
+
+    def cancel(self, session: Session, gathering_id: uuid.UUID) -> Gathering:
+        """A published gathering will not take place; its registrants are told (once: again
+        changes nothing). Registrations stay, so who was coming can still be seen."""
+        gathering = locked_gathering(session, gathering_id)
+        if gathering.status == "draft":
+            raise Problem(409, "Conflict", "A draft is not published; there is nothing to cancel.")
+        if gathering.status == "published":
+            gathering.status = "cancelled"
+            gathering.sequence += 1
+            gathering.updated_at = now()
+            session.flush()
+            self.outbox.add(session, events.gathering_cancelled(gathering))
         return gathering
 
     def publish(self, session: Session, gathering_id: uuid.UUID) -> Gathering:
         gathering = locked_gathering(session, gathering_id)
-        if gathering.status == "published":
-            raise Problem(409, "Conflict", "The gathering is already published.")
+        if gathering.status != "draft":
+            raise Problem(409, "Conflict", f"The gathering is already {gathering.status}.")
         gathering.status = "published"
         gathering.published_at = gathering.updated_at = now()
         session.flush()
@@ -100,7 +121,7 @@ class Gatherings:
     def get(self, session: Session, gathering_id: uuid.UUID) -> Gathering:
         """A published gathering, or a draft for an active coordinator (404 otherwise)."""
         gathering = session.get(Gathering, gathering_id)
-        if gathering is None or (gathering.status != "published" and not is_coordinator(session)):
+        if gathering is None or (gathering.status == "draft" and not is_coordinator(session)):
             raise Problem(404, "Not found", "No such gathering.")
         return gathering
 
@@ -123,6 +144,20 @@ class Gatherings:
         gathering = self.get(session, gathering_id)
         return gathering_calendar(gathering, gathering_url(self.base_url, gathering), now())
 
+    def feed(self, session: Session) -> bytes:
+        """Every published gathering, upcoming and of the last `FEED_DAYS` days, cancelled
+        ones marked so: the subscribable calendar (one builder with downloads and e-mail)."""
+        found = session.scalars(
+            select(Gathering)
+            .where(
+                Gathering.status.in_(PUBLIC),
+                Gathering.ends_at >= now() - timedelta(days=FEED_DAYS),
+            )
+            .order_by(Gathering.starts_at, Gathering.id)
+        ).all()
+        pages = [(g, gathering_url(self.base_url, g)) for g in found]
+        return calendar_feed(pages, self.base_url, now())
+
     @property
     def base_url(self) -> str:
         return self.settings.common.public_base_url
@@ -139,7 +174,9 @@ class Gatherings:
         per_page: int,
     ) -> tuple[list[dict[str, Any]], int]:
         """One page of gatherings with their counts, and how many there are in all."""
-        query: Select[Gathering] = select(Gathering).where(Gathering.status == status)
+        # Cancelled gatherings stay in the public list, shown as cancelled.
+        shown = PUBLIC if status == "published" else (status,)
+        query: Select[Gathering] = select(Gathering).where(Gathering.status.in_(shown))
         if upcoming:
             query = query.where(Gathering.ends_at >= now())
         if kind:

@@ -43,6 +43,8 @@ class Registrations:
     def register(self, session: Session, gathering_id: uuid.UUID, member: Member) -> str:
         """A place, or one in the waitlist when full; `registered` or `waitlisted`."""
         gathering = locked_gathering(session, gathering_id)
+        if gathering.status == "cancelled":
+            raise Problem(409, "Conflict", "The gathering is cancelled.")
         if gathering.status != "published":
             raise not_found()
         closes = registration_closes_at(gathering.starts_at, gathering.registration_deadline)

@@ -87,6 +87,24 @@ def create_gathering(body: dict[str, Any]) -> tuple[dict[str, Any], int]:
     return view, 201
 
 
+@bp.get("/calendar.ics")
+@documented(
+    "A subscribable iCalendar (RFC 5545) of every published gathering, upcoming and of the "
+    "last 90 days; cancelled ones with STATUS:CANCELLED",
+    responses={200: "text/calendar"},
+    content_types={200: "text/calendar"},
+    tags=("gatherings",),
+)
+def calendar_feed() -> Response:
+    with current_runtime().db.transaction() as session:
+        body = services().gatherings.feed(session)
+    return Response(
+        body,
+        mimetype="text/calendar",
+        headers={"Content-Disposition": 'inline; filename="gatherings.ics"'},
+    )
+
+
 @bp.get("/<uuid:gathering_id>")
 @documented(
     "A gathering with its registered and waitlisted counts (drafts: coordinators only)",
@@ -127,6 +145,22 @@ def publish_gathering(gathering_id: uuid.UUID) -> dict[str, Any]:
         acting_member(session, "coordinator")
         gatherings = services().gatherings
         return gatherings.view(session, gatherings.publish(session, gathering_id), viewer())
+
+
+@bp.post("/<uuid:gathering_id>/cancel")
+@documented(
+    "Cancel a published gathering; its registered and waitlisted members are told (again: "
+    "no change)",
+    responses={200: GatheringSchema},
+    auth="coordinator",
+    problems=(409,),
+    tags=("gatherings",),
+)
+def cancel_gathering(gathering_id: uuid.UUID) -> dict[str, Any]:
+    with current_runtime().db.transaction() as session:
+        acting_member(session, "coordinator")
+        gatherings = services().gatherings
+        return gatherings.view(session, gatherings.cancel(session, gathering_id), viewer())
 
 
 @bp.post("/<uuid:gathering_id>/registrations")

@@ -18,12 +18,31 @@ import pytest
 import redis
 
 from uskalla_devstack.mail import MailSink
-from uskalla_devstack.servers import ServerSet, create_database, free_port
+from uskalla_devstack.servers import (
+    EmbeddedRedis,
+    RedisTLS,
+    ServerSet,
+    create_database,
+    free_port,
+    tls_redis_server,
+)
 from uskalla_devstack.stack import Stack, StackConfig
+from uskalla_devstack.tls import TestCA
 
 
 def _worker_id() -> str:
     return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+#: Tests that start processes, a browser or containers: with pytest-xdist (`--dist loadgroup`)
+#: they run one after another on one worker while the other workers take the rest.
+SERIAL_MARKERS = ("e2e", "browser", "docker", "faults")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if any(item.get_closest_marker(name) for name in SERIAL_MARKERS):
+            item.add_marker(pytest.mark.xdist_group("processes"))
 
 
 @pytest.fixture(scope="session")
@@ -50,6 +69,49 @@ def redis_url(redis_server_url: str) -> str:
     client.flushdb()
     client.close()
     return redis_server_url
+
+
+@pytest.fixture(scope="session")
+def test_ca(tmp_path_factory: pytest.TempPathFactory) -> TestCA:
+    """A throw-away CA for TLS tests (its certificate in `test_ca.cert`)."""
+    return TestCA(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture(scope="session")
+def redis_tls_server_url(
+    test_ca: TestCA, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A redis-server of its own speaking TLS only, its certificate from `test_ca` and valid for
+    `localhost` alone: `rediss://localhost:<port>/0`."""
+    if tls_redis_server() is None:
+        pytest.skip("the redis-server on the PATH is built without TLS (BUILD_TLS=yes)")
+    server = test_ca.issue("redis-server", hosts=("localhost",))
+    embedded = EmbeddedRedis(
+        tmp_path_factory.mktemp("redis-tls"),
+        persistent=False,
+        tls=RedisTLS(server.cert, server.key, test_ca.cert),
+    )
+    url = embedded.start()
+    yield url
+    embedded.stop()
+
+
+@pytest.fixture
+def redis_tls_url(
+    redis_tls_server_url: str, test_ca: TestCA, monkeypatch: pytest.MonkeyPatch
+) -> str:
+    """The TLS Redis, emptied for this test, with REDIS_CA_FILE naming the CA that signed it."""
+    monkeypatch.setenv("REDIS_CA_FILE", str(test_ca.cert))
+    flush_redis(redis_tls_server_url)
+    return redis_tls_server_url
+
+
+def flush_redis(url: str) -> None:
+    """Empty a test Redis; a `rediss://` one trusting the CA of REDIS_CA_FILE."""
+    tls = {"ssl_ca_certs": os.environ.get("REDIS_CA_FILE")} if url.startswith("rediss://") else {}
+    client = redis.Redis.from_url(url, **tls)
+    client.flushdb()
+    client.close()
 
 
 @pytest.fixture(scope="session")
@@ -103,9 +165,7 @@ def stack_running(
     postgres_url: str, redis_url: str, var: Path, name: str, extra_env: dict[str, str] | None = None
 ) -> Iterator[tuple[Stack, MailSink]]:
     """The whole system as real processes on fresh databases, mailing to a test SMTP server."""
-    client = redis.Redis.from_url(redis_url)
-    client.flushdb()
-    client.close()
+    flush_redis(redis_url)
     sink = MailSink(var / "mail", "127.0.0.1", free_port())
     stack = Stack(
         StackConfig(

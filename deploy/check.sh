@@ -9,7 +9,8 @@
 #    are only policy-checked; any other kind without a schema is a failure;
 # 4. run the policy checks on the rendered objects (tests/deploy/test_k8s_manifests.py:
 #    initContainers waiting for the schema, preStop, topology spread, monitors, no Secret as
-#    an environment variable, no metrics port in any route...). CHECK_POLICIES=0 skips them.
+#    an environment variable, every process's metrics port scraped by the PodMonitor and open to
+#    the monitoring namespace only, no metrics port in any route...). CHECK_POLICIES=0 skips them.
 # Exit status: 0 when everything renders and validates, 1 otherwise.
 # Usage: deploy/check.sh            (K8S_VERSIONS="1.30.0 1.33.0" to choose the versions)
 set -uo pipefail

@@ -388,7 +388,7 @@ def test_the_gateway_is_the_only_edge_backend_and_no_metrics_port_is_routed(
     )
     assert {port for _, port in backends} <= {"http", 8080}
     hidden = metrics_ports(objects)
-    assert hidden, "the gateway's metrics port is gone"
+    assert hidden, "no process exposes a metrics port"
     for service in services.values():
         assert service["spec"].get("type", "ClusterIP") == "ClusterIP", name_of(service)
         for port in service["spec"]["ports"]:
@@ -661,13 +661,18 @@ def test_urls_with_passwords_are_read_from_files(overlay: tuple[str, Objects]) -
 
 # ---- monitoring as code ---------------------------------------------------------------
 
-#: What the code exports today (uskalla_kit.health) and what KEDA's operator does.
-EXPORTED = {
-    "http_requests_total",
-    "http_request_duration_seconds",
-    "keda_scaler_metrics_value",
-    "up",
-}
+#: Where the processes' metrics are made (uskalla_kit.health, .metrics, .processes, the
+#: notifications relay's readers and bounce receiver); Prometheus' own `up` beside them.
+EXPORTING = [
+    "packages/kit/src/uskalla_kit/health.py",
+    "packages/kit/src/uskalla_kit/metrics.py",
+    "packages/kit/src/uskalla_kit/processes.py",
+    "services/notifications/src/notifications/service_layer/metrics.py",
+    "services/notifications/src/notifications/cli.py",
+]
+METRIC_DEFINITION = re.compile(
+    r'\b(Counter|Histogram|Gauge|CounterMetricFamily|GaugeMetricFamily)\(\s*"(\w+)"'
+)
 REQUIRED_ALERTS = {
     "UskallaOutboxLag",
     "UskallaDeadLetters",
@@ -675,6 +680,9 @@ REQUIRED_ALERTS = {
     "UskallaHigh5xxRate",
     "UskallaHighBounceRate",
 }
+#: The process kinds that serve metrics: every long-running Deployment of the system.
+PROCESSES = {"api", "worker", "relay", "bounces"}
+COMPONENT = "app.kubernetes.io/component"
 
 
 PROMQL = {"sum", "max", "min", "avg", "count", "rate", "increase", "irate", "absent"}
@@ -688,48 +696,90 @@ def metric_names(expr: str) -> set[str]:
     return {w.removesuffix("_bucket") for w in words - PROMQL}
 
 
-def test_exported_metric_names_are_the_codes() -> None:
-    source = (ROOT / "packages/kit/src/uskalla_kit/health.py").read_text()
-    assert set(re.findall(r'(?:Counter|Histogram)\(\s*"(\w+)"', source)) <= EXPORTED
+def exported() -> set[str]:
+    """The metric names the code defines, as Prometheus reads them (counters end `_total`)."""
+    names = {"up"}
+    for path in EXPORTING:
+        for kind, name in METRIC_DEFINITION.findall((ROOT / path).read_text()):
+            counter = kind.startswith("Counter") and not name.endswith("_total")
+            names.add(f"{name}_total" if counter else name)
+    return names
 
 
-def test_prometheus_scrapes_the_apis_and_the_gateways_metrics_port(prod: Objects) -> None:
-    (service_monitor,) = of_kind(prod, "ServiceMonitor")
+def test_the_exporting_code_defines_the_named_metrics() -> None:
+    assert {
+        "http_requests_total",
+        "http_request_duration_seconds",
+        "uskalla_outbox_oldest_unpublished_age_seconds",
+        "uskalla_dead_letters",
+        "uskalla_deliveries_total",
+        "uskalla_queue_length",
+        "uskalla_newsletter_deliveries",
+    } <= exported()
+
+
+def service_processes(objects: Objects) -> list[dict[str, Any]]:
+    return [d for d in of_kind(objects, "Deployment") if pod_labels(d).get(COMPONENT) in PROCESSES]
+
+
+def test_every_process_exposes_its_metrics_port_and_one_pod_monitor_scrapes_them(
+    overlay: tuple[str, Objects],
+) -> None:
+    name, objects = overlay
+    processes = service_processes(objects)
+    assert {pod_labels(d)[COMPONENT] for d in processes} == PROCESSES
+    port = config_value(objects, "METRICS_PORT")
+    for deployment in processes:
+        (container,) = pod_spec(deployment)["containers"]
+        ports = {p["name"]: str(p["containerPort"]) for p in container.get("ports", [])}
+        assert ports.get("metrics") == port, f"{name_of(deployment)}: no metrics port {port}"
+    if name != "prod":
+        return
+    assert not of_kind(objects, "ServiceMonitor"), "metrics go through no Service"
+    (pod_monitor,) = of_kind(objects, "PodMonitor")
     scraped = [
-        s
-        for s in of_kind(prod, "Service")
-        if selects(service_monitor["spec"]["selector"], s["metadata"]["labels"])
-    ]
-    assert {name_of(s) for s in scraped} == set(SERVICES)
-    (endpoint,) = service_monitor["spec"]["endpoints"]
-    assert endpoint["path"] == "/metrics"
-    assert all(endpoint["port"] in {p["name"] for p in s["spec"]["ports"]} for s in scraped)
-    (pod_monitor,) = of_kind(prod, "PodMonitor")
-    pods = [
         d
-        for d in of_kind(prod, "Deployment")
+        for d in of_kind(objects, "Deployment")
         if selects(pod_monitor["spec"]["selector"], pod_labels(d))
     ]
-    assert [name_of(d) for d in pods] == ["gateway"]
+    assert sorted(map(name_of, scraped)) == sorted(map(name_of, processes))
     (endpoint,) = pod_monitor["spec"]["podMetricsEndpoints"]
-    (container,) = pod_spec(pods[0])["containers"]
-    port = next(p for p in container["ports"] if p["name"] == endpoint["port"])
-    assert str(port["containerPort"]) == config_value(prod, "METRICS_PORT")
+    assert (endpoint["port"], endpoint["path"]) == ("metrics", "/metrics")
 
 
-def test_alerts_cover_the_issue_and_say_which_metrics_do_not_exist_yet(prod: Objects) -> None:
+def test_only_the_monitoring_namespace_reaches_a_metrics_port(overlay: tuple[str, Objects]) -> None:
+    _, objects = overlay
+    port = int(config_value(objects, "METRICS_PORT"))
+    monitoring = {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}
+    }
+    for deployment in service_processes(objects):
+        rules = [
+            rule
+            for policy in policies_for(objects, pod_labels(deployment), "Ingress")
+            for rule in policy["spec"].get("ingress", [])
+        ]
+        opening = [
+            rule
+            for rule in rules
+            if any(p.get("port") in (port, "metrics") for p in rule.get("ports", []))
+        ]
+        assert opening, f"{name_of(deployment)}: Prometheus cannot scrape it"
+        for rule in opening:
+            assert rule.get("from") == [monitoring], f"{name_of(deployment)}: {rule}"
+        for rule in rules:  # a rule without ports opens every port, the metrics port too
+            assert rule.get("ports"), f"{name_of(deployment)}: a rule opens every port"
+
+
+def test_alerts_cover_the_issue_and_read_only_exported_metrics(prod: Objects) -> None:
     (rule,) = of_kind(prod, "PrometheusRule")
     alerts = {r["alert"]: r for g in rule["spec"]["groups"] for r in g["rules"] if "alert" in r}
     assert set(alerts) >= REQUIRED_ALERTS
+    names = exported()
     for name, alert in alerts.items():
-        missing = metric_names(alert["expr"]) - EXPORTED
-        status = alert["annotations"]["metric_status"]
         assert metric_names(alert["expr"]), name
-        assert ("NOT EXPORTED YET" in status) == bool(missing) or name == "UskallaMetricsAbsent", (
-            name
-        )
-        for metric in missing:
-            assert metric in status or name == "UskallaMetricsAbsent", (name, metric)
+        assert metric_names(alert["expr"]) <= names, (name, metric_names(alert["expr"]) - names)
+        assert "NOT EXPORTED" not in alert["annotations"]["metric_status"], name
         assert alert["labels"]["severity"] in {"critical", "warning", "info"}
 
 

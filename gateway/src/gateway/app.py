@@ -7,11 +7,10 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, Response, g, jsonify, render_template, request
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from uskalla_kit import Identity, Problem
 from uskalla_kit.auth import TokenVerifier
+from uskalla_kit.metrics import metrics_listener
 from uskalla_kit.runtime import make_app, redis_check
-from werkzeug.exceptions import NotFound
 from werkzeug.routing import PathConverter
 
 from gateway import session
@@ -59,7 +58,7 @@ def build_app(settings: Settings | None = None) -> Flask:
     )
     app.after_request(session.finish)
     _replace_readiness(app, composer, settings)
-    _metrics_on_their_own_port(app, settings.metrics_port)
+    metrics_listener(app, settings.metrics_port)  # the public port answers 404 for /metrics
 
     @app.route("/api/v1/<forwarded:rest>", methods=METHODS)
     @api_limit
@@ -110,34 +109,6 @@ def _caller() -> Identity:
     if identity is None:
         raise Problem(401, "Unauthorized", "Sign in first.", headers={"WWW-Authenticate": "Bearer"})
     return identity
-
-
-def _metrics_on_their_own_port(app: Flask, port: int) -> None:
-    """The public listener has no /metrics (it answers 404 as for any unknown path); the
-    metrics are served, and nothing else, to connections that came in on `METRICS_PORT` (a
-    second listener of the same server, never routed from outside). Which listener a request
-    came in on is the server's own fact (`SERVER_PORT` of a TCP listener under gunicorn),
-    looked at before anything a client sends could change it."""
-
-    def no_metrics_here() -> Response:
-        raise NotFound()
-
-    app.view_functions["metrics"] = no_metrics_here
-    if not port:
-        return
-    wsgi_app = app.wsgi_app
-
-    def listeners(environ: dict[str, Any], start_response: Any) -> Any:
-        if environ.get("SERVER_PORT") != str(port):
-            return wsgi_app(environ, start_response)
-        if environ.get("PATH_INFO") == "/metrics":
-            status, body, kind = "200 OK", generate_latest(), CONTENT_TYPE_LATEST
-        else:
-            status, body, kind = "404 Not Found", b"Only /metrics here.\n", "text/plain"
-        start_response(status, [("Content-Type", kind), ("Content-Length", str(len(body)))])
-        return [body]
-
-    app.wsgi_app = listeners  # type: ignore[method-assign]
 
 
 def _replace_readiness(app: Flask, composer: Composer, settings: Settings) -> None:

@@ -137,6 +137,7 @@ class Stack:
     def __init__(self, config: StackConfig) -> None:
         self.config = config
         self.processes: dict[str, Process] = {}
+        self.metrics_ports: dict[str, int] = {}
         self.env: dict[str, str] = {}
 
     @property
@@ -197,8 +198,15 @@ class Stack:
             )
 
     def _add(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> None:
+        """A process with its own free `METRICS_PORT` (kept across restarts)."""
         log = self.config.var_dir / "log" / f"{name}.log"
-        self.processes[name] = Process(name, argv, env or self.env, log, self.config.echo)
+        port = self.metrics_ports.setdefault(name, free_port())
+        env = {**(env or self.env), "METRICS_PORT": str(port)}
+        self.processes[name] = Process(name, argv, env, log, self.config.echo)
+
+    def metrics_url(self, name: str) -> str:
+        """Where the process `name` (say `members-relay`) serves its Prometheus metrics."""
+        return f"http://127.0.0.1:{self.metrics_ports[name]}/metrics"
 
     def start(self) -> None:
         if not self.env:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import click
 
@@ -32,28 +33,33 @@ def service_cli(name: str, bootstrap: RuntimeFactory) -> click.Group:
         from uskalla_kit.processes import serve_api
 
         runtime = lazy.get()
-        serve_api(runtime.create_app(), host, port, workers, threads)
+        serve_api(
+            runtime.create_app(),
+            host,
+            port,
+            workers,
+            threads,
+            also_port=runtime.settings.metrics_port,
+        )
 
     @group.command(help="Run the Celery worker for this service's queues.")
     @click.option("--concurrency", type=int, default=4, envvar="WORKER_CONCURRENCY")
     @click.option("--heartbeat", default="/tmp/worker-heartbeat", envvar="WORKER_HEARTBEAT_FILE")  # noqa: S108
     @click.pass_obj
     def worker(lazy: _Lazy, concurrency: int, heartbeat: str) -> None:
-        from uskalla_kit.processes import run_worker, wait_for
+        from uskalla_kit.processes import run_worker
 
         runtime = lazy.get()
-        wait_for(runtime.events.declare, "the broker")
         queues = [q.name for q in runtime.events.celery.conf.task_queues]
+        _start(runtime, queues=queues)
         run_worker(runtime.events.celery, queues, concurrency, heartbeat or None)
 
     @group.command(help="Run the outbox relay (and the service's periodic sweeps).")
     @click.option("--heartbeat", default="/tmp/relay-heartbeat", envvar="RELAY_HEARTBEAT_FILE")  # noqa: S108
     @click.pass_obj
     def relay(lazy: _Lazy, heartbeat: str) -> None:
-        from uskalla_kit.processes import wait_for
-
         runtime = lazy.get()
-        wait_for(runtime.events.declare, "the broker")
+        _start(runtime, relay=True)
         runtime.events.relay(
             interval=runtime.settings.relay_interval,
             jobs=runtime.relay_jobs,
@@ -136,6 +142,27 @@ def service_cli(name: str, bootstrap: RuntimeFactory) -> click.Group:
         click.echo(f"{count} events marked for publishing again")
 
     return group
+
+
+def _start(runtime: Runtime, *, queues: list[str] | None = None, relay: bool = False) -> None:
+    """Wait for the broker, then serve the process's metrics: a worker's are its queues' depth
+    and its tasks; a relay's, what the service's database holds (the outbox's lag, dead
+    letters, the service's own readers)."""
+    from uskalla_kit.metrics import EventMetrics, QueueMetrics, serve_metrics
+    from uskalla_kit.processes import wait_for
+
+    wait_for(runtime.events.declare, "the broker")
+
+    settings = runtime.settings
+    collectors: list[Any] = []
+    if queues is not None:
+        collectors.append(QueueMetrics(runtime.name, settings.redis_url, queues))
+    if relay:
+        events = runtime.events
+        collectors.append(
+            EventMetrics(runtime.name, runtime.db, events.tables, runtime.metric_readers)
+        )
+    serve_metrics(settings.metrics_port, *collectors)
 
 
 def _wait_for_schema(runtime: Runtime, timeout: float, interval: float) -> None:

@@ -1,4 +1,5 @@
-"""Liveness, readiness and Prometheus metrics for every process that serves HTTP."""
+"""Liveness, readiness and request metrics for every process that serves HTTP (the metrics
+are served on their own port: `uskalla_kit.metrics`)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import time
 from collections.abc import Callable
 
 from flask import Flask, Response, g, jsonify, request
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import Counter, Histogram
+from werkzeug.exceptions import NotFound
 
 Check = Callable[[], None]
 
@@ -37,8 +39,8 @@ def init_app(app: Flask, service: str, checks: dict[str, Check]) -> None:
         return jsonify(status="ok" if ok else "unavailable", checks=results), 200 if ok else 503
 
     @app.get("/metrics")
-    def metrics() -> Response:
-        return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)
+    def metrics() -> Response:  # the public listener has none: see `uskalla_kit.metrics`
+        raise NotFound()
 
     @app.before_request
     def _start() -> None:

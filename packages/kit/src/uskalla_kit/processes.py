@@ -11,14 +11,16 @@ from pathlib import Path
 from typing import Any
 
 from celery import Celery, bootsteps
-from celery.signals import setup_logging
+from celery.signals import setup_logging, task_postrun
 from flask import Flask
 from gunicorn import util as gunicorn_util
 from gunicorn.app.base import BaseApplication
+from prometheus_client import Counter
 
 from uskalla_kit.problems import PROBLEM_JSON, Problem, problem_document
 
 log = logging.getLogger(__name__)
+TASKS = Counter("uskalla_tasks", "Celery tasks run, by name and final state", ["task", "state"])
 #: gunicorn's heartbeat files belong in memory (the root filesystem may be read-only).
 SHM = "/dev/shm"  # noqa: S108
 
@@ -99,6 +101,10 @@ def run_worker(celery: Celery, queues: list[str], concurrency: int, heartbeat: s
     @setup_logging.connect(weak=False)  # type: ignore[untyped-decorator]
     def _keep_our_logging(**_: Any) -> None:  # our JSON logging stays in charge
         pass
+
+    @task_postrun.connect(weak=False)  # type: ignore[untyped-decorator]
+    def _count(task: Any = None, state: str | None = None, **_: Any) -> None:
+        TASKS.labels(getattr(task, "name", "unknown"), state or "UNKNOWN").inc()
 
     if heartbeat:
         celery.steps["worker"].add(heartbeat_step(heartbeat))

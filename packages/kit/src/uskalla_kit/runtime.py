@@ -7,12 +7,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import redis
 from flask import Flask, current_app
 from sqlalchemy import text
 from uskalla_events import Database, EventSystem
+from uskalla_events.redis_tls import redis_client
 
 from uskalla_kit import auth, health, internal, openapi, problems, requestid
+from uskalla_kit.metrics import DatabaseReader, metrics_listener
 from uskalla_kit.settings import env, env_int, env_secret
 
 
@@ -33,6 +34,8 @@ class CommonSettings:
     redeliver_after: float
     log_level: str
     internal_token: str
+    #: Where this process serves Prometheus metrics (0: nowhere); each process its own.
+    metrics_port: int = 0
 
     @classmethod
     def from_env(cls, service: str, database_env: str) -> CommonSettings:
@@ -52,6 +55,7 @@ class CommonSettings:
             redeliver_after=env_float("EVENT_REDELIVER_AFTER", 30.0),
             log_level=env("LOG_LEVEL", "INFO"),
             internal_token=env_secret("INTERNAL_API_TOKEN", dev_default="dev-internal-token") or "",
+            metrics_port=env_int("METRICS_PORT", 0),
         )
 
 
@@ -67,6 +71,8 @@ class Runtime:
     relay_jobs: list[Callable[[], Any]] = field(default_factory=list)
     #: PostgreSQL channels whose notifications wake the relay at once (see `Relay.listen`).
     relay_wake_channels: tuple[str, ...] = ()
+    #: The service's own metric families, read in the relay's scrape (`metrics.EventMetrics`).
+    metric_readers: list[DatabaseReader] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -98,7 +104,7 @@ def make_app(
 
 def redis_check(url: str) -> health.Check:
     def broker() -> None:
-        client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        client = redis_client(url, socket_timeout=2, socket_connect_timeout=2)
         try:
             client.ping()
         finally:
@@ -125,6 +131,7 @@ def base_app(runtime: Runtime) -> Flask:
     )
     app.extensions["uskalla.runtime"] = runtime
     internal.init_app(app, settings.internal_token)
+    metrics_listener(app, settings.metrics_port)
     return app
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 
 import click
 from uskalla_kit.cli import service_cli
@@ -46,12 +47,17 @@ def bounces(lazy: object) -> None:
     import signal
     import threading
 
+    from uskalla_kit.metrics import serve_metrics
+
     from notifications.entrypoints.bounce_server import bounce_server
 
     runtime = lazy.get()  # type: ignore[attr-defined]
     settings = runtime.extra["settings"]
+    receiver = runtime.extra["services"].bounces
+    receiver.receive = counted(receiver.receive)
+    serve_metrics(settings.common.metrics_port)
     server = bounce_server(
-        runtime.extra["services"].bounces,
+        receiver,
         settings.bounce_smtp_host,
         settings.bounce_smtp_port,
         settings.bounce_max_size,
@@ -66,6 +72,24 @@ def bounces(lazy: object) -> None:
     finally:
         server.stop()
         runtime.db.dispose()
+
+
+def counted(receive: Callable[[str, list[str], bytes], str]) -> Callable[..., str]:
+    """The bounce receiver's `receive`, counting messages by what they reported."""
+    from prometheus_client import Counter
+
+    messages = Counter(
+        "uskalla_bounce_messages", "Messages the bounce receiver recorded, by outcome", ["outcome"]
+    )
+    for outcome in ("hard", "soft", "complaint", "kept", "dropped"):
+        messages.labels(outcome)
+
+    def receive_and_count(mail_from: str, rcpt_tos: list[str], raw: bytes) -> str:
+        outcome = receive(mail_from, rcpt_tos, raw)
+        messages.labels(outcome).inc()
+        return outcome
+
+    return receive_and_count
 
 
 def main() -> None:

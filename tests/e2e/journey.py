@@ -54,3 +54,27 @@ def token_in(message: dict[str, Any]) -> str:
 
 def confirm(gateway: str, token: str) -> requests.Response:
     return requests.post(f"{gateway}/api/v1/members/confirm", json={"token": token}, timeout=10)
+
+
+def signed_in(
+    gateway: str, sink: MailSink, email: str, name: str = "Maija Meikäläinen", language: str = "fi"
+) -> dict[str, str]:
+    """Join, confirm and sign in through the gateway, by the links mailed; the bearer headers."""
+    assert join(gateway, email, name, language).status_code == 202
+    confirmation = wait_until(
+        lambda: [m for m in mails(sink, email) if "/confirm?token=" in m["text"]],
+        timeout=60,
+        message=f"the confirmation link to {email}",
+    )[0]
+    assert confirm(gateway, token_in(confirmation)).ok
+    requests.post(f"{gateway}/api/v1/auth/sign-in", json={"email": email}, timeout=10)
+    link = wait_until(
+        lambda: [m for m in mails(sink, email) if "/sign-in/callback?token=" in m["text"]],
+        timeout=60,
+        message=f"the sign-in link to {email}",
+    )[0]
+    answer = requests.post(
+        f"{gateway}/api/v1/auth/token", json={"token": token_in(link)}, timeout=10
+    )
+    assert answer.ok, answer.text
+    return {"Authorization": f"Bearer {answer.json()['access_token']}"}

@@ -254,6 +254,7 @@ PAGES = [
     "/me",
     "/me/delete",
     "/statistics",
+    "/newsletters",
     "/coordinators",
     "/coordinators/moderation",
     "/coordinators/gatherings",

@@ -1,7 +1,8 @@
 """The whole journey in Chromium: join, confirm, sign in, register an experiment, comment,
-register for a gathering; a coordinator sends a newsletter and watches the progress bar; the
-member's mail bounces: their page says so, the coordinator lifts the suppression (axe-core
-checks those pages)."""
+register for a gathering (the calendar feed's link, in fi and sv), see it cancelled by a
+coordinator and get told; a coordinator previews a newsletter (the mail itself), sends it and
+watches the progress bar, and the public archive shows it as sent; the member's mail bounces:
+their page says so, the coordinator lifts the suppression (axe-core checks those pages)."""
 
 from __future__ import annotations
 
@@ -108,15 +109,43 @@ def test_member_and_coordinator_journey(system: System, chromium: Any, screensho
     assert page.locator(f"a[href='/api/v1/gatherings/{gathering_id}/calendar.ics']").count() == 1
     shot(page, screenshots, "10-gathering-registered")
 
+    # The gatherings page offers the calendar feed to subscribe to (fi and sv); a coordinator
+    # cancels the gathering: it shows as cancelled, and the member is told by e-mail.
+    page.goto(f"{base}/gatherings")
+    feed = page.locator("a#webcal").get_attribute("href") or ""
+    assert feed.startswith("webcal://") and feed.endswith("/api/v1/gatherings/calendar.ics")
+    assert_accessible(page)
+    page.goto(f"{base}/sv/gatherings")
+    assert "Prenumerera på evenemangskalendern" in page.inner_text("a#webcal")
+    before_cancel = mail_count(mail, member)
+    coord.goto(f"{base}/coordinators/gatherings/{gathering_id}")
+    coord.click("form[action$='/call-off'] button")
+    coord.wait_for_selector(".notice:has-text('Peruttu')")
+    shot(coord, screenshots, "10a-gathering-cancelled-admin")
+    page.goto(f"{base}/gatherings/{gathering_id}")
+    assert "Tämä tapahtuma on peruttu." in page.inner_text("#cancelled")
+    assert page.locator("form[action$='/register']").count() == 0
+    assert_accessible(page)
+    shot(page, screenshots, "10b-gathering-cancelled")
+    page.goto(f"{base}/sv/gatherings/{gathering_id}")
+    assert "Det här evenemanget är inställt." in page.inner_text("#cancelled")
+    wait_for_subject(mail, member, "Peruttu: Tarinapaja Espoossa", before_cancel)
+
     # Coordinator: compose, preview, test-send, send; watch the progress bar fill.
     coord.goto(f"{base}/coordinators/newsletters/new")
     coord.fill("#f-subject", "Kevään kokeilukirje")
     coord.fill("#f-body", "# Hei verkosto!\n\nUusia **kokeiluja** on julkaistu.")
+    coord.check("#f-public")  # into the public archive once sent
     coord.click("main form button[value=save]")
     coord.wait_for_url(re.compile(r".*/coordinators/newsletters/[0-9a-f-]{36}\?notice=created$"))
-    coord.click("main form button[value=preview]")
-    coord.wait_for_selector(".preview-body h1:has-text('Hei verkosto!')")
-    shot(coord, screenshots, "11-newsletter-preview")
+    newsletter_id = coord.url.split("/")[-1].split("?")[0]
+    with coord_ctx.expect_page() as opened:  # the preview is the mail itself, in a new tab
+        coord.click("main form button[value=preview]")
+    preview = opened.value
+    preview.wait_for_selector("td.masthead:has-text('MeUskaltajat')")
+    assert preview.locator("h1", has_text="Hei verkosto!").count() == 1
+    shot(preview, screenshots, "11-newsletter-preview")
+    preview.close()
     before = mail_count(mail, coordinator)
     coord.click("form[action$='/test'] button")
     coord.wait_for_selector(".notice:has-text('Testiviesti')")
@@ -134,6 +163,19 @@ def test_member_and_coordinator_journey(system: System, chromium: Any, screensho
     assert "Lähetetty" in coord.inner_text("[data-field=status]")
     shot(coord, screenshots, "13-newsletter-sent")
     wait_for_subject(mail, member, "Kevään kokeilukirje", member_before)
+
+    # Anyone: the archive lists the sent public newsletter and shows it as it was sent.
+    page.goto(f"{base}/")
+    page.click("footer a[href='/newsletters']")
+    page.wait_for_selector("h1:has-text('Uutiskirjearkisto')")
+    assert_accessible(page)
+    shot(page, screenshots, "13a-archive")
+    page.click(f"a[href='/newsletters/{newsletter_id}']")
+    page.wait_for_selector("td.masthead:has-text('MeUskaltajat')")
+    assert page.locator("h1", has_text="Hei verkosto!").count() == 1
+    shot(page, screenshots, "13b-archived-newsletter")
+    page.goto(f"{base}/sv/newsletters")
+    assert_accessible(page)
 
     # The rest of the main pages, as pictures.
     for name, path in (

@@ -1,8 +1,10 @@
-"""The coordinator's preview is the newsletter as sent: the same Markdown, rendered by the
-gateway's composer page and by notifications' composer into the mail, is the same HTML."""
+"""The coordinator's preview is the newsletter as sent: the gateway's composer page shows the
+document notifications' preview renders, and it is the HTML part of every reader's mail (the
+same layout, the same CSS inlined), but for the reader's own unsubscribe link."""
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 import uuid
@@ -13,9 +15,11 @@ from pathlib import Path
 import pytest
 from gateway.config import Settings
 from gateway.session import SESSION_COOKIE
+from gateway.ui.pages_archive import MAIL_CSP
 from notifications.adapters.composer import Composer, Outgoing, newsletter_context
 from notifications.adapters.models import Newsletter
 from notifications.config import Settings as NotificationsSettings
+from notifications.service_layer.newsletters import Archive
 
 from gateway import create_app
 
@@ -58,10 +62,18 @@ def test_the_preview_is_the_sent_newsletter(
     redis_url: str,
     stubs: dict[str, StubService],
 ) -> None:
+    monkeypatch.setenv("NOTIFICATIONS_DATABASE_URL", "postgresql://unused@127.0.0.1/unused")
+    composer = Composer(NotificationsSettings.from_env())
     newsletter_id = str(uuid.uuid4())
-    stubs["notifications"].answers[("GET", f"/api/v1/newsletters/{newsletter_id}")] = (
+    notifications = stubs["notifications"]
+    notifications.answers[("GET", f"/api/v1/newsletters/{newsletter_id}")] = (
         200,
         {"id": newsletter_id, "subject": "Kevät", "body": "", "status": "draft"},
+    )
+    # notifications' own preview code answers the gateway, as the service would.
+    notifications.answers[("POST", "/api/v1/newsletters/preview")] = lambda seen: (
+        200,
+        Archive(composer).preview(**json.loads(seen.body)),
     )
     app = create_app(
         Settings(
@@ -84,14 +96,14 @@ def test_the_preview_is_the_sent_newsletter(
         page_path,
         data={"csrf_token": csrf.group(1), "action": "preview", "subject": "Kevät", "body": BODY},
     )
-    assert answer.status_code == 200
-    page = answer.get_data(as_text=True)
-    preview = re.search(r'<div class="preview-body">(.*?)</div>\n</section>', page, re.S)
-    assert preview, page
+    assert answer.status_code == 200 and answer.mimetype == "text/html"
+    # The mail document alone, under a policy that lets its inline styles work and no more.
+    assert answer.headers["Content-Security-Policy"] == MAIL_CSP
+    preview = answer.get_data(as_text=True)
+    asked = json.loads(notifications.seen[-1].body)
+    assert asked == {"subject": "Kevät", "body": BODY, "language": "en"}
 
-    monkeypatch.setenv("NOTIFICATIONS_DATABASE_URL", "postgresql://unused@127.0.0.1/unused")
-    composer = Composer(NotificationsSettings.from_env())
-    letter = Newsletter(subject="Kevät", body=BODY)
+    reader = uuid.uuid4()
     message = composer.compose(
         Outgoing(
             id=uuid.uuid4(),
@@ -100,20 +112,21 @@ def test_the_preview_is_the_sent_newsletter(
             language="en",
             cause=newsletter_id,
             message_id="<preview@uskalla.test>",
-            member_id=uuid.uuid4(),
+            member_id=reader,
         ),
-        newsletter_context(letter),
+        newsletter_context(Newsletter(subject="Kevät", body=BODY)),
     )
     [html_part] = [p for p in message.walk() if p.get_content_type() == "text/html"]
-    html = _decoded(html_part)
-    sent = re.search(r"<body[^>]*>\n(.*?)\n<hr>", html, re.S)
-    assert sent, html
-
-    assert preview.group(1).strip() == sent.group(1).strip()
+    sent = _decoded(html_part)
+    token = str(message["List-Unsubscribe"]).split("token=")[1].rstrip(">")
+    # The same document, but for the reader's own unsubscribe link (the preview is nobody's).
+    mine = f"https://uskalla.test/en/unsubscribe?token={token}"
+    assert mine in sent
+    assert preview == sent.replace(mine, "https://uskalla.test/en/me")
     # What the comparison is about is all there, and raw HTML is shown, never passed.
-    for made in ("<h1>", "<li><a href=", "<table>", "<blockquote>", "&lt;script&gt;"):
-        assert made in sent.group(1), made
-    assert "<script" not in sent.group(1) and "<b>" not in sent.group(1)
+    for made in ("<h1 ", "<li><a href=", "<table ", "<blockquote ", "&lt;script&gt;"):
+        assert made in preview, made
+    assert "<script" not in preview and "<b>" not in preview
 
 
 def _decoded(part: Message) -> str:

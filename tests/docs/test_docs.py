@@ -27,11 +27,6 @@ NOT_YET_BUILT = {
     ("DELETE", "/api/v1/experiments/{}/followers/me"),
     ("GET", "/api/v1/members/me/follows"),
     ("GET", "/api/v1/members/me/registrations"),
-    ("POST", "/api/v1/gatherings/{}/cancel"),
-    ("GET", "/api/v1/gatherings/calendar.ics"),
-    ("GET", "/api/v1/newsletters/archive"),
-    ("GET", "/api/v1/newsletters/archive/{}"),
-    ("POST", "/api/v1/newsletters/{}/schedule"),
 }
 
 

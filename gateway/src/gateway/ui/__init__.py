@@ -23,6 +23,7 @@ def _wants_page() -> bool:
 
 def init_ui(app: Flask) -> None:
     from gateway.ui import (  # noqa: F401 - each module adds its views to `ui`
+        pages_archive,
         pages_coordinators,
         pages_experiments,
         pages_gatherings,

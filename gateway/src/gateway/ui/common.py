@@ -32,6 +32,8 @@ NOTICES = frozenset(
         "restored",
         "created",
         "lifted",
+        "scheduled",
+        "unscheduled",
     }
 )
 

@@ -6,14 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, redirect, request
-from markupsafe import Markup
 from uskalla_reference import gatherings
-from uskalla_reference.markdown import newsletter_html
+from uskalla_reference.municipalities import municipalities as places
 from werkzeug.wrappers import Response as BaseResponse
 
 from gateway import session
 from gateway.ui import client, ui
-from gateway.ui.common import coordinator, form_list, link, render, to_local_input
+from gateway.ui.common import coordinator, form_list, link, render, to_local_input, to_utc
+from gateway.ui.i18n import current_language
+from gateway.ui.pages_archive import mail_document
 from gateway.ui.pages_experiments import themes
 from gateway.ui.pages_gatherings import gathering_request_form
 from gateway.ui.pages_network import municipalities
@@ -110,6 +111,15 @@ def gathering_publish(gathering_id: Any) -> BaseResponse:
     return redirect(link("gathering_form", gathering_id=gathering_id, notice=notice), 303)
 
 
+@ui.post("/coordinators/gatherings/<uuid:gathering_id>/call-off")
+def gathering_call_off(gathering_id: Any) -> BaseResponse:
+    coordinator()
+    session.check_form_csrf()
+    answer = client.call("POST", f"/api/v1/gatherings/{gathering_id}/cancel", body={})
+    notice = "cancelled" if answer.ok else ""
+    return redirect(link("gathering_form", gathering_id=gathering_id, notice=notice), 303)
+
+
 @ui.get("/coordinators/gatherings/<uuid:gathering_id>/registrations.csv")
 def gathering_registrations(gathering_id: Any) -> Response:
     coordinator()
@@ -164,25 +174,50 @@ def _newsletter_body() -> dict[str, Any]:
         "body": form.get("body", ""),
         "language": form.get("language") or "all",
         "municipality_codes": form_list("municipality_codes"),
+        "region_codes": form.getlist("region_codes"),
         "themes": form.getlist("themes"),
+        "public": form.get("public") == "on",
     }
 
 
-def _composer(
-    newsletter_id: Any, letter: dict[str, Any], errors: dict[str, list[str]], preview: bool = False
-) -> Page:
-    body = str(letter.get("body") or "")
+def regions() -> list[tuple[str, str]]:
+    """Every region (maakunta) as a choice: its code and its name in the page's language."""
+    sv = current_language() == "sv"
+    named = {m.region_code: m.region_sv if sv else m.region_fi for m in places().values()}
+    return sorted(named.items(), key=lambda item: item[1])
+
+
+def _composer(newsletter_id: Any, letter: dict[str, Any], errors: dict[str, list[str]]) -> Page:
     return render(
         "coord/newsletter.html",
         status=422 if errors else 200,
         newsletter_id=newsletter_id,
         n=letter,
         errors=errors,
-        # The very HTML the newsletter is sent with (raw HTML escaped): the preview cannot lie.
-        preview=Markup(newsletter_html(body)) if preview or body else None,  # noqa: S704
+        send_at=to_local_input(letter.get("send_at")),
         themes=themes(),
         municipalities=municipalities(),
+        regions=regions(),
     )
+
+
+def _preview(newsletter_id: Any, letter: dict[str, Any]) -> Page:
+    """The draft as notifications renders the mail (the same layout, the same HTML), shown as
+    the e-mail document itself; a draft notifications refuses comes back with its errors."""
+    language = letter.get("language")
+    answer = client.call(
+        "POST",
+        "/api/v1/newsletters/preview",
+        body={
+            "subject": letter.get("subject") or "",
+            "body": letter.get("body") or "",
+            "language": language if language in ("fi", "sv", "en") else current_language(),
+        },
+    )
+    html = answer.item("html")
+    if answer.ok and isinstance(html, str):
+        return mail_document(html)
+    return _composer(newsletter_id, letter, answer.errors)
 
 
 @ui.get("/coordinators/newsletters/new")
@@ -200,12 +235,29 @@ def newsletter(newsletter_id: Any) -> Page:
         session.check_form_csrf()
         body = _newsletter_body()
         if request.form.get("action") == "preview":
-            return _composer(newsletter_id, {**letter, **body}, {}, preview=True)
+            return _preview(newsletter_id, {**letter, **body})
         answer = client.call("PATCH", f"/api/v1/newsletters/{newsletter_id}", body=body)
         if answer.ok:
             return redirect(link("newsletter", newsletter_id=newsletter_id, notice="saved"), 303)
         return _composer(newsletter_id, {**letter, **body}, answer.errors)
     return _composer(newsletter_id, letter, {})
+
+
+@ui.post("/coordinators/newsletters/<uuid:newsletter_id>/schedule")
+def newsletter_schedule(newsletter_id: Any) -> Page:
+    coordinator()
+    session.check_form_csrf()
+    path = f"/api/v1/newsletters/{newsletter_id}/schedule"
+    if request.form.get("action") == "unschedule":
+        answer, notice = client.call("DELETE", path), "unscheduled"
+    else:
+        send_at = to_utc(request.form.get("send_at", "").strip())
+        answer, notice = client.call("POST", path, body={"send_at": send_at}), "scheduled"
+    if answer.ok:
+        return redirect(link("newsletter", newsletter_id=newsletter_id, notice=notice), 303)
+    found = client.get(f"/api/v1/newsletters/{newsletter_id}")
+    letter = dict(found.data) if found.ok and isinstance(found.data, dict) else {}
+    return _composer(newsletter_id, letter, answer.errors)
 
 
 @ui.post("/coordinators/newsletters/<uuid:newsletter_id>/<any(test, send, cancel):action>")

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    false,
     func,
     text,
 )
@@ -32,6 +33,7 @@ class Base(DeclarativeBase):
 
 
 EVENT_TABLES = event_tables(Base.metadata)
+EMPTY_LIST = text("'[]'::jsonb")
 
 
 class Recipient(Base):
@@ -54,6 +56,9 @@ class Recipient(Base):
     invitations: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     role: Mapped[str | None] = mapped_column(String(20))
+    #: The themes the member follows (slugs), as members' events tell them: newsletter
+    #: audiences by theme select on them.
+    themes: Mapped[list[str]] = mapped_column(JSONB, default=list, server_default=EMPTY_LIST)
     changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
@@ -121,7 +126,8 @@ class Fanout(Base):
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     kind: Mapped[str] = mapped_column(String(40))
     cause: Mapped[str] = mapped_column(String(100))
-    #: Which recipients: {"list": ..., "language": ..., "municipality_codes": [...]}.
+    #: Which recipients: {"list", "language", "municipality_codes": [...], "themes": [...]}
+    #: (no codes or no themes: no narrowing by them).
     audience: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     #: The last member id frozen into deliveries (keyset cursor; freezing resumes after it).
     cursor: Mapped[uuid.UUID | None] = mapped_column(Uuid)
@@ -133,9 +139,13 @@ class Fanout(Base):
 
 
 class Newsletter(Base):
-    """A newsletter: a Markdown draft, then sent once to its audience."""
+    """A newsletter: a Markdown draft, perhaps scheduled (`send_at`), then sent once to its
+    audience; a `public` one is in the archive once sent."""
 
     __tablename__ = "newsletters"
+    __table_args__ = (
+        Index("ix_newsletters_due", "send_at", postgresql_where=text("status = 'scheduled'")),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     subject: Mapped[str] = mapped_column(String(200))
@@ -143,7 +153,11 @@ class Newsletter(Base):
     language: Mapped[str] = mapped_column(String(3), default="all")
     municipality_codes: Mapped[list[str]] = mapped_column(JSONB, default=list)
     themes: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    region_codes: Mapped[list[str]] = mapped_column(JSONB, default=list, server_default=EMPTY_LIST)
+    public: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     status: Mapped[str] = mapped_column(String(20), default="draft", index=True)
+    #: When a scheduled newsletter starts sending by itself.
+    send_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_by: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
@@ -167,6 +181,23 @@ class Gathering(Base):
     online_url: Mapped[str | None] = mapped_column(String(1000))
     language: Mapped[str] = mapped_column(String(2))
     description: Mapped[str] = mapped_column(Text, default="")
+    #: The iCalendar SEQUENCE members gave its latest event: an older event changes nothing.
+    sequence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    cancelled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class GatheringRegistration(Base):
+    """Who is registered or waitlisted for a gathering, as members' registration events told
+    it: whom a change, a cancellation and the reminder go to."""
+
+    __tablename__ = "gathering_registrations"
+    __table_args__ = (Index("ix_gathering_registrations_member_id", "member_id"),)
+
+    gathering_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    member_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    status: Mapped[str] = mapped_column(String(20))  # registered, waitlisted
+    #: When members made the change (the event's time): an older event changes nothing.
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class Suppression(Base):

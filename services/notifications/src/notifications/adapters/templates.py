@@ -8,17 +8,22 @@ from importlib.resources import files
 from io import BytesIO
 from typing import Any
 
+import css_inline
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from uskalla_reference.gatherings import kind_name, when
+from uskalla_reference.markdown import newsletter_text, preheader
 
 from notifications.domain.formatting import language_name
 
 LANGUAGES = ("fi", "sv", "en")
 #: The gettext domain: `translations/<language>/LC_MESSAGES/messages.po` in this package.
 DOMAIN = "messages"
+#: A template's <style> moved into style attributes, as mail clients need; what cannot be
+#: (the narrow screens' @media rule) stays in the head. Nothing is ever fetched.
+INLINER = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
 
 
 @dataclass(frozen=True)
@@ -70,7 +75,13 @@ def environment(language: str) -> Environment:
     )
     catalog = translations(language)
     env.install_gettext_translations(catalog, newstyle=True)  # type: ignore[attr-defined]
-    env.filters.update(when=when, gathering_kind=kind_name, language_name=language_name)
+    env.filters.update(
+        when=when,
+        gathering_kind=kind_name,
+        language_name=language_name,
+        plain_text=newsletter_text,
+        preheader=preheader,
+    )
     env.globals["lifetime"] = partial(lifetime, catalog)
     return env
 
@@ -93,4 +104,5 @@ def render(kind: str, language: str, context: dict[str, Any]) -> Rendered:
     if "html" in blocks:
         html_template = html_environment(language).get_template(f"{kind}.j2")
         html = "".join(html_template.blocks["html"](html_template.new_context(context))).strip()
+        html = INLINER.inline(html) if "<style" in html else html
     return Rendered(subject=subject, text=text, html=html or None)

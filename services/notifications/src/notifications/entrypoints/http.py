@@ -11,6 +11,14 @@ from uskalla_kit import current_runtime, require_identity
 from uskalla_kit.openapi import documented
 from uskalla_kit.pagination import PageQuery, page_of
 
+from notifications.entrypoints.newsletter_schemas import (
+    ArchivedLetterSchema,
+    ArchivePage,
+    ArchiveQuery,
+    PreviewRequest,
+    PreviewSchema,
+    ScheduleSchema,
+)
 from notifications.entrypoints.schemas import (
     BounceResultSchema,
     BounceSchema,
@@ -139,6 +147,72 @@ def send_newsletter(newsletter_id: uuid.UUID) -> tuple[dict[str, Any], int]:
         newsletter = newsletters().send(session, newsletter_id)
         [item] = newsletters().views(session, [newsletter])
     return item, 202
+
+
+@bp.post("/newsletters/<uuid:newsletter_id>/schedule")
+@documented(
+    "Send by itself at send_at (in the future); status scheduled until it starts",
+    body=ScheduleSchema,
+    responses={200: NewsletterSchema},
+    auth="coordinator",
+    problems=(409,),
+    tags=TAGS,
+)
+def schedule_newsletter(newsletter_id: uuid.UUID, body: dict[str, Any]) -> dict[str, Any]:
+    with current_runtime().db.transaction() as session:
+        newsletter = newsletters().schedule(session, newsletter_id, body["send_at"])
+        [item] = newsletters().views(session, [newsletter])
+    return item
+
+
+@bp.delete("/newsletters/<uuid:newsletter_id>/schedule")
+@documented(
+    "Unschedule: a draft again",
+    responses={200: NewsletterSchema},
+    auth="coordinator",
+    problems=(409,),
+    tags=TAGS,
+)
+def unschedule_newsletter(newsletter_id: uuid.UUID) -> dict[str, Any]:
+    with current_runtime().db.transaction() as session:
+        newsletter = newsletters().unschedule(session, newsletter_id)
+        [item] = newsletters().views(session, [newsletter])
+    return item
+
+
+@bp.post("/newsletters/preview")
+@documented(
+    "A draft as it would be sent: the mail's subject, HTML and text parts",
+    body=PreviewRequest,
+    responses={200: PreviewSchema},
+    auth="coordinator",
+    tags=TAGS,
+)
+def preview_newsletter(body: dict[str, Any]) -> dict[str, Any]:
+    return newsletters().archive.preview(body["subject"], body["body"], body["language"])
+
+
+@bp.get("/newsletters/archive")
+@documented(
+    "Sent newsletters marked public, newest first",
+    query=PageQuery,
+    responses={200: ArchivePage},
+    tags=TAGS,
+)
+def list_archive(query: dict[str, Any]) -> dict[str, Any]:
+    return _listed(newsletters().archive.listing, query)
+
+
+@bp.get("/newsletters/archive/<uuid:newsletter_id>")
+@documented(
+    "One archived newsletter, with its HTML as sent",
+    query=ArchiveQuery,
+    responses={200: ArchivedLetterSchema},
+    tags=TAGS,
+)
+def get_archived(newsletter_id: uuid.UUID, query: dict[str, Any]) -> dict[str, Any]:
+    with current_runtime().db.transaction() as session:
+        return newsletters().archive.letter(session, newsletter_id, query["language"])
 
 
 @bp.post("/newsletters/<uuid:newsletter_id>/cancel")

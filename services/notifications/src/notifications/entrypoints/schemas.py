@@ -5,11 +5,14 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 from uskalla_kit.fields import EmailAddress, Pattern, Text, not_blank, one_line
 from uskalla_kit.pagination import PageQuery, page_schema
+from uskalla_reference.municipalities import region_codes
 
 LANGUAGES = ("fi", "sv", "en")
 CODE = Pattern(r"^[0-9]{3}$", error="A municipality code is 3 digits.")
 SLUG = Pattern(r"^[a-z0-9]+(?:-[a-z0-9]+)*$", error="A theme is a slug like 'x-y'.")
-STATUSES = ("draft", "sending", "sent", "cancelled")
+STATUSES = ("draft", "scheduled", "sending", "sent", "cancelled")
+#: Statistics Finland's region (maakunta) codes.
+REGION = validate.OneOf(sorted(region_codes()), error="Not a region code.")
 DELIVERY_STATUSES = ("pending", "retrying", "sent", "failed", "suppressed", "skipped", "cancelled")
 
 
@@ -35,6 +38,9 @@ class NewsletterFields(Schema):
     body = Text(validate=BODY)
     language = Text(validate=validate.OneOf([*LANGUAGES, "all"]))
     municipality_codes = fields.List(Text(validate=CODE), validate=validate.Length(max=400))
+    region_codes = fields.List(Text(validate=REGION), validate=validate.Length(max=30))
+    #: In the public archive once sent.
+    public = fields.Boolean()
     themes = fields.List(
         Text(validate=[SLUG, validate.Length(max=60)]), validate=validate.Length(max=20)
     )
@@ -73,8 +79,11 @@ class NewsletterSchema(Schema):
     body = fields.String(required=True)
     language = fields.String(required=True)
     municipality_codes = fields.List(fields.String(), required=True)
+    region_codes = fields.List(fields.String(), required=True)
     themes = fields.List(fields.String(), required=True)
+    public = fields.Boolean(required=True)
     status = fields.String(required=True, validate=validate.OneOf(STATUSES))
+    send_at = fields.DateTime(required=True, allow_none=True)
     created_by = fields.UUID(required=True, allow_none=True)
     created_at = fields.DateTime(required=True)
     updated_at = fields.DateTime(required=True)

@@ -36,6 +36,8 @@ WITH chunk AS (
       AND (CAST(:language AS varchar) = 'all' OR r.language = CAST(:language AS varchar))
       AND (cardinality(CAST(:codes AS text[])) = 0
            OR r.municipality_code = ANY(CAST(:codes AS text[])))
+      AND (cardinality(CAST(:themes AS text[])) = 0
+           OR r.themes ?| CAST(:themes AS text[]))
       AND (CAST(:cursor AS uuid) IS NULL OR r.member_id > CAST(:cursor AS uuid))
       AND NOT EXISTS (
           SELECT 1 FROM suppressions s WHERE s.suppressed_at IS NOT NULL
@@ -136,6 +138,7 @@ class Fanouts:
                     {
                         "language": audience.get("language") or "all",
                         "codes": list(audience.get("municipality_codes") or []),
+                        "themes": list(audience.get("themes") or []),
                         "cursor": str(fanout.cursor) if fanout.cursor else None,
                         "limit": self.settings.freeze_batch_size,
                         "kind": fanout.kind,

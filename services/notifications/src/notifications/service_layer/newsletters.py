@@ -1,4 +1,5 @@
-"""Newsletter use cases: drafts, a test copy to oneself, sending once to the audience, cancel."""
+"""Newsletter use cases: drafts, a test copy to oneself, sending once to the audience (now or
+at a scheduled time, started by the relay's beat), cancel, the public archive."""
 
 from __future__ import annotations
 
@@ -6,11 +7,16 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 from uskalla_kit import Problem
+from uskalla_reference.markdown import preheader
+from uskalla_reference.municipalities import municipalities
 
+from notifications.adapters.composer import Composer, newsletter_context
 from notifications.adapters.models import Delivery, Fanout, Newsletter, Recipient
+from notifications.adapters.templates import Rendered, render
+from notifications.domain import links
 from notifications.service_layer.deliveries import Deliveries
 from notifications.service_layer.fanouts import Fanouts
 
@@ -57,8 +63,11 @@ def view(n: Newsletter, progress: dict[str, int], frozen: bool | None) -> dict[s
         "body": n.body,
         "language": n.language,
         "municipality_codes": list(n.municipality_codes or []),
+        "region_codes": list(n.region_codes or []),
         "themes": list(n.themes or []),
+        "public": n.public,
         "status": n.status,
+        "send_at": n.send_at.isoformat() if n.send_at else None,
         "created_by": str(n.created_by) if n.created_by else None,
         "created_at": n.created_at.isoformat(),
         "updated_at": n.updated_at.isoformat(),
@@ -73,6 +82,7 @@ class Newsletters:
     def __init__(self, deliveries: Deliveries, fanouts: Fanouts) -> None:
         self.deliveries = deliveries
         self.fanouts = fanouts
+        self.archive = Archive(deliveries.composer)
 
     def listing(
         self, session: Session, status: str | None, page: int, per_page: int
@@ -152,9 +162,14 @@ class Newsletters:
 
     def send(self, session: Session, newsletter_id: uuid.UUID) -> Newsletter:
         newsletter = self.get(session, newsletter_id, lock=True)
-        if newsletter.status != "draft":
+        if newsletter.status not in ("draft", "scheduled"):
             raise Problem(409, "Conflict", f"The newsletter is already {newsletter.status}.")
         newsletter.status = "sending"
+        self._start(session, newsletter)
+        return newsletter
+
+    def _start(self, session: Session, newsletter: Newsletter) -> None:
+        """The fan-out to the audience, in the transaction that made the newsletter sending."""
         newsletter.send_requested_at = now()
         self.fanouts.start(
             session,
@@ -163,12 +178,51 @@ class Newsletters:
             audience={
                 "list": "newsletter",
                 "language": newsletter.language,
-                # Themes are kept on the newsletter but narrow nobody: recipients have no
-                # interests yet (see README).
-                "municipality_codes": list(newsletter.municipality_codes or []),
+                "municipality_codes": places(newsletter),
+                "themes": list(newsletter.themes or []),
             },
         )
+
+    def schedule(self, session: Session, newsletter_id: uuid.UUID, send_at: datetime) -> Newsletter:
+        """Send by itself at `send_at` (a scheduled one is moved; the view has checked it is
+        in the future)."""
+        newsletter = self.get(session, newsletter_id, lock=True)
+        if newsletter.status not in ("draft", "scheduled"):
+            raise Problem(409, "Conflict", f"The newsletter is already {newsletter.status}.")
+        newsletter.status = "scheduled"
+        newsletter.send_at = send_at
+        newsletter.updated_at = now()
         return newsletter
+
+    def unschedule(self, session: Session, newsletter_id: uuid.UUID) -> Newsletter:
+        newsletter = self.get(session, newsletter_id, lock=True)
+        if newsletter.status != "scheduled":
+            raise Problem(409, "Conflict", f"The newsletter is {newsletter.status}, not scheduled.")
+        newsletter.status = "draft"
+        newsletter.send_at = None
+        newsletter.updated_at = now()
+        return newsletter
+
+    def start_due(self) -> int:
+        """Start every scheduled newsletter whose time has come (a job of the relay's beat).
+
+        The UPDATE decides who starts one: a second scheduler racing for the same row waits
+        for the first one's commit, finds it no longer `scheduled` and skips it; the fan-out's
+        unique (kind, cause) would refuse a second start anyway."""
+        with self.fanouts.db.transaction() as session:
+            return self._start_due(session)
+
+    def _start_due(self, session: Session) -> int:
+        due = session.scalars(
+            update(Newsletter)
+            .where(Newsletter.status == "scheduled", Newsletter.send_at <= now())
+            .values(status="sending")
+            .returning(Newsletter),
+            execution_options={"synchronize_session": False},
+        ).all()
+        for newsletter in due:
+            self._start(session, newsletter)
+        return len(due)
 
     def cancel(self, session: Session, newsletter_id: uuid.UUID) -> Newsletter:
         # A fan-out's finish locks the fan-out, then the newsletter: the same order here, or
@@ -182,3 +236,71 @@ class Newsletters:
         newsletter.status = "cancelled"
         newsletter.finished_at = now()
         return newsletter
+
+
+def places(newsletter: Newsletter) -> list[str]:
+    """The municipality codes of the audience: those named, and every one in a region named
+    (none at all: everywhere)."""
+    regions = set(newsletter.region_codes or [])
+    codes = set(newsletter.municipality_codes or [])
+    codes |= {m.code for m in municipalities().values() if m.region_code in regions}
+    return sorted(codes)
+
+
+def archived(n: Newsletter) -> dict[str, Any]:
+    return {
+        "id": str(n.id),
+        "subject": n.subject,
+        "language": n.language,
+        "preheader": preheader(n.body),
+        "sent_at": (n.finished_at or n.send_requested_at or n.updated_at).isoformat(),
+    }
+
+
+class Archive:
+    """The public archive: newsletters marked `public` once they are sent, as sent."""
+
+    def __init__(self, composer: Composer) -> None:
+        self.composer = composer
+
+    def listing(
+        self, session: Session, *, page: int, per_page: int
+    ) -> tuple[list[dict[str, Any]], int]:
+        query = select(Newsletter).where(Newsletter.public, Newsletter.status == "sent")
+        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        rows = session.scalars(
+            query.order_by(Newsletter.finished_at.desc(), Newsletter.id)
+            .offset((page - 1) * per_page)
+            .limit(per_page)
+        )
+        return [archived(n) for n in rows], total
+
+    def letter(self, session: Session, newsletter_id: uuid.UUID, language: str) -> dict[str, Any]:
+        n = session.get(Newsletter, newsletter_id)
+        if n is None or not n.public or n.status != "sent":
+            raise Problem(404, "Not found", "No such newsletter in the archive.")
+        page = self.page(n, n.language if n.language != "all" else language)
+        return archived(n) | {"html": page.html or "", "text": page.text}
+
+    def preview(self, subject: str, body: str, language: str) -> dict[str, Any]:
+        """A draft as it would be sent (the same layout as the mail and the archive)."""
+        page = self.page(Newsletter(subject=subject, body=body), language)
+        return {"subject": page.subject, "html": page.html or "", "text": page.text}
+
+    def page(self, newsletter: Newsletter, language: str) -> Rendered:
+        """A newsletter as a reader gets it, but nobody's: the mail's template with the reader's
+        own page in place of the personal unsubscribe link (no token to sign)."""
+        base = self.composer.base
+        my_url = links.my_page(base, language)
+        return render(
+            "newsletter",
+            language,
+            {
+                "site_url": links.site(base, language),
+                "base_url": base,
+                "my_url": my_url,
+                "unsubscribe_url": my_url,
+                "test": False,
+                **newsletter_context(newsletter),
+            },
+        )

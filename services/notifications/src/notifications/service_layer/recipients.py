@@ -102,6 +102,7 @@ class Recipients:
                 "invitations": e.invitations,
                 "active": True,
                 "role": e.role,
+                "themes": list(e.themes),
                 "changed_at": changed_at,
             },
             where=not_older(changed_at),
@@ -129,6 +130,7 @@ class Recipients:
                 active=e.active,
                 role=e.role,
                 changed_at=changed_at,
+                **({} if e.themes is None else {"themes": list(e.themes)}),
             )
         )
         if recipient(session, e.member_id) is None and not is_erased(session, e.member_id):

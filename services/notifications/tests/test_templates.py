@@ -61,6 +61,18 @@ KINDS: dict[str, tuple[dict[str, Any], tuple[str, str, str]]] = {
             "Confirm that you are joining the MeUskaltajat network",
         ),
     ),
+    "gathering_cancelled": (
+        {**GATHERING, "sequence": 3},
+        ("Peruttu: Tarinapaja", "Inställt: Tarinapaja", "Cancelled: Tarinapaja"),
+    ),
+    "gathering_changed": (
+        {**GATHERING, "sequence": 2},
+        ("Muutos: Tarinapaja", "Ändrat: Tarinapaja", "Changed: Tarinapaja"),
+    ),
+    "gathering_reminder": (
+        {**GATHERING, "sequence": 0},
+        ("Muistutus: Tarinapaja", "Påminnelse: Tarinapaja", "Reminder: Tarinapaja"),
+    ),
     "invitation": (
         GATHERING,
         (

@@ -14,7 +14,7 @@ from notifications.adapters.models import EVENT_TABLES
 from notifications.config import Settings
 from notifications.entrypoints.handlers import register_handlers
 from notifications.entrypoints.tasks import enqueue_fanout, enqueue_send, register_tasks
-from notifications.service_layer import Services
+from notifications.service_layer import Services, metrics
 from notifications.service_layer.deliveries import MAIL_QUEUE
 from notifications.service_layer.retention import retention_job
 from notifications.service_layer.standing import standing_lookup
@@ -62,8 +62,11 @@ def build_runtime(settings: Settings | None = None) -> Runtime:
         relay_jobs=[
             services.deliveries.sweep,
             services.fanouts.sweep,
+            services.reminders.remind,
+            services.newsletters.start_due,
             retention_job(db, settings),
         ],
+        metric_readers=[metrics.deliveries, metrics.newsletters],
     )
     runtime.extra.update(settings=settings, services=services)
     return runtime

@@ -71,6 +71,8 @@ class Settings:
     dkim_private_key: bytes | None
     dkim_selector: str
     dkim_domain: str
+    #: Hours before a gathering starts that its registered members are reminded (once).
+    reminder_hours: float = 24.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -116,6 +118,7 @@ class Settings:
             dkim_private_key=_dkim_key(),
             dkim_selector=env("DKIM_SELECTOR", ""),
             dkim_domain=env("DKIM_DOMAIN", ""),
+            reminder_hours=max(0.0, env_float("REMINDER_HOURS", 24.0)),
         )
 
 

@@ -31,6 +31,14 @@ LIST_OF_KIND = {
     "newsletter_test": "newsletter",
     "invitation": "invitations",
 }
+#: Kinds that carry the gathering's calendar entry, and its iTIP method (RFC 5546).
+METHOD_OF_KIND = {
+    "invitation": "PUBLISH",
+    "registration": "REQUEST",
+    "gathering_changed": "REQUEST",
+    "gathering_reminder": "REQUEST",
+    "gathering_cancelled": "CANCEL",
+}
 #: Kinds whose content is a shared source row (a newsletter, a gathering), not the row's context.
 TEMPLATE_OF_KIND = {"newsletter_test": "newsletter"}
 #: The context key of a one-time link token, sealed as it came in the event: opened only here,
@@ -169,13 +177,11 @@ class Composer:
         return message
 
     def _calendar(self, item: Outgoing, context: dict[str, Any]) -> tuple[str, bytes] | None:
-        if item.kind == "invitation":
-            method = "PUBLISH"
-        elif item.kind == "registration" and context.get("has_calendar"):
-            if context.get("status") not in ("registered", "promoted"):
-                return None
-            method = "REQUEST"
-        else:
+        method = METHOD_OF_KIND.get(item.kind)
+        attending = context.get("status") in ("registered", "promoted")
+        if item.kind == "registration" and not (context.get("has_calendar") and attending):
+            return None
+        if method is None:
             return None
         entry = CalendarEntry(
             gathering_id=str(context["gathering_id"]),
@@ -186,6 +192,7 @@ class Composer:
             description=str(context.get("description") or ""),
             location=context.get("location"),
             online_url=context.get("online_url"),
+            sequence=int(context.get("sequence") or 0),
         )
         data = calendar(
             [entry],
@@ -214,6 +221,7 @@ def gathering_context(g: Gathering) -> dict[str, Any]:
         "online_url": g.online_url,
         "event_language": g.language,
         "description": g.description,
+        "sequence": g.sequence,
     }
 
 

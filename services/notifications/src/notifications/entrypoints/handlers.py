@@ -7,6 +7,8 @@ from uskalla_events import Envelope, EventHandlers
 from uskalla_events.contracts import (
     CommentPosted,
     ExperimentPublished,
+    GatheringCancelled,
+    GatheringChanged,
     GatheringPublished,
     MemberErased,
     MemberJoined,
@@ -58,7 +60,15 @@ def register_handlers(handlers: EventHandlers, services: Services) -> None:
     def registration_changed(
         session: Session, event: Envelope, payload: RegistrationChanged
     ) -> None:
-        network.registration_changed(session, payload, event.id)
+        network.registration_changed(session, payload, event.id, event.occurred)
+
+    @handlers.on(GatheringChanged)
+    def gathering_changed(session: Session, event: Envelope, payload: GatheringChanged) -> None:
+        network.gathering_changed(session, payload)
+
+    @handlers.on(GatheringCancelled)
+    def gathering_cancelled(session: Session, event: Envelope, payload: GatheringCancelled) -> None:
+        network.gathering_cancelled(session, payload)
 
     @handlers.on(CommentPosted)
     def comment_posted(session: Session, event: Envelope, payload: CommentPosted) -> None:

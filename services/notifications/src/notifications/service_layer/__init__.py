@@ -17,6 +17,7 @@ from notifications.service_layer.fanouts import Fanouts
 from notifications.service_layer.network import Network
 from notifications.service_layer.newsletters import Newsletters
 from notifications.service_layer.recipients import Recipients
+from notifications.service_layer.reminders import Reminders
 
 Enqueue = Callable[[str, float], None]
 
@@ -30,6 +31,7 @@ class Services:
     recipients: Recipients
     network: Network
     bounces: BounceReceiver
+    reminders: Reminders
 
     @classmethod
     def build(
@@ -48,14 +50,16 @@ class Services:
             enqueue_fanout,
             RateLimiter(settings.common.redis_url, settings.list_rate),
         )
+        network = Network(deliveries, fanouts)
         return cls(
             settings=settings,
             deliveries=deliveries,
             fanouts=fanouts,
             newsletters=Newsletters(deliveries, fanouts),
             recipients=Recipients(deliveries),
-            network=Network(deliveries, fanouts),
+            network=network,
             bounces=BounceReceiver(settings, db, events),
+            reminders=Reminders(settings, db, network),
         )
 
 

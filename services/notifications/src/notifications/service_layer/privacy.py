@@ -13,6 +13,7 @@ from notifications.adapters.models import (
     Bounce,
     BounceMail,
     Delivery,
+    GatheringRegistration,
     Newsletter,
     Recipient,
     Suppression,
@@ -98,6 +99,9 @@ def erase_member(session: Session, member_id: uuid.UUID) -> None:
     if recipient is not None:
         emails.add(recipient.email)
         session.delete(recipient)
+    session.execute(
+        delete(GatheringRegistration).where(GatheringRegistration.member_id == member_id)
+    )
     mentions = or_(Delivery.member_id == member_id, Delivery.email.in_(emails))
     _erase_bounces(session, member_id, emails, select(Delivery.id).where(mentions))
     session.execute(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache, partial
+from functools import cache, lru_cache, partial
 from importlib.resources import files
 from io import BytesIO
 from typing import Any
@@ -79,8 +79,9 @@ def environment(language: str) -> Environment:
         when=when,
         gathering_kind=kind_name,
         language_name=language_name,
-        plain_text=newsletter_text,
-        preheader=preheader,
+        # One newsletter, many readers: its text is made once, not once per message.
+        plain_text=lru_cache(maxsize=8)(newsletter_text),
+        preheader=lru_cache(maxsize=8)(preheader),
     )
     env.globals["lifetime"] = partial(lifetime, catalog)
     return env

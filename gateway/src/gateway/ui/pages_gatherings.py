@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import redirect, request
+from flask import current_app, redirect, request
 from uskalla_kit import Problem
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -26,10 +26,22 @@ def my_status(gathering: dict[str, Any]) -> str | None:
     return None
 
 
+def webcal_url() -> str:
+    """The calendar feed as a `webcal://` link: calendar programs subscribe to it."""
+    public = current_app.extensions["gateway.settings"].public_base_url
+    host = public.split("://", 1)[-1].rstrip("/")
+    return f"webcal://{host}/api/v1/gatherings/calendar.ics"
+
+
 @ui.get("/gatherings")
 def gatherings() -> Page:
     answer = client.get("/api/v1/gatherings", page=request.args.get("page", 1, type=int))
-    return render("gatherings/list.html", items=client.items_of(answer), failed=not answer.ok)
+    return render(
+        "gatherings/list.html",
+        items=client.items_of(answer),
+        failed=not answer.ok,
+        webcal=webcal_url(),
+    )
 
 
 def _gathering(gathering_id: str) -> dict[str, Any]:

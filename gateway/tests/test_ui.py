@@ -260,6 +260,7 @@ PAGES = [
     "/coordinators/gatherings",
     "/coordinators/gatherings/new",
     f"/coordinators/gatherings/{EXPERIMENT}",
+    f"/coordinators/gatherings/{EXPERIMENT}/registrations",
     "/coordinators/newsletters",
     "/coordinators/newsletters/new",
     f"/coordinators/newsletters/{EXPERIMENT}",

@@ -120,6 +120,26 @@ def gathering_call_off(gathering_id: Any) -> BaseResponse:
     return redirect(link("gathering_form", gathering_id=gathering_id, notice=notice), 303)
 
 
+@ui.get("/coordinators/gatherings/<uuid:gathering_id>/registrations")
+def gathering_registrants(gathering_id: Any) -> Page:
+    """Who is coming as a page: registered first, then the waitlist in order."""
+    coordinator()
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    found = client.get(f"/api/v1/gatherings/{gathering_id}")
+    answer = client.get(f"/api/v1/gatherings/{gathering_id}/registrations", page=page, per_page=100)
+    total = int(answer.item("total", 0) or 0)
+    return render(
+        "coord/registrations.html",
+        g=found.data if found.ok and isinstance(found.data, dict) else {},
+        gathering_id=gathering_id,
+        items=client.items_of(answer),
+        total=total,
+        page=page,
+        pages=max(1, -(-total // 100)),
+        failed=not answer.ok,
+    )
+
+
 @ui.get("/coordinators/gatherings/<uuid:gathering_id>/registrations.csv")
 def gathering_registrations(gathering_id: Any) -> Response:
     coordinator()

@@ -23,8 +23,11 @@ up: ## The production-like stack with docker-compose (gateway on :8080, mail on 
 down: ## Stop the docker-compose stack
 	docker-compose down
 
+TEST_WORKERS ?= 2
 test: install ## The whole test suite (finds or starts PostgreSQL and Redis itself)
-	@$(RUN) pytest -m "not faults" $(PYTEST_ARGS)
+	@# Two pytest-xdist workers: tests that start processes, a browser or containers run one
+	@# after another on one of them (the "processes" group), the rest beside them.
+	@$(RUN) pytest -m "not faults" -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 test-browser: install ## Only the browser journey (Playwright with Debian's /usr/bin/chromium)
 	@$(RUN) pytest -m browser -s tests/browser $(PYTEST_ARGS)

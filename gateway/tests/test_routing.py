@@ -18,7 +18,8 @@ from flask.testing import FlaskClient
 from gateway.routes import ROUTES, service_for
 from stub_service import StubService
 
-ID = "6f1c2b9e-3d4a-4f5b-8c7d-2e1f0a9b8c7d"  # fixed: test ids must be the same in every xdist worker
+# Fixed: test ids must be the same in every xdist worker.
+ID = "6f1c2b9e-3d4a-4f5b-8c7d-2e1f0a9b8c7d"
 #: Every path of API.md, with the service that owns it.
 API_PATHS = [
     ("POST", "/api/v1/members", "members"),

@@ -112,7 +112,7 @@ def test_check_script_validates_every_overlay() -> None:
     assert out.returncode == 0, out.stdout + out.stderr
     for overlay in (p.name for p in (K8S / "overlays").iterdir()):
         assert f"ok   {overlay} (Kubernetes" in out.stdout
-    assert "prod: " in out.stdout and " 5 custom resources checked against vendored" in out.stdout
+    assert "prod: " in out.stdout and " 4 custom resources checked against vendored" in out.stdout
 
 
 @pytest.mark.parametrize(

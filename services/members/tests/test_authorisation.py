@@ -33,6 +33,7 @@ SIGNED_IN: list[tuple[str, str, str, dict[str, Any] | None]] = [
     ("post", "/api/v1/gatherings", "coordinator", DRAFT),
     ("patch", "/api/v1/gatherings/{gathering_id}", "coordinator", {"title": "Uusi"}),
     ("post", "/api/v1/gatherings/{gathering_id}/publish", "coordinator", None),
+    ("post", "/api/v1/gatherings/{gathering_id}/cancel", "coordinator", None),
     ("get", "/api/v1/gatherings/{gathering_id}/registrations", "coordinator", None),
     ("post", "/api/v1/gatherings/{gathering_id}/registrations", "member", None),
     ("delete", "/api/v1/gatherings/{gathering_id}/registrations/me", "member", None),

@@ -98,6 +98,8 @@ PUBLIC = {
     ("get", "/api/v1/gatherings/{gathering_id}"),
     ("patch", "/api/v1/gatherings/{gathering_id}"),
     ("post", "/api/v1/gatherings/{gathering_id}/publish"),
+    ("post", "/api/v1/gatherings/{gathering_id}/cancel"),
+    ("get", "/api/v1/gatherings/calendar.ics"),
     ("post", "/api/v1/gatherings/{gathering_id}/registrations"),
     ("get", "/api/v1/gatherings/{gathering_id}/registrations"),
     ("delete", "/api/v1/gatherings/{gathering_id}/registrations/me"),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
-from uskalla_kit.fields import EmailAddress, Pattern, Text, not_blank, one_line
+from uskalla_kit.fields import EmailAddress, Flag, Pattern, Text, not_blank, one_line
 from uskalla_kit.pagination import PageQuery, page_schema
 from uskalla_reference.municipalities import region_codes
 
@@ -40,7 +40,7 @@ class NewsletterFields(Schema):
     municipality_codes = fields.List(Text(validate=CODE), validate=validate.Length(max=400))
     region_codes = fields.List(Text(validate=REGION), validate=validate.Length(max=30))
     #: In the public archive once sent.
-    public = fields.Boolean()
+    public = Flag()
     themes = fields.List(
         Text(validate=[SLUG, validate.Length(max=60)]), validate=validate.Length(max=20)
     )

@@ -5,6 +5,7 @@ member demoted, deactivated or erased loses what they lost in every service with
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -59,6 +60,69 @@ def _fresh_comment(world: World, system: System) -> str:
     return str(answer.json()["id"])
 
 
+def _fresh_gathering(world: World, system: System) -> str:
+    """A published gathering of its own (cancelling uses it up)."""
+    made = system.api("POST", "/gatherings", headers=world.coordinator.auth, json=_gathering_body())
+    assert made.status_code == 201, made.text
+    gathering = str(made.json()["id"])
+    published = system.api(
+        "POST", f"/gatherings/{gathering}/publish", headers=world.coordinator.auth
+    )
+    assert published.status_code == 200, published.text
+    return gathering
+
+
+def _fresh_letter(world: World, system: System, scheduled: bool = False) -> str:
+    made = system.api(
+        "POST",
+        "/newsletters",
+        headers=world.coordinator.auth,
+        json={"subject": "Ajastettu", "body": "Teksti", "language": "fi"},
+    )
+    assert made.status_code == 201, made.text
+    letter = str(made.json()["id"])
+    if scheduled:
+        answer = system.api(
+            "POST",
+            f"/newsletters/{letter}/schedule",
+            headers=world.coordinator.auth,
+            json={"send_at": (datetime.now(UTC) + timedelta(days=30)).isoformat()},
+        )
+        assert answer.status_code in (200, 202), answer.text
+    return letter
+
+
+def _fresh_suppression(world: World, system: System) -> str:
+    """A suppression of its own (lifting uses it up): the newest after a hard bounce by hand."""
+    email = f"lifted.{uuid.uuid4().hex[:10]}@example.fi"
+    bounced = system.api(
+        "POST", "/bounces", headers=world.coordinator.auth, json={"email": email, "kind": "hard"}
+    )
+    assert bounced.status_code == 200, bounced.text
+    listed = system.api("GET", "/suppressions", headers=world.coordinator.auth)
+    return str(listed.json()["items"][0]["id"])
+
+
+_ARCHIVED: list[str] = []
+
+
+def _archived_letter(world: World, system: System) -> str:
+    """A public newsletter, sent (made once): what the archive shows anyone."""
+    if _ARCHIVED:
+        return _ARCHIVED[0]
+    letter = _fresh_letter(world, system)
+    auth = world.coordinator.auth
+    marked = system.api("PATCH", f"/newsletters/{letter}", headers=auth, json={"public": True})
+    assert marked.status_code == 200, marked.text
+    assert system.api("POST", f"/newsletters/{letter}/send", headers=auth).status_code == 202
+    deadline = time.monotonic() + 90
+    while system.api("GET", f"/newsletters/{letter}", headers=auth).json()["status"] != "sent":
+        assert time.monotonic() < deadline, "the newsletter was not sent in 90 s"
+        time.sleep(0.5)
+    _ARCHIVED.append(letter)
+    return letter
+
+
 EXP = {"experiment_id": "draft_experiment"}
 PUB = {"experiment_id": "published_experiment"}
 COMMENT = {"comment_id": "comment"}
@@ -103,6 +167,10 @@ EXPECTED: dict[tuple[str, str], Call] = {
         COORDINATOR, {"description": "Uusi kuvaus"}, GDRAFT
     ),
     ("POST", "/api/v1/gatherings/{gathering_id}/publish"): Call(COORDINATOR, ids=GDRAFT),
+    ("POST", "/api/v1/gatherings/{gathering_id}/cancel"): Call(
+        COORDINATOR, ids={"gathering_id": _fresh_gathering}
+    ),
+    ("GET", "/api/v1/gatherings/calendar.ics"): Call(ANYONE),
     ("POST", "/api/v1/gatherings/{gathering_id}/registrations"): Call(MEMBER, ids=GPUB),
     ("GET", "/api/v1/gatherings/{gathering_id}/registrations"): Call(COORDINATOR, ids=GPUB),
     ("DELETE", "/api/v1/gatherings/{gathering_id}/registrations/me"): Call(MEMBER, ids=GPUB),
@@ -154,6 +222,27 @@ EXPECTED: dict[tuple[str, str], Call] = {
     ("POST", "/api/v1/newsletters/{newsletter_id}/test"): Call(COORDINATOR, ids=LETTER),
     ("POST", "/api/v1/newsletters/{newsletter_id}/send"): Call(COORDINATOR, ids=LETTER),
     ("POST", "/api/v1/newsletters/{newsletter_id}/cancel"): Call(COORDINATOR, ids=LETTER),
+    ("POST", "/api/v1/newsletters/preview"): Call(
+        COORDINATOR, {"subject": "Esikatselu", "body": "Teksti", "language": "fi"}
+    ),
+    ("POST", "/api/v1/newsletters/{newsletter_id}/schedule"): Call(
+        COORDINATOR,
+        {"send_at": (datetime.now(UTC) + timedelta(days=30)).isoformat()},
+        {"newsletter_id": _fresh_letter},
+    ),
+    ("DELETE", "/api/v1/newsletters/{newsletter_id}/schedule"): Call(
+        COORDINATOR,
+        ids={"newsletter_id": lambda world, system: _fresh_letter(world, system, scheduled=True)},
+    ),
+    ("GET", "/api/v1/newsletters/archive"): Call(ANYONE),
+    ("GET", "/api/v1/newsletters/archive/{newsletter_id}"): Call(
+        ANYONE, ids={"newsletter_id": _archived_letter}
+    ),
+    ("GET", "/api/v1/suppressions"): Call(COORDINATOR),
+    ("DELETE", "/api/v1/suppressions/{suppression_id}"): Call(
+        COORDINATOR, ids={"suppression_id": _fresh_suppression}
+    ),
+    ("GET", "/api/v1/bounces/unread"): Call(COORDINATOR),
     ("GET", "/api/v1/deliveries"): Call(COORDINATOR),
     ("POST", "/api/v1/bounces"): Call(
         COORDINATOR, {"email": "bounced@example.fi", "kind": "soft", "reason": "mailbox full"}

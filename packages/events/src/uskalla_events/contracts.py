@@ -27,7 +27,13 @@ from typing import Any
 from marshmallow import ValidationError
 
 from uskalla_events.payloads import Email, Payload, schema_of
-from uskalla_events.vocabulary import GatheringKind, Language, RegistrationStatus, Role
+from uskalla_events.vocabulary import (
+    DigestFrequency,
+    GatheringKind,
+    Language,
+    RegistrationStatus,
+    Role,
+)
 
 #: Payload fields that carry a one-time link token: always sealed (`uskalla_kit.sealed`), so
 #: an event at rest (outbox, inbox, dead letters, broker) never holds a token that works.
@@ -75,8 +81,16 @@ class MemberJoined(Payload):
     invitations: bool
     role: Role = Role.MEMBER
     joined_at: datetime
-    #: The themes (slugs) the member chose: newsletter audiences by theme select on them.
+    #: The member's interests (issue "Keeping members close"): themes (slugs) and municipality
+    #: codes they want to hear about, and how often the digest comes. Newsletter audiences by
+    #: theme select on `themes`.
     themes: list[str] = field(default_factory=list)
+    municipality_codes: list[str] = field(default_factory=list)
+    digest: DigestFrequency = DigestFrequency.OFF
+    #: Follow e-mails (list `follows`) and owners' comment e-mails (list `comments`) are on
+    #: unless the member turned them off.
+    follows: bool = True
+    comments: bool = True
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -98,6 +112,19 @@ class SubscriptionsChanged(Payload):
     member_id: uuid.UUID
     newsletter: bool
     invitations: bool
+    #: None (an older producer) leaves what is known as it is.
+    follows: bool | None = None
+    comments: bool | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class InterestsChanged(Payload):
+    """A member's interests now (set on their page, or the digest turned off by unsubscribing)."""
+
+    member_id: uuid.UUID
+    themes: list[str] = field(default_factory=list)
+    municipality_codes: list[str] = field(default_factory=list)
+    digest: DigestFrequency
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -174,6 +201,35 @@ class CommentPosted(Payload):
     experiment_title: str
     author_id: uuid.UUID
     owner_ids: list[uuid.UUID] = field(default_factory=list)
+    #: Everyone following the experiment when the comment was posted (owners follow their own).
+    follower_ids: list[uuid.UUID] = field(default_factory=list)
+    posted_at: datetime | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExperimentStageChanged(Payload):
+    """A published experiment moved to another stage; its followers are told (not the actor)."""
+
+    experiment_id: uuid.UUID
+    title: str
+    stage: str
+    previous_stage: str
+    actor_id: uuid.UUID | None = None
+    follower_ids: list[uuid.UUID] = field(default_factory=list)
+    changed_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExperimentEvaluated(Payload):
+    """A published experiment got (`first`) or changed its evaluation."""
+
+    experiment_id: uuid.UUID
+    title: str
+    outcome: str
+    first: bool
+    actor_id: uuid.UUID | None = None
+    follower_ids: list[uuid.UUID] = field(default_factory=list)
+    evaluated_at: datetime
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -245,6 +301,7 @@ CONTRACTS: dict[str, EventContract] = {
         ),
         _c("members.member.updated.v1", (N, E), MemberUpdated, "name, language, organisation"),
         _c("members.subscriptions.changed.v1", (N,), SubscriptionsChanged, "list preferences"),
+        _c("members.interests.changed.v1", (N,), InterestsChanged, "digests, theme audiences"),
         _c("members.sign_in.requested.v1", (N,), SignInRequested, "e-mail a sign-in link"),
         _c("members.member.erased.v1", (N, E), MemberErased, "erase / anonymise personal data"),
         _c("members.gathering.published.v1", (N,), GatheringPublished, "invitations"),
@@ -252,7 +309,19 @@ CONTRACTS: dict[str, EventContract] = {
         _c("members.gathering.cancelled.v1", (N,), GatheringCancelled, "cancellation e-mails"),
         _c("members.registration.changed.v1", (N,), RegistrationChanged, "registration notices"),
         _c("experiments.experiment.published.v1", (N,), ExperimentPublished, "newsletter material"),
-        _c("experiments.comment.posted.v1", (N,), CommentPosted, "tell the owners"),
+        _c("experiments.comment.posted.v1", (N,), CommentPosted, "tell owners and followers"),
+        _c(
+            "experiments.experiment.stage_changed.v1",
+            (N,),
+            ExperimentStageChanged,
+            "tell the followers; digests",
+        ),
+        _c(
+            "experiments.experiment.evaluated.v1",
+            (N,),
+            ExperimentEvaluated,
+            "tell the followers; digests",
+        ),
         _c("notifications.address.bounced.v1", (M,), AddressBounced, "mark undeliverable"),
         _c("notifications.address.complained.v1", (M,), AddressComplained, "lists off"),
         _c("notifications.address.reinstated.v1", (M,), AddressReinstated, "deliverable again"),

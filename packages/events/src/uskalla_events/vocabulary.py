@@ -1,4 +1,5 @@
-"""The words events share, defined once: languages, roles, gathering kinds, registration states.
+"""The words events share, defined once: languages, roles, gathering kinds, registration states,
+digest frequencies.
 
 Each is a `StrEnum`: a member equals its string (`Language.FI == "fi"`), so it compares with
 and is stored as the string the wire and the databases carry.
@@ -32,3 +33,11 @@ class RegistrationStatus(enum.StrEnum):
     WAITLISTED = "waitlisted"
     PROMOTED = "promoted"
     CANCELLED = "cancelled"
+
+
+class DigestFrequency(enum.StrEnum):
+    """How often a member wants the digest of what is new in their interests."""
+
+    OFF = "off"
+    DAILY = "daily"
+    WEEKLY = "weekly"

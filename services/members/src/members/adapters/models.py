@@ -21,7 +21,7 @@ from sqlalchemy import (
     Uuid,
     func,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from uskalla_events import event_tables
 from uskalla_kit.db import NAMING_CONVENTION
@@ -38,6 +38,9 @@ class Member(Base):
     """A person in the network: `pending` until the double opt-in is confirmed."""
 
     __tablename__ = "members"
+    __table_args__ = (
+        CheckConstraint("digest IN ('off', 'daily', 'weekly')", name="digest_frequency"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     email: Mapped[str] = mapped_column(String(254), unique=True)
@@ -59,6 +62,17 @@ class Member(Base):
     confirm_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     confirm_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     undeliverable: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Lists beside newsletter/invitations: e-mails about followed experiments, and owners'
+    # comment e-mails.
+    follows: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
+    comments: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
+    # Interests: what the member wants to hear about (theme slugs, municipality codes) and
+    # how often the digest of them comes (DigestFrequency).
+    themes: Mapped[list[str]] = mapped_column(ARRAY(String(60)), default=list, server_default="{}")
+    interest_municipality_codes: Mapped[list[str]] = mapped_column(
+        ARRAY(String(3)), default=list, server_default="{}"
+    )
+    digest: Mapped[str] = mapped_column(String(10), default="off", server_default="off")
 
 
 class SignInToken(Base):

@@ -73,6 +73,8 @@ def test_post_and_read_in_the_plain_text_format(
         "experiment_title": experiment["title"],
         "author_id": people["member"].id,
         "owner_ids": [people["owner"].id],
+        "follower_ids": [people["owner"].id],  # owners follow their own
+        "posted_at": answer.json["created_at"],
     }
 
 

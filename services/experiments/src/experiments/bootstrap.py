@@ -30,6 +30,7 @@ def build_app(runtime: Runtime) -> Flask:
         caller,
         http_comments,
         http_experiments,
+        http_follows,
         http_internal,
         http_opendata,
     )
@@ -38,7 +39,7 @@ def build_app(runtime: Runtime) -> Flask:
     app = base_app(runtime)
     # A demotion, deactivation or erasure counts from the moment its event is handled here.
     check_standing(app, caller.standing)
-    for module in (http_experiments, http_opendata, http_comments, http_internal):
+    for module in (http_experiments, http_opendata, http_comments, http_follows, http_internal):
         app.register_blueprint(module.bp)
     limiter = make_limiter(app, runtime.settings.redis_url)
     endpoint = http_comments.POST_ENDPOINT

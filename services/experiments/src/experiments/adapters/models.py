@@ -193,6 +193,23 @@ class ExperimentOwner(Base):
     added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
+class ExperimentFollower(Base):
+    """A member following an experiment: told of its stage changes, evaluation and comments.
+
+    Owners follow their own experiments from the moment they become owners (migration 0007
+    made the owners of that time followers)."""
+
+    __tablename__ = "experiment_followers"
+
+    experiment_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("experiments.id", ondelete="CASCADE"), primary_key=True
+    )
+    member_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, index=True)
+    followed_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+
+
 class Comment(Base):
     __tablename__ = "comments"
     __table_args__ = (Index("ix_comments_experiment_created", "experiment_id", "created_at"),)

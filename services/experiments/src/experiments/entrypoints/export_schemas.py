@@ -20,7 +20,7 @@ class OwnedExperimentSchema(ExperimentSchema):
     """An experiment the member owns, as the API shows it, without its owners and comments."""
 
     class Meta:
-        exclude = ("owners", "comment_count")
+        exclude = ("owners", "comment_count", "description_html", "follower_count", "following")
 
 
 class OwnCommentSchema(Schema):
@@ -38,9 +38,15 @@ class OwnReportSchema(Schema):
     created_at = fields.DateTime(required=True)
 
 
+class OwnFollowSchema(Schema):
+    experiment_id = fields.UUID(required=True)
+    followed_at = fields.DateTime(required=True)
+
+
 class MemberExportSchema(Schema):
     member_id = fields.UUID(required=True)
     profile = fields.Nested(ProfileSchema, required=True, allow_none=True)
     experiments_owned = fields.List(fields.Nested(OwnedExperimentSchema), required=True)
     comments = fields.List(fields.Nested(OwnCommentSchema), required=True)
     comment_reports = fields.List(fields.Nested(OwnReportSchema), required=True)
+    follows = fields.List(fields.Nested(OwnFollowSchema), required=True)

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Blueprint
 from uskalla_kit import current_runtime
+from uskalla_kit.auth import require_identity
 from uskalla_kit.openapi import documented
 from uskalla_kit.pagination import page_of
 
@@ -37,15 +38,24 @@ def filters_from(args: dict[str, object]) -> ExperimentFilters:
 
 @bp.get("/experiments")
 @documented(
-    "Published experiments: filters, Finnish-aware full-text search, sorting, pages",
+    "Published experiments: filters, Finnish-aware full-text search, sorting, pages; "
+    "`owner=me`: the caller's own, drafts included (sign in first)",
     query=ExperimentListQuery,
     responses={200: ExperimentPageSchema},
+    problems=(401,),
     tags=TAGS,
 )
 def list_experiments(query: dict[str, Any]) -> dict[str, Any]:
     page, per_page = query["page"], query["per_page"]
-    with current_runtime().db.transaction() as session:
-        items, total = services().experiments.search(session, filters_from(query), page, per_page)
+    filters = filters_from(query)
+    if query.get("owner") == "me":
+        require_identity()
+        caller = viewer()
+        with current_runtime().db.transaction() as session:
+            items, total = services().experiments.owned(session, caller, filters, page, per_page)
+    else:
+        with current_runtime().db.transaction() as session:
+            items, total = services().experiments.search(session, filters, page, per_page)
     return page_of(items, page, per_page, total)
 
 

@@ -124,6 +124,8 @@ class ExperimentListQuery(PageQuery):
     outcome = Text(validate=validate.OneOf(OUTCOMES))
     language = Text(validate=validate.OneOf(LANGUAGES))
     sort = Text(validate=validate.OneOf(("newest", "updated", "relevance")))
+    #: `me`: the caller's own experiments, drafts included (a member only).
+    owner = Text(validate=validate.OneOf(("me",)))
 
 
 class PersonSchema(Schema):
@@ -171,9 +173,28 @@ class ExperimentSchema(ExperimentSummarySchema):
     owners = fields.List(fields.Nested(PersonSchema), required=True)
     evaluation = fields.Nested(EvaluationOutSchema, required=True, allow_none=True)
     comment_count = fields.Integer(required=True)
+    #: The description in the comments' plain-text format: escaped, <p>, <br> and links.
+    description_html = fields.String(required=True)
+    follower_count = fields.Integer(required=True)
+    #: Whether the caller follows it (false without a token).
+    following = fields.Boolean(required=True)
 
 
 ExperimentPageSchema = page_schema(ExperimentSummarySchema, "ExperimentPage")
+
+
+class FollowStateSchema(Schema):
+    experiment_id = fields.UUID(required=True)
+    following = fields.Boolean(required=True)
+    followed_at = fields.DateTime(required=True, allow_none=True)
+    follower_count = fields.Integer(required=True)
+
+
+class FollowedExperimentSchema(ExperimentSummarySchema):
+    followed_at = fields.DateTime(required=True)
+
+
+FollowedPageSchema = page_schema(FollowedExperimentSchema, "FollowedExperimentPage")
 
 
 class ThemeSchema(Schema):
@@ -201,4 +222,4 @@ class FilterQuery(ExperimentListQuery):
 
     class Meta:
         unknown = EXCLUDE
-        exclude = ("page", "per_page")
+        exclude = ("page", "per_page", "owner")

@@ -11,6 +11,7 @@ from experiments.config import Settings
 from experiments.service_layer.authors import Authors
 from experiments.service_layer.comments import Comments
 from experiments.service_layer.experiments import Experiments
+from experiments.service_layer.follows import Follows
 from experiments.service_layer.opendata import OpenData
 
 
@@ -21,6 +22,7 @@ class Services:
     comments: Comments
     open_data: OpenData
     authors: Authors
+    follows: Follows
 
     @classmethod
     def build(cls, settings: Settings, events: EventSystem) -> Services:
@@ -30,6 +32,7 @@ class Services:
             comments=Comments(events.outbox),
             open_data=OpenData(settings.common.public_base_url),
             authors=Authors(),
+            follows=Follows(),
         )
 
 

@@ -18,6 +18,7 @@ from experiments.domain.moderation import should_auto_hide
 from experiments.domain.plaintext import render_comment
 from experiments.domain.vocabulary import REPORT_REASONS
 from experiments.service_layer.experiments import load, now
+from experiments.service_layer.followers import follower_ids
 from experiments.service_layer.views import comment_view, iso, names
 
 
@@ -112,6 +113,8 @@ class Comments:
                 experiment_title=experiment.title,
                 author_id=comment.author_id,
                 owner_ids=sorted(uuid.UUID(o) for o in owners),
+                follower_ids=follower_ids(session, experiment.id),
+                posted_at=comment.created_at,
             ),
         )
         return comment_view(comment, names(session, [comment.author_id]))

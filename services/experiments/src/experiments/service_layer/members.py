@@ -23,7 +23,14 @@ from uskalla_events import EventTables
 from uskalla_events.contracts import MemberJoined, MemberUpdated
 from uskalla_kit.auth import Standing
 
-from experiments.adapters.models import Author, Comment, CommentReport, Experiment, ExperimentOwner
+from experiments.adapters.models import (
+    Author,
+    Comment,
+    CommentReport,
+    Experiment,
+    ExperimentFollower,
+    ExperimentOwner,
+)
 from experiments.service_layer.views import evaluation_view, iso, summary_view
 
 #: Shown instead of an erased member's name.
@@ -94,6 +101,7 @@ def erase(session: Session, tables: EventTables, member_id: uuid.UUID) -> None:
     session.execute(delete(Comment).where(Comment.author_id == member_id))  # reports cascade
     session.execute(delete(CommentReport).where(CommentReport.member_id == member_id))
     session.execute(delete(ExperimentOwner).where(ExperimentOwner.member_id == member_id))
+    session.execute(delete(ExperimentFollower).where(ExperimentFollower.member_id == member_id))
     _scrub_envelopes(session, tables, str(member_id))
     erased = {"name": ERASED_NAME, "organisation": "", "role": "member", "active": False}
     statement = insert(Author).values(member_id=member_id, erased=True, **erased)
@@ -139,6 +147,11 @@ def export(session: Session, member_id: uuid.UUID) -> dict[str, Any]:
         .where(CommentReport.member_id == member_id)
         .order_by(CommentReport.created_at)
     ).all()
+    follows = session.execute(
+        select(ExperimentFollower.experiment_id, ExperimentFollower.followed_at)
+        .where(ExperimentFollower.member_id == member_id)
+        .order_by(ExperimentFollower.followed_at, ExperimentFollower.experiment_id)
+    ).all()
     return {
         "member_id": str(member_id),
         "profile": None
@@ -178,5 +191,9 @@ def export(session: Session, member_id: uuid.UUID) -> dict[str, Any]:
         "comment_reports": [
             {"comment_id": str(r.comment_id), "reason": r.reason, "created_at": iso(r.created_at)}
             for r in reports
+        ],
+        "follows": [
+            {"experiment_id": str(f.experiment_id), "followed_at": iso(f.followed_at)}
+            for f in follows
         ],
     }

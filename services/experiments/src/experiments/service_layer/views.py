@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from experiments.adapters.models import Author, Comment, Experiment
+from experiments.domain.plaintext import render_comment
 
 #: Shown for a member whose joining event has not reached this service yet.
 UNKNOWN_NAME = "Jäsen"
@@ -74,11 +75,18 @@ def summary_view(row: Any) -> dict[str, Any]:
 
 
 def experiment_view(
-    e: Experiment, owners: list[dict[str, str]], comment_count: int
+    e: Experiment,
+    owners: list[dict[str, str]],
+    comment_count: int,
+    followers: int = 0,
+    following: bool = False,
 ) -> dict[str, Any]:
+    """The experiment as its page shows it; `following` is whether the caller follows it."""
     return {
         **summary_view(e),
         "description": e.description,
+        # The comments' plain-text rules: escaped, paragraphs and line breaks, links.
+        "description_html": render_comment(e.description),
         "problem": e.problem,
         "goals": e.goals,
         "links": list(e.links),
@@ -88,6 +96,8 @@ def experiment_view(
         "owners": owners,
         "evaluation": evaluation_view(e),
         "comment_count": comment_count,
+        "follower_count": followers,
+        "following": following,
     }
 
 

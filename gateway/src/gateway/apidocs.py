@@ -22,8 +22,12 @@ class Operation:
 
     @property
     def anchor(self) -> str:
-        slug = "".join(c if c.isalnum() else "-" for c in self.path).strip("-")
-        return f"{self.method}-{slug}"
+        return f"{self.method}-{anchor(self.path)}"
+
+
+def anchor(text: str) -> str:
+    """Text as an HTML id: letters and digits kept, every run of anything else one "-"."""
+    return "-".join("".join(c if c.isalnum() else " " for c in text).split()) or "x"
 
 
 def _schema_text(content: dict[str, Any] | None) -> str | None:

@@ -87,10 +87,12 @@ def build_app(settings: Settings | None = None) -> Flask:
 
     @app.get("/api/docs")
     def docs() -> str:
-        from gateway.apidocs import operations
+        from gateway.apidocs import anchor, operations
 
         document = composer.openapi()
-        return render_template("apidocs.html", doc=document, groups=operations(document))
+        return render_template(
+            "apidocs.html", doc=document, groups=operations(document), anchor=anchor
+        )
 
     from gateway.ui import init_ui
 

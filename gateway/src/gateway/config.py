@@ -35,6 +35,8 @@ class Settings:
     csrf_secret: str = ""
     openapi_cache_seconds: float = 60.0
     pool_size: int = 32
+    privacy_notice_version: str = "2026-01"
+    contact_email: str = "meuskaltajat@uskalla.fi"
 
     @property
     def secure(self) -> bool:
@@ -80,6 +82,9 @@ class Settings:
             csrf_secret=env_secret("CSRF_SECRET", required=False) or "",
             openapi_cache_seconds=env_float("OPENAPI_CACHE_SECONDS", 60.0),
             pool_size=env_int("UPSTREAM_POOL_SIZE", 32),
+            # The same value as members' (what a consent records): the notice shown is that one.
+            privacy_notice_version=env("PRIVACY_NOTICE_VERSION", "2026-01"),
+            contact_email=env("CONTACT_EMAIL", "meuskaltajat@uskalla.fi"),
         )
 
 

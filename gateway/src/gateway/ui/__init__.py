@@ -29,7 +29,9 @@ def init_ui(app: Flask) -> None:
         pages_gatherings,
         pages_me,
         pages_network,
+        pages_notices,
         pages_stats,
+        pages_workspace,
     )
 
     app.extensions["gateway.catalogs"] = Catalogs()
@@ -47,6 +49,7 @@ def init_ui(app: Flask) -> None:
             "csrf_token": session.csrf_token,
             "me": identity,
             "local_time": common.local_time,
+            "machine_time": common.machine_time,
             "municipality_choices": common.municipality_choices,
             "theme_choices": common.theme_choices,
             "enum_choices": common.enum_choices,

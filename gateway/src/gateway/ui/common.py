@@ -11,6 +11,7 @@ from uskalla_kit import Identity, Problem
 
 from gateway import session
 from gateway.ui.i18n import Catalogs, current_language
+from gateway.ui.messages import localise
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
 #: Notices a redirect may ask the next page to show (?notice=...).
@@ -34,6 +35,8 @@ NOTICES = frozenset(
         "lifted",
         "scheduled",
         "unscheduled",
+        "unfollowed",
+        "comment_edited",
     }
 )
 
@@ -48,9 +51,16 @@ def t(key: str, **values: Any) -> str:
     return catalogs.text(current_language(), key, **values)
 
 
+def known(key: str) -> bool:
+    catalogs: Catalogs = current_app.extensions["gateway.catalogs"]
+    return catalogs.has(current_language(), key)
+
+
 def render(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
     notice = request.args.get("notice", "")
     context.setdefault("notice", notice if notice in NOTICES else "")
+    if isinstance(context.get("errors"), dict):  # the services speak English
+        context["errors"] = localise(context["errors"], t, known)
     return render_template(template, **context), status
 
 
@@ -81,6 +91,22 @@ def local_time(value: str | None, with_time: bool = True) -> str:
         moment = moment.astimezone(HELSINKI)
     day = f"{moment.day}.{moment.month}.{moment.year}"
     return f"{day} {moment:%H.%M}" if with_time and len(value) > 10 else day
+
+
+def machine_time(value: str | None) -> str:
+    """An ISO timestamp as a valid HTML `datetime` value: UTC to the second ("...Z"), a date
+    as it is; what cannot be read is left out rather than written invalid."""
+    if not value:
+        return ""
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return ""
+    if len(value) <= 10:
+        return moment.date().isoformat()
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=HELSINKI)
+    return f"{moment.astimezone(ZoneInfo('UTC')):%Y-%m-%dT%H:%M:%SZ}"
 
 
 def to_utc(local: str) -> str | None:

@@ -23,6 +23,9 @@ class Catalogs:
             for lang in LANGUAGES
         }
 
+    def has(self, lang: str, key: str) -> bool:
+        return key in self.messages[lang] or key in self.messages["fi"]
+
     def text(self, lang: str, key: str, **values: Any) -> str:
         message = self.messages[lang].get(key) or self.messages["fi"].get(key) or key
         return message.format(**values) if values else message

@@ -28,6 +28,9 @@ def me() -> Page:
             body[optional] = body[optional] or None
         body["newsletter"] = form_bool("newsletter")
         body["invitations"] = form_bool("invitations")
+        for listed in ("follows", "comments"):  # shown when the profile has them
+            if listed in request.form.getlist("lists"):
+                body[listed] = form_bool(listed)
         answer = client.call("PATCH", "/api/v1/members/me", body=body)
         if answer.ok:
             return redirect(link("me", notice="saved"), 303)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jsonschema
@@ -177,6 +178,22 @@ def test_every_endpoint_answers_as_documented(
     api("post", "/api/v1/gatherings/{gathering_id}/cancel", path={"gathering_id": created["id"]})
     api("get", "/api/v1/gatherings/{gathering_id}", path=g)
     api("get", "/api/v1/gatherings")
+    # After the event.
+    start = datetime.now(UTC) - timedelta(hours=1)
+    held = {"gathering_id": add_gathering(starts_at=start, ends_at=start + timedelta(hours=2)).id}
+    record = {"summary": "Kiitos!", "materials": [], "experiment_ids": []}
+    api("put", "/api/v1/gatherings/{gathering_id}/record", path=held, json=record, headers=c)
+    api("put", "/api/v1/gatherings/{gathering_id}/record", path=held, json={}, headers=c)
+    api("put", "/api/v1/gatherings/{gathering_id}/record", path=g, json=record, headers=c)
+    api("put", "/api/v1/gatherings/{gathering_id}/record", path=held, json=record, headers=m)
+    came = {"attended": []}
+    api("put", "/api/v1/gatherings/{gathering_id}/attendance", path=held, json=came, headers=c)
+    api("put", "/api/v1/gatherings/{gathering_id}/attendance", path=g, json=came, headers=c)
+    api("put", "/api/v1/gatherings/{gathering_id}/attendance", path=held, json={}, headers=c)
+    api("put", "/api/v1/gatherings/{gathering_id}/attendance", path=held, json=came)
+    api("get", "/api/v1/gatherings/{gathering_id}/attendance", path=held, headers=c)
+    api("get", "/api/v1/gatherings/{gathering_id}/attendance", path=held, headers=m)
+    api("get", "/api/v1/gatherings", query_string={"when": "past"})
     # Internal and erasure.
     who = {"member_id": member.id}
     api("get", "/internal/v1/members/{member_id}/export", path=who, headers=internal)

@@ -20,6 +20,7 @@ from sqlalchemy import (
     UniqueConstraint,
     Uuid,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -142,6 +143,16 @@ class Gathering(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # After the event (coordinators, once it has started): what was learned, in the plain-text
+    # format; links to materials ({"title", "url"}); the experiments discussed (their ids only:
+    # they live in the experiments service).
+    summary: Mapped[str] = mapped_column(Text, default="", server_default="")
+    materials: Mapped[list[dict[str, str]]] = mapped_column(
+        JSONB, default=list, server_default=text("'[]'::jsonb")
+    )
+    experiment_ids: Mapped[list[str]] = mapped_column(
+        JSONB, default=list, server_default=text("'[]'::jsonb")
+    )
 
 
 class Registration(Base):
@@ -162,3 +173,5 @@ class Registration(Base):
     status: Mapped[str] = mapped_column(String(20))  # registered, waitlisted
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     promoted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Marked by coordinators after the start; None until attendance is marked.
+    attended: Mapped[bool | None] = mapped_column(Boolean)

@@ -43,3 +43,26 @@ def free_places(capacity: int | None, registered: int, waitlisted: int) -> int:
     if capacity is None:
         return waitlisted
     return max(0, min(waitlisted, capacity - registered))
+
+
+#: After the event: how long a summary may be, how many materials and experiments it names.
+SUMMARY_MAX = 2000
+MATERIALS_MAX = 20
+EXPERIMENTS_MAX = 20
+
+
+def after_event_refusal(status: str, starts_at: datetime, at: datetime) -> str | None:
+    """Why attendance and the record cannot be set now (None: they can). Only a published
+    gathering that has started has people who came and things learned."""
+    if status == "cancelled":
+        return "The gathering was cancelled; it has no attendance or record."
+    if status != "published":
+        return "The gathering is not published."
+    if at < starts_at:
+        return "The gathering has not started yet; attendance and its record come after the start."
+    return None
+
+
+def not_registered(attended: list[str], registered: set[str]) -> list[str]:
+    """The ids marked attended that are not among the gathering's registered members."""
+    return [member_id for member_id in attended if member_id not in registered]

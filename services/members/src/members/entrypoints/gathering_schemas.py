@@ -6,10 +6,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
-from uskalla_kit.fields import QueryFlag, Text, WebAddress, not_blank
+from uskalla_kit.fields import WEB_ADDRESS_PATTERN, QueryFlag, Text, WebAddress, not_blank, one_line
 from uskalla_kit.pagination import PageQuery, page_schema
 
-from members.domain.gatherings import KINDS, schedule_errors
+from members.domain.gatherings import (
+    EXPERIMENTS_MAX,
+    KINDS,
+    MATERIALS_MAX,
+    SUMMARY_MAX,
+    schedule_errors,
+)
 from members.domain.rules import LANGUAGES
 
 #: The years a gathering's times may have, as written (documented as a pattern: 20xx).
@@ -78,6 +84,29 @@ class GatheringPatchSchema(GatheringFields):
     """Any of the fields; checked together with the gathering's other values when applied."""
 
 
+#: Materials are linked over https only (documented as WEB_ADDRESS_PATTERN for https).
+HTTPS_ADDRESS_PATTERN = WEB_ADDRESS_PATTERN.replace("^https?://", "^https://", 1)
+
+
+def https_only(value: str) -> None:
+    if not value.startswith("https://"):
+        raise ValidationError("Must be an https address.")
+
+
+def unique(values: list[Any]) -> None:
+    if len(set(values)) != len(values):
+        raise ValidationError("Each value may appear only once.")
+
+
+class MaterialSchema(Schema):
+    title = Text(required=True, validate=[validate.Length(min=1, max=200), one_line()])
+    url = WebAddress(
+        required=True,
+        validate=[validate.Length(max=500), https_only],
+        metadata={"pattern": HTTPS_ADDRESS_PATTERN},
+    )
+
+
 class GatheringSchema(Schema):
     id = fields.UUID(required=True)
     title = fields.String(required=True)
@@ -102,6 +131,12 @@ class GatheringSchema(Schema):
     created_at = fields.DateTime(required=True)
     updated_at = fields.DateTime(required=True)
     published_at = fields.DateTime(allow_none=True)
+    ended = fields.Boolean(required=True)
+    summary = fields.String(required=True)
+    summary_html = fields.String(required=True)
+    materials = fields.List(fields.Nested(MaterialSchema), required=True)
+    experiment_ids = fields.List(fields.UUID(), required=True)
+    attended = fields.Integer(allow_none=True)
 
 
 GatheringPageSchema = page_schema(GatheringSchema, "GatheringPage")
@@ -112,6 +147,8 @@ class GatheringListQuery(PageQuery):
         unknown = EXCLUDE
 
     upcoming = QueryFlag(load_default=True)
+    # Which gatherings by time; when given it decides, else `upcoming` does (all when false).
+    when = Text(validate=validate.OneOf(["upcoming", "past", "all"]))
     kind = Text(validate=validate.OneOf(KINDS))
     language = Text(validate=validate.OneOf(LANGUAGES))
     # Drafts are listed for coordinators only.
@@ -133,6 +170,7 @@ class RegistrantSchema(Schema):
     status = fields.String(required=True, validate=validate.OneOf(["registered", "waitlisted"]))
     position = fields.Integer(required=True)
     registered_at = fields.DateTime(required=True)
+    attended = fields.Boolean(allow_none=True)
 
 
 RegistrantPageSchema = page_schema(RegistrantSchema, "RegistrantPage")
@@ -141,3 +179,36 @@ RegistrantPageSchema = page_schema(RegistrantSchema, "RegistrantPage")
 class RegistrantQuery(PageQuery):
     class Meta:
         unknown = EXCLUDE
+
+
+class GatheringRecordSchema(Schema):
+    """What a gathering left behind (PUT: every field given, all replaced)."""
+
+    summary = Text(required=True, validate=validate.Length(max=SUMMARY_MAX))
+    materials = fields.List(
+        fields.Nested(MaterialSchema), required=True, validate=validate.Length(max=MATERIALS_MAX)
+    )
+    experiment_ids = fields.List(
+        fields.UUID(),
+        required=True,
+        validate=[validate.Length(max=EXPERIMENTS_MAX), unique],
+        metadata={"uniqueItems": True},
+    )
+
+
+class AttendanceBodySchema(Schema):
+    """The registered members who came; every other registered member did not."""
+
+    attended = fields.List(
+        fields.UUID(),
+        required=True,
+        validate=[validate.Length(max=100_000), unique],
+        metadata={"uniqueItems": True},
+    )
+
+
+class AttendanceSchema(Schema):
+    gathering_id = fields.UUID(required=True)
+    registered = fields.Integer(required=True)
+    attended = fields.List(fields.UUID(), required=True)
+    marked = fields.Boolean(required=True)

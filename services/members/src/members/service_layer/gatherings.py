@@ -14,7 +14,7 @@ from uskalla_kit import Problem, validation_problem
 from members.adapters.calendar import calendar_feed, gathering_calendar
 from members.adapters.models import Gathering, Member
 from members.config import Settings
-from members.domain.gatherings import schedule_errors
+from members.domain.gatherings import after_event_refusal, schedule_errors
 from members.service_layer import events
 from members.service_layer.access import is_coordinator
 from members.service_layer.clock import now
@@ -118,6 +118,34 @@ class Gatherings:
         self.outbox.add(session, events.gathering_published(gathering))
         return gathering
 
+    def record(self, session: Session, gathering_id: uuid.UUID, data: dict[str, Any]) -> Gathering:
+        """What a started gathering left behind, all replaced: its summary, the materials
+        (title and link) and the ids of the experiments it discussed."""
+        gathering = self.after_event(session, gathering_id)
+        gathering.summary = data["summary"]
+        gathering.materials = [{"title": m["title"], "url": m["url"]} for m in data["materials"]]
+        gathering.experiment_ids = [str(e) for e in data["experiment_ids"]]
+        gathering.updated_at = now()
+        session.flush()
+        return gathering
+
+    def mark_attendance(
+        self, session: Session, gathering_id: uuid.UUID, attended: list[uuid.UUID]
+    ) -> dict[str, Any]:
+        gathering = self.after_event(session, gathering_id)
+        return self.registrations.mark_attendance(session, gathering, attended)
+
+    def attendance(self, session: Session, gathering_id: uuid.UUID) -> dict[str, Any]:
+        return self.registrations.attendance(session, self.get(session, gathering_id))
+
+    def after_event(self, session: Session, gathering_id: uuid.UUID) -> Gathering:
+        """The gathering's row, locked, if it has started and was not cancelled (else 409)."""
+        gathering = locked_gathering(session, gathering_id)
+        refusal = after_event_refusal(gathering.status, gathering.starts_at, now())
+        if refusal:
+            raise Problem(409, "Conflict", refusal)
+        return gathering
+
     def get(self, session: Session, gathering_id: uuid.UUID) -> Gathering:
         """A published gathering, or a draft for an active coordinator (404 otherwise)."""
         gathering = session.get(Gathering, gathering_id)
@@ -133,7 +161,8 @@ class Gatherings:
         mine = None
         if viewer is not None:
             mine = self.registrations.registration_of(session, gathering.id, viewer)
-        return gathering_view(gathering, self.base_url, counts, mine)
+        attended = self.registrations.attended_counts(session, [gathering.id])[gathering.id]
+        return gathering_view(gathering, self.base_url, counts, mine, attended)
 
     def read(
         self, session: Session, gathering_id: uuid.UUID, viewer: uuid.UUID | None
@@ -167,27 +196,34 @@ class Gatherings:
         session: Session,
         *,
         status: str,
-        upcoming: bool,
+        when: str,
         kind: str | None,
         language: str | None,
         page: int,
         per_page: int,
     ) -> tuple[list[dict[str, Any]], int]:
-        """One page of gatherings with their counts, and how many there are in all."""
+        """One page of gatherings with their counts, and how many there are in all: `upcoming`
+        (not ended, soonest first), `past` (ended, latest first) or `all` (latest first)."""
         # Cancelled gatherings stay in the public list, shown as cancelled.
         shown = PUBLIC if status == "published" else (status,)
         query: Select[Gathering] = select(Gathering).where(Gathering.status.in_(shown))
-        if upcoming:
+        if when == "upcoming":
             query = query.where(Gathering.ends_at >= now())
+        elif when == "past":
+            query = query.where(Gathering.ends_at < now())
         if kind:
             query = query.where(Gathering.kind == kind)
         if language:
             query = query.where(Gathering.language == language)
         total = session.scalar(select(func.count()).select_from(query.subquery()))
-        order = Gathering.starts_at.asc() if upcoming else Gathering.starts_at.desc()
+        order = Gathering.starts_at.asc() if when == "upcoming" else Gathering.starts_at.desc()
         found = session.scalars(
             query.order_by(order, Gathering.id).offset((page - 1) * per_page).limit(per_page)
         ).all()
-        counts = self.registrations.counts(session, [g.id for g in found])
-        items = [gathering_view(g, self.base_url, counts[g.id]) for g in found]
+        ids = [g.id for g in found]
+        counts = self.registrations.counts(session, ids)
+        attended = self.registrations.attended_counts(session, ids)
+        items = [
+            gathering_view(g, self.base_url, counts[g.id], attended=attended[g.id]) for g in found
+        ]
         return items, int(total or 0)

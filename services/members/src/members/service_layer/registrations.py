@@ -9,14 +9,19 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 from uskalla_events.outbox import Outbox
 from uskalla_events.vocabulary import RegistrationStatus
-from uskalla_kit import Problem
+from uskalla_kit import Problem, validation_problem
 
 from members.adapters.models import Gathering, Member, Registration
-from members.domain.gatherings import free_places, place_for, registration_closes_at
+from members.domain.gatherings import (
+    free_places,
+    not_registered,
+    place_for,
+    registration_closes_at,
+)
 from members.service_layer import events
 from members.service_layer.clock import now
 from members.service_layer.views import iso
@@ -173,10 +178,72 @@ class Registrations:
                 "status": registration.status,
                 "position": int(pos),
                 "registered_at": iso(registration.created_at),
+                "attended": registration.attended,
             }
             for registration, member, pos in session.execute(query)
         ]
         return rows, int(total or 0)
+
+    def mark_attendance(
+        self, session: Session, gathering: Gathering, attended: list[uuid.UUID]
+    ) -> dict[str, Any]:
+        """Who of the registered came (the gathering is locked): those named attended, every
+        other registered member not; naming anyone not registered changes nothing (422)."""
+        registered = self._registered(session, gathering.id)
+        strangers = not_registered([str(m) for m in attended], {str(m) for m in registered})
+        if strangers:
+            raise validation_problem(
+                {"attended": [f"Not registered for the gathering: {', '.join(strangers)}."]}
+            )
+        session.execute(
+            update(Registration)
+            .where(Registration.gathering_id == gathering.id, Registration.status == "registered")
+            .values(attended=Registration.member_id.in_(set(attended)))
+        )
+        return self.attendance(session, gathering)
+
+    def attendance(self, session: Session, gathering: Gathering) -> dict[str, Any]:
+        """The registered members marked attended, how many were registered, and whether
+        attendance has been marked at all."""
+        rows = session.execute(
+            select(Registration.member_id, Registration.attended)
+            .where(Registration.gathering_id == gathering.id, Registration.status == "registered")
+            .order_by(Registration.seq)
+        ).all()
+        return {
+            "gathering_id": str(gathering.id),
+            "registered": len(rows),
+            "attended": [str(member_id) for member_id, came in rows if came],
+            "marked": any(came is not None for _, came in rows),
+        }
+
+    def attended_counts(
+        self, session: Session, gathering_ids: list[uuid.UUID]
+    ) -> dict[uuid.UUID, int | None]:
+        """How many came to each gathering; None where attendance has not been marked."""
+        result: dict[uuid.UUID, int | None] = dict.fromkeys(gathering_ids)
+        rows = session.execute(
+            select(
+                Registration.gathering_id,
+                func.count().filter(Registration.attended.is_(True)),
+                func.count(Registration.attended),
+            )
+            .where(Registration.gathering_id.in_(gathering_ids))
+            .group_by(Registration.gathering_id)
+        )
+        for gathering_id, came, marked in rows:
+            result[gathering_id] = int(came) if marked else None
+        return result
+
+    def _registered(self, session: Session, gathering_id: uuid.UUID) -> list[uuid.UUID]:
+        return list(
+            session.scalars(
+                select(Registration.member_id).where(
+                    Registration.gathering_id == gathering_id,
+                    Registration.status == "registered",
+                )
+            )
+        )
 
     def changed(
         self,

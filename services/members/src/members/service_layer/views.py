@@ -5,8 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from uskalla_reference.plaintext import render_plain_text
+
 from members.adapters.models import Gathering, Member
 from members.domain.rules import language_prefix
+from members.service_layer.clock import now
 
 
 def iso(value: datetime | None) -> str | None:
@@ -25,6 +28,8 @@ def member_view(m: Member) -> dict[str, Any]:
         "language": m.language,
         "newsletter": m.newsletter,
         "invitations": m.invitations,
+        "follows": m.follows,
+        "comments": m.comments,
         "role": m.role,
         "joined_at": iso(m.joined_at),
         "undeliverable": m.undeliverable,
@@ -49,6 +54,7 @@ def gathering_view(
     base_url: str,
     counts: tuple[int, int] = (0, 0),
     my_registration: str | None = None,
+    attended: int | None = None,
 ) -> dict[str, Any]:
     registered, waitlisted = counts
     return {
@@ -71,4 +77,11 @@ def gathering_view(
         "created_at": iso(g.created_at),
         "updated_at": iso(g.updated_at),
         "published_at": iso(g.published_at),
+        "ended": g.ends_at <= now(),
+        # After the event: the summary as written and rendered as comments are (p, br, a).
+        "summary": g.summary,
+        "summary_html": render_plain_text(g.summary),
+        "materials": [{"title": m["title"], "url": m["url"]} for m in g.materials],
+        "experiment_ids": list(g.experiment_ids),
+        "attended": attended,
     }

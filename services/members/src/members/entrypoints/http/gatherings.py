@@ -11,10 +11,13 @@ from uskalla_kit.openapi import documented
 from uskalla_kit.pagination import page_of
 
 from members.entrypoints.gathering_schemas import (
+    AttendanceBodySchema,
+    AttendanceSchema,
     GatheringCreateSchema,
     GatheringListQuery,
     GatheringPageSchema,
     GatheringPatchSchema,
+    GatheringRecordSchema,
     GatheringSchema,
     RegistrantPageSchema,
     RegistrantQuery,
@@ -34,6 +37,7 @@ REGISTRANT_COLUMNS = [
     "municipality_code",
     "registered_at",
     "member_id",
+    "attended",
 ]
 
 
@@ -48,8 +52,8 @@ def viewer() -> uuid.UUID | None:
 
 @bp.get("")
 @documented(
-    "Published gatherings, soonest first (upcoming=true by default); coordinators may list "
-    "drafts with status=draft",
+    "Published gatherings, soonest first (upcoming=true by default); when=past lists the ended "
+    "ones latest first (when=all every one); coordinators may list drafts with status=draft",
     query=GatheringListQuery,
     responses={200: GatheringPageSchema},
     problems=(401, 403),
@@ -62,7 +66,7 @@ def list_gatherings(query: dict[str, Any]) -> dict[str, Any]:
         items, total = services().gatherings.listing(
             session,
             status=query["status"],
-            upcoming=query["upcoming"],
+            when=query.get("when") or ("upcoming" if query["upcoming"] else "all"),
             kind=query.get("kind"),
             language=query.get("language"),
             page=query["page"],
@@ -161,6 +165,51 @@ def cancel_gathering(gathering_id: uuid.UUID) -> dict[str, Any]:
         acting_member(session, "coordinator")
         gatherings = services().gatherings
         return gatherings.view(session, gatherings.cancel(session, gathering_id), viewer())
+
+
+@bp.put("/<uuid:gathering_id>/record")
+@documented(
+    "After the start: the gathering's summary (plain text), links to materials and the "
+    "experiments it discussed, all replaced",
+    body=GatheringRecordSchema,
+    responses={200: GatheringSchema},
+    auth="coordinator",
+    problems=(409,),
+    tags=("gatherings",),
+)
+def record_gathering(gathering_id: uuid.UUID, body: dict[str, Any]) -> dict[str, Any]:
+    with current_runtime().db.transaction() as session:
+        acting_member(session, "coordinator")
+        gatherings = services().gatherings
+        return gatherings.view(session, gatherings.record(session, gathering_id, body), viewer())
+
+
+@bp.get("/<uuid:gathering_id>/attendance")
+@documented(
+    "Who of the registered members came (as marked), and how many were registered",
+    responses={200: AttendanceSchema},
+    auth="coordinator",
+    tags=("gatherings",),
+)
+def get_attendance(gathering_id: uuid.UUID) -> dict[str, Any]:
+    with current_runtime().db.transaction() as session:
+        acting_member(session, "coordinator")
+        return services().gatherings.attendance(session, gathering_id)
+
+
+@bp.put("/<uuid:gathering_id>/attendance")
+@documented(
+    "After the start: the registered members who came; every other registered member did not",
+    body=AttendanceBodySchema,
+    responses={200: AttendanceSchema},
+    auth="coordinator",
+    problems=(409,),
+    tags=("gatherings",),
+)
+def put_attendance(gathering_id: uuid.UUID, body: dict[str, Any]) -> dict[str, Any]:
+    with current_runtime().db.transaction() as session:
+        acting_member(session, "coordinator")
+        return services().gatherings.mark_attendance(session, gathering_id, body["attended"])
 
 
 @bp.post("/<uuid:gathering_id>/registrations")

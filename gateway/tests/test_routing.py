@@ -71,6 +71,9 @@ API_PATHS = [
     ("POST", f"/api/v1/newsletters/{ID}/send", "notifications"),
     ("POST", f"/api/v1/newsletters/{ID}/cancel", "notifications"),
     ("GET", "/api/v1/deliveries", "notifications"),
+    ("POST", f"/api/v1/experiments/{ID}/followers", "experiments"),
+    ("DELETE", f"/api/v1/experiments/{ID}/followers/me", "experiments"),
+    ("GET", "/api/v1/members/me/follows", "experiments"),
 ]
 
 
@@ -91,6 +94,20 @@ def test_the_routing_table_has_no_shadowed_prefix() -> None:
     assert len(prefixes) == len(set(prefixes))
     assert service_for("/api/v1/membersx") is None
     assert service_for("/api/v1/experimentsfoo") is None
+
+
+def test_the_longest_matching_prefix_wins_in_whole_segments() -> None:
+    """`/api/v1/members/me/follows` lies under `/api/v1/members` but is the experiments'."""
+    assert service_for("/api/v1/members/me/follows") == "experiments"
+    assert service_for("/api/v1/members/me/follows/x") == "experiments"
+    assert service_for("/api/v1/members/me/followsx") == "members"
+    assert service_for("/api/v1/members/me/follow") == "members"
+    assert service_for("/api/v1/members/me") == "members"
+    assert service_for("/api/v1/members/me/interests") == "members"
+    assert service_for("/api/v1/members/me/registrations") == "members"
+    # Whatever order the table is written in.
+    for prefix, service in ROUTES:
+        assert service_for(prefix) == service
 
 
 def test_an_unknown_api_path_is_a_404_problem(client: FlaskClient) -> None:

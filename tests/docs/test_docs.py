@@ -23,9 +23,6 @@ SERVICES = ("members", "experiments", "notifications")
 NOT_YET_BUILT = {
     ("GET", "/api/v1/members/me/interests"),
     ("PUT", "/api/v1/members/me/interests"),
-    ("POST", "/api/v1/experiments/{}/followers"),
-    ("DELETE", "/api/v1/experiments/{}/followers/me"),
-    ("GET", "/api/v1/members/me/follows"),
     ("GET", "/api/v1/members/me/registrations"),
 }
 

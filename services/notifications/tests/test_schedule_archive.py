@@ -119,19 +119,18 @@ def test_the_theme_audience_reaches_exactly_the_members_with_that_theme(
     procurement = joined(["innovative-procurement"])
     joined(None)  # an event of an older producer: no themes
     later_digital = joined([])
-    service.handle(
-        "members.member.updated.v1",
-        {
-            "member_id": str(later_digital),
-            "email": f"{later_digital}@example.fi",
-            "name": "Maija",
-            "language": "fi",
-            "themes": ["digital-municipality"],
-        },
+    service.handle(  # interests set later, on the member's page
+        "members.interests.changed.v1",
+        {"member_id": str(later_digital), "themes": ["digital-municipality"], "digest": "off"},
     )
-    service.handle(  # an update that does not say the themes keeps them
+    service.handle(  # an update of the profile leaves the interests as they are
         "members.member.updated.v1",
         {"member_id": str(both), "email": f"{both}@example.fi", "name": "M", "language": "fi"},
+    )
+    was_digital = joined(["digital-municipality"])
+    service.handle(  # interests no longer digital: out of the audience
+        "members.interests.changed.v1",
+        {"member_id": str(was_digital), "themes": ["parallel-organisations"], "digest": "weekly"},
     )
     service.tasks.drain()
     before = len(service.mails())
@@ -140,7 +139,7 @@ def test_the_theme_audience_reaches_exactly_the_members_with_that_theme(
     service.tasks.drain()
     got = {m["to"][0] for m in service.mails()[before:]}
     assert got == {f"{m}@example.fi" for m in (digital, both, later_digital)}
-    assert f"{procurement}@example.fi" not in got
+    assert f"{procurement}@example.fi" not in got and f"{was_digital}@example.fi" not in got
 
 
 def test_regions_reach_their_municipalities(

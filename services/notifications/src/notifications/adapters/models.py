@@ -21,6 +21,7 @@ from sqlalchemy import (
     false,
     func,
     text,
+    true,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -56,9 +57,19 @@ class Recipient(Base):
     invitations: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     role: Mapped[str | None] = mapped_column(String(20))
-    #: The themes the member follows (slugs), as members' events tell them: newsletter
-    #: audiences by theme select on them.
+    #: The member's interests: themes (slugs) and municipality codes, from
+    #: `members.member.joined.v1` and `members.interests.changed.v1` (kept from the newest, by
+    #: `interests_changed_at`). Newsletter audiences by theme and digests select on them.
     themes: Mapped[list[str]] = mapped_column(JSONB, default=list, server_default=EMPTY_LIST)
+    municipality_codes: Mapped[list[str]] = mapped_column(
+        JSONB, default=list, server_default=EMPTY_LIST
+    )
+    #: How often the digest comes (`off`, `daily`, `weekly`).
+    digest: Mapped[str] = mapped_column(String(10), default="off", server_default="off")
+    interests_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: Lists `follows` (follow e-mails) and `comments` (owners' comment e-mails).
+    follows: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    comments: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
@@ -273,3 +284,46 @@ class ExperimentNews(Base):
     themes: Mapped[list[str]] = mapped_column(JSONB, default=list)
     municipality_codes: Mapped[list[str]] = mapped_column(JSONB, default=list)
     published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class FollowActivity(Base):
+    """Something that happened to an experiment a member follows, waiting for its e-mail (list
+    `follows`, gathered over `FOLLOW_BATCH_MINUTES`) or the member's digest. The row is deleted
+    in the transaction that puts it into a delivery: each is mailed once."""
+
+    __tablename__ = "follow_activity"
+    __table_args__ = (
+        UniqueConstraint(
+            "member_id", "kind", "source", name="uq_follow_activity_member_kind_source"
+        ),
+        Index("ix_follow_activity_member_id_created_at", "member_id", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    member_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    experiment_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    #: `stage_changed`, `evaluated` or `comment`.
+    kind: Mapped[str] = mapped_column(String(20))
+    #: What it came from (a comment's id, the experiment's stage and time): an event handled
+    #: twice, or two events about one thing, make one row.
+    source: Mapped[str] = mapped_column(String(100))
+    title: Mapped[str] = mapped_column(String(300))
+    #: The new stage, or the evaluation's outcome.
+    detail: Mapped[str] = mapped_column(String(40), default="", server_default="")
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class DigestPeriod(Base):
+    """A digest period (`weekly:2026-12-07`: the period that ended that day at `DIGEST_HOUR`)
+    whose pass over the members finished: the relay's beat does not go over it again. Which
+    member got one is in the deliveries (kind `digest`, cause `{member}:{period}`)."""
+
+    __tablename__ = "digest_periods"
+
+    key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )

@@ -6,10 +6,13 @@ from sqlalchemy.orm import Session
 from uskalla_events import Envelope, EventHandlers
 from uskalla_events.contracts import (
     CommentPosted,
+    ExperimentEvaluated,
     ExperimentPublished,
+    ExperimentStageChanged,
     GatheringCancelled,
     GatheringChanged,
     GatheringPublished,
+    InterestsChanged,
     MemberErased,
     MemberJoined,
     MemberRegistered,
@@ -24,7 +27,7 @@ from notifications.service_layer import Services
 
 def register_handlers(handlers: EventHandlers, services: Services) -> None:
     """Add notifications' handlers to its registry, bound to this process's services."""
-    recipients, network = services.recipients, services.network
+    recipients, network, follows = services.recipients, services.network, services.follows
 
     @handlers.on(MemberRegistered)
     def member_registered(session: Session, event: Envelope, payload: MemberRegistered) -> None:
@@ -43,6 +46,10 @@ def register_handlers(handlers: EventHandlers, services: Services) -> None:
         session: Session, event: Envelope, payload: SubscriptionsChanged
     ) -> None:
         recipients.subscriptions_changed(session, payload)
+
+    @handlers.on(InterestsChanged)
+    def interests_changed(session: Session, event: Envelope, payload: InterestsChanged) -> None:
+        recipients.interests_changed(session, payload, event.occurred)
 
     @handlers.on(SignInRequested)
     def sign_in_requested(session: Session, event: Envelope, payload: SignInRequested) -> None:
@@ -73,6 +80,15 @@ def register_handlers(handlers: EventHandlers, services: Services) -> None:
     @handlers.on(CommentPosted)
     def comment_posted(session: Session, event: Envelope, payload: CommentPosted) -> None:
         network.comment_posted(session, payload)
+        follows.comment_posted(session, payload, event.occurred)
+
+    @handlers.on(ExperimentStageChanged)
+    def stage_changed(session: Session, event: Envelope, payload: ExperimentStageChanged) -> None:
+        follows.stage_changed(session, payload)
+
+    @handlers.on(ExperimentEvaluated)
+    def evaluated(session: Session, event: Envelope, payload: ExperimentEvaluated) -> None:
+        follows.evaluated(session, payload)
 
     @handlers.on(ExperimentPublished)
     def experiment_published(

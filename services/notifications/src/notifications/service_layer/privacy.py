@@ -13,6 +13,7 @@ from notifications.adapters.models import (
     Bounce,
     BounceMail,
     Delivery,
+    FollowActivity,
     GatheringRegistration,
     Newsletter,
     Recipient,
@@ -54,6 +55,11 @@ def export_member(session: Session, member_id: uuid.UUID) -> dict[str, Any]:
             "municipality_code": recipient.municipality_code,
             "newsletter": recipient.newsletter,
             "invitations": recipient.invitations,
+            "follows": recipient.follows,
+            "comments": recipient.comments,
+            "digest": recipient.digest,
+            "themes": list(recipient.themes or []),
+            "municipality_codes": list(recipient.municipality_codes or []),
             "active": recipient.active,
         },
         "deliveries": [
@@ -102,6 +108,7 @@ def erase_member(session: Session, member_id: uuid.UUID) -> None:
     session.execute(
         delete(GatheringRegistration).where(GatheringRegistration.member_id == member_id)
     )
+    session.execute(delete(FollowActivity).where(FollowActivity.member_id == member_id))
     mentions = or_(Delivery.member_id == member_id, Delivery.email.in_(emails))
     _erase_bounces(session, member_id, emails, select(Delivery.id).where(mentions))
     session.execute(

@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 from uskalla_events import TemporaryFailure
 from uskalla_events.contracts import (
+    InterestsChanged,
     MemberJoined,
     MemberRegistered,
     MemberUpdated,
@@ -103,6 +104,11 @@ class Recipients:
                 "active": True,
                 "role": e.role,
                 "themes": list(e.themes),
+                "municipality_codes": list(e.municipality_codes),
+                "digest": e.digest.value,
+                "follows": e.follows,
+                "comments": e.comments,
+                "interests_changed_at": changed_at,
                 "changed_at": changed_at,
             },
             where=not_older(changed_at),
@@ -130,7 +136,6 @@ class Recipients:
                 active=e.active,
                 role=e.role,
                 changed_at=changed_at,
-                **({} if e.themes is None else {"themes": list(e.themes)}),
             )
         )
         if recipient(session, e.member_id) is None and not is_erased(session, e.member_id):
@@ -138,11 +143,36 @@ class Recipients:
             raise TemporaryFailure(f"no recipient {e.member_id} yet")
 
     def subscriptions_changed(self, session: Session, e: SubscriptionsChanged) -> None:
+        lists = {"newsletter": e.newsletter, "invitations": e.invitations}
+        # An older producer says nothing of follows and comments: what is known stays.
+        lists |= {
+            k: v for k, v in (("follows", e.follows), ("comments", e.comments)) if v is not None
+        }
+        session.execute(update(Recipient).where(Recipient.member_id == e.member_id).values(**lists))
+
+    def interests_changed(
+        self, session: Session, e: InterestsChanged, changed_at: datetime
+    ) -> None:
+        """The member's themes, municipalities and digest frequency now (an older event that
+        arrives late changes nothing): digests and theme audiences select on them."""
         session.execute(
             update(Recipient)
-            .where(Recipient.member_id == e.member_id)
-            .values(newsletter=e.newsletter, invitations=e.invitations)
+            .where(
+                Recipient.member_id == e.member_id,
+                or_(
+                    Recipient.interests_changed_at.is_(None),
+                    Recipient.interests_changed_at <= changed_at,
+                ),
+            )
+            .values(
+                themes=list(e.themes),
+                municipality_codes=list(e.municipality_codes),
+                digest=e.digest.value,
+                interests_changed_at=changed_at,
+            )
         )
+        if recipient(session, e.member_id) is None and not is_erased(session, e.member_id):
+            raise TemporaryFailure(f"no recipient {e.member_id} yet")
 
     def sign_in_requested(self, session: Session, e: SignInRequested, cause: str) -> None:
         if is_erased(session, e.member_id):

@@ -141,7 +141,7 @@ def _lists_off(
     session.execute(
         update(Recipient)
         .where(or_(Recipient.member_id == member_id, Recipient.email == address))
-        .values(newsletter=False, invitations=False)
+        .values(newsletter=False, invitations=False, follows=False, comments=False, digest="off")
     )
     events.outbox.add(session, AddressComplained(email=address, member_id=member_id))
 

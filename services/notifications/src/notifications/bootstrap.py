@@ -64,6 +64,8 @@ def build_runtime(settings: Settings | None = None) -> Runtime:
             services.fanouts.sweep,
             services.reminders.remind,
             services.newsletters.start_due,
+            services.follows.send_due,
+            services.digests.run,
             retention_job(db, settings),
         ],
         metric_readers=[metrics.deliveries, metrics.newsletters],

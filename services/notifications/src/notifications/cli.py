@@ -41,6 +41,23 @@ def bounce(lazy: object, email: str | None, kind: str, reason: str) -> None:
         click.echo(json.dumps(result))
 
 
+@cli.command(help="Send the digests of the latest periods ended at --at (default: now), once.")
+@click.option("--at", "moment", default=None, help="An aware ISO 8601 time (default: now).")
+@click.pass_obj
+def digests(lazy: object, moment: str | None) -> None:
+    from datetime import UTC, datetime
+
+    runtime = lazy.get()  # type: ignore[attr-defined]
+    at = datetime.fromisoformat(moment) if moment else datetime.now(UTC)
+    if at.tzinfo is None:
+        raise click.BadParameter("give the time with its offset", param_hint="--at")
+    try:
+        scheduled = runtime.extra["services"].digests.run(at)
+    finally:
+        runtime.db.dispose()
+    click.echo(json.dumps({"scheduled": scheduled}))
+
+
 @cli.command(help="Run the bounce receiver: the SMTP server BOUNCE_DOMAIN's MX points at.")
 @click.pass_obj
 def bounces(lazy: object) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from email.utils import parseaddr
+from zoneinfo import ZoneInfo
 
 from uskalla_kit.runtime import CommonSettings
 from uskalla_kit.sealed import Sealer, derive_key, event_token_sealer
@@ -73,6 +74,15 @@ class Settings:
     dkim_domain: str
     #: Hours before a gathering starts that its registered members are reminded (once).
     reminder_hours: float = 24.0
+    #: Follow e-mails: a member's activity is mailed once its oldest part has waited this long
+    #: (minutes), so several changes within it arrive as one e-mail.
+    follow_batch_minutes: float = 5.0
+    #: Digests: a period ends at this hour (0-23) of `digest_timezone`, daily, or weekly on
+    #: `digest_weekday` (0 = Monday); gatherings starting within `digest_gathering_days` come along.
+    digest_hour: int = 7
+    digest_weekday: int = 0
+    digest_timezone: str = "Europe/Helsinki"
+    digest_gathering_days: int = 30
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -119,7 +129,18 @@ class Settings:
             dkim_selector=env("DKIM_SELECTOR", ""),
             dkim_domain=env("DKIM_DOMAIN", ""),
             reminder_hours=max(0.0, env_float("REMINDER_HOURS", 24.0)),
+            follow_batch_minutes=max(0.0, env_float("FOLLOW_BATCH_MINUTES", 5.0)),
+            digest_hour=min(23, max(0, env_int("DIGEST_HOUR", 7))),
+            digest_weekday=min(6, max(0, env_int("DIGEST_WEEKDAY", 0))),
+            digest_timezone=_zone(env("DIGEST_TIMEZONE", "Europe/Helsinki")),
+            digest_gathering_days=max(0, env_int("DIGEST_GATHERING_DAYS", 30)),
         )
+
+
+def _zone(name: str) -> str:
+    """A time zone name that exists (refused at start, not at the first digest)."""
+    ZoneInfo(name)
+    return name
 
 
 def _bounce_domain(mail_from: str) -> str:

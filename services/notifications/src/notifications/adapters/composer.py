@@ -30,6 +30,9 @@ LIST_OF_KIND = {
     "newsletter": "newsletter",
     "newsletter_test": "newsletter",
     "invitation": "invitations",
+    "follows": "follows",
+    "comment": "comments",
+    "digest": "digest",
 }
 #: Kinds that carry the gathering's calendar entry, and its iTIP method (RFC 5546).
 METHOD_OF_KIND = {

@@ -13,7 +13,9 @@ from notifications.adapters.ratelimit import RateLimiter
 from notifications.config import Settings
 from notifications.service_layer.bounces import BounceReceiver
 from notifications.service_layer.deliveries import Deliveries
+from notifications.service_layer.digests import Digests
 from notifications.service_layer.fanouts import Fanouts
+from notifications.service_layer.follows import Follows
 from notifications.service_layer.network import Network
 from notifications.service_layer.newsletters import Newsletters
 from notifications.service_layer.recipients import Recipients
@@ -32,6 +34,8 @@ class Services:
     network: Network
     bounces: BounceReceiver
     reminders: Reminders
+    follows: Follows
+    digests: Digests
 
     @classmethod
     def build(
@@ -60,6 +64,8 @@ class Services:
             network=network,
             bounces=BounceReceiver(settings, db, events),
             reminders=Reminders(settings, db, network),
+            follows=Follows(settings, db, deliveries),
+            digests=Digests(settings, db, deliveries),
         )
 
 

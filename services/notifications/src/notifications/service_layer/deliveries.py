@@ -34,6 +34,8 @@ SEND_TASK = "notifications.send_delivery"
 MAIL_QUEUE = "notifications.mail"
 #: Kinds sent by fan-out batch chains while pending (their retries go one by one like the rest).
 FANOUT_KINDS = ("newsletter", "invitation")
+#: List mail sent only while the reader still wants the list (a test copy goes regardless).
+CHECKED_LISTS = (*FANOUT_KINDS, "follows", "comment", "digest")
 #: What a single send may pick up (a `sending` row belongs to a batch chain).
 OPEN = ("pending", "retrying")
 
@@ -183,9 +185,14 @@ class Deliveries:
             settle(delivery, "suppressed", "the address is suppressed (bounced)")
             return "suppressed"
         list_name = LIST_OF_KIND.get(delivery.kind)
-        if list_name and delivery.kind in FANOUT_KINDS:
+        if list_name and delivery.kind in CHECKED_LISTS:
+            wanted = (
+                Recipient.digest != "off"
+                if list_name == "digest"
+                else getattr(Recipient, list_name)
+            )
             wants = session.scalar(
-                select(getattr(Recipient, list_name)).where(
+                select(wanted).where(
                     Recipient.member_id == delivery.member_id, Recipient.active.is_(True)
                 )
             )

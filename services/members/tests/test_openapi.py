@@ -103,11 +103,21 @@ def test_every_endpoint_answers_as_documented(
     api("patch", "/api/v1/members/me", json={"title": "Kehittäjä"}, headers=m)
     api("patch", "/api/v1/members/me", json={"language": "xx"}, headers=m)
     api("get", "/api/v1/members/me/export", headers=m)
+    interests = {"themes": ["sote-uudistus"], "municipality_codes": ["091"], "digest": "daily"}
+    api("get", "/api/v1/members/me/interests", headers=m)
+    api("get", "/api/v1/members/me/interests")
+    api("put", "/api/v1/members/me/interests", json=interests, headers=m)
+    api("put", "/api/v1/members/me/interests", json={"themes": ["X"]}, headers=m)
+    api("put", "/api/v1/members/me/interests", json=interests)
     api("get", "/api/v1/members/me/export", headers=auth(add_member(status="deactivated")))
     unsubscribe = SignedTokens("test-unsubscribe-secret", "unsubscribe").make(
         {"member_id": str(member.id), "list": "newsletter"}
     )
     api("post", "/api/v1/unsubscribe", query_string={"token": unsubscribe})
+    digest = SignedTokens("test-unsubscribe-secret", "unsubscribe").make(
+        {"member_id": str(member.id), "list": "digest"}
+    )
+    api("post", "/api/v1/unsubscribe", query_string={"token": digest})
     api("post", "/api/v1/unsubscribe", query_string={"token": "bad"})
     api("post", "/api/v1/unsubscribe")
     api("get", "/api/v1/municipalities")
@@ -163,6 +173,9 @@ def test_every_endpoint_answers_as_documented(
         headers=m,
     )
     api("get", "/api/v1/gatherings/{gathering_id}", path=g, headers=m)
+    api("get", "/api/v1/members/me/registrations", headers=m)
+    api("get", "/api/v1/members/me/registrations")
+    api("get", "/api/v1/members/me/registrations", query_string={"per_page": 0}, headers=m)
     api("get", "/api/v1/gatherings/{gathering_id}/registrations", path=g, headers=c)
     api("get", "/api/v1/gatherings/{gathering_id}/registrations", path=g, headers=m)
     api("delete", "/api/v1/gatherings/{gathering_id}/registrations/me", path=g, headers=m)

@@ -31,6 +31,8 @@ def test_member_reads_own_profile(
         "language": "fi",
         "newsletter": True,
         "invitations": True,
+        "follows": True,
+        "comments": True,
         "role": "member",
         "joined_at": answer.json["joined_at"],
         "undeliverable": False,
@@ -79,7 +81,37 @@ def test_subscription_change_emits_subscriptions_changed_only(
     assert answer.json["newsletter"] is False and answer.json["invitations"] is True
     [event] = events()
     assert event["type"] == "members.subscriptions.changed.v1"
-    assert event["data"] == {"member_id": str(member.id), "newsletter": False, "invitations": True}
+    assert event["data"] == {
+        "member_id": str(member.id),
+        "newsletter": False,
+        "invitations": True,
+        "follows": True,
+        "comments": True,
+    }
+
+
+def test_follows_and_comments_lists_are_changed_on_the_profile(
+    client: FlaskClient, add_member: Callable[..., Member], auth: Auth, events: Events
+) -> None:
+    member = add_member()
+    answer = client.patch(
+        "/api/v1/members/me", json={"follows": False, "comments": False}, headers=auth(member)
+    )
+    assert answer.status_code == 200
+    assert answer.json["follows"] is False and answer.json["comments"] is False
+    assert answer.json["newsletter"] is True
+    [event] = events()
+    assert event["type"] == "members.subscriptions.changed.v1"
+    assert event["data"] == {
+        "member_id": str(member.id),
+        "newsletter": True,
+        "invitations": True,
+        "follows": False,
+        "comments": False,
+    }
+    again = client.patch("/api/v1/members/me", json={"comments": True}, headers=auth(member))
+    assert again.json["comments"] is True and again.json["follows"] is False
+    assert events()[-1]["data"]["comments"] is True and events()[-1]["data"]["follows"] is False
 
 
 def test_both_kinds_of_change_and_no_change(
@@ -115,6 +147,8 @@ def test_both_kinds_of_change_and_no_change(
         ({"municipality_code": "000"}, "municipality_code"),
         ({"language": "de"}, "language"),
         ({"newsletter": "sometimes"}, "newsletter"),
+        ({"follows": "yes"}, "follows"),
+        ({"comments": None}, "comments"),
         ({"email": "new@example.fi"}, "email"),
         ({"role": "coordinator"}, "role"),
     ],

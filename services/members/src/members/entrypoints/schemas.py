@@ -2,22 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import has_request_context, request
 from marshmallow import (
     EXCLUDE,
     Schema,
+    ValidationError,
     fields,
     pre_load,
     validate,
 )
-from uskalla_kit.fields import EmailAddress, Flag, QueryFlag, Text, not_blank
+from uskalla_kit.fields import EmailAddress, Flag, Pattern, QueryFlag, Text, not_blank
 from uskalla_kit.openapi import Changes
 from uskalla_kit.pagination import PageQuery, page_schema
 from uskalla_reference.municipalities import municipalities
 
-from members.domain.rules import LANGUAGES, LISTS, ROLES, STATUSES
+from members.domain.rules import (
+    DIGESTS,
+    LANGUAGES,
+    LISTS,
+    MAX_MUNICIPALITIES,
+    MAX_THEMES,
+    ROLES,
+    STATUSES,
+)
 
 
 def municipality_code(*, default_none: bool = True) -> Text:
@@ -33,6 +43,45 @@ def municipality_code(*, default_none: bool = True) -> Text:
     )
 
 
+def municipality() -> Text:
+    """A Statistics Finland code from the shipped list, in a list of them (never null)."""
+    return Text(
+        validate=validate.OneOf(
+            sorted(municipalities()),
+            error="Unknown municipality code (Statistics Finland, 3 digits).",
+        )
+    )
+
+
+def theme() -> Text:
+    """A theme's slug, as experiments and newsletters name themes."""
+    return Text(
+        validate=[
+            Pattern(r"^[a-z0-9]+(?:-[a-z0-9]+)*$", error="A theme is a slug like 'x-y'."),
+            validate.Length(min=1, max=60),
+        ]
+    )
+
+
+def unique_list(item: fields.Field[Any], maximum: int, **options: Any) -> fields.List[Any]:
+    """A list of at most `maximum` distinct values (the document says `uniqueItems`)."""
+
+    def no_duplicates(values: list[Any]) -> None:
+        if len(set(values)) != len(values):
+            raise ValidationError("Each value may appear only once.")
+
+    checks: list[Callable[[Any], Any]] = [validate.Length(max=maximum), no_duplicates]
+    return fields.List(item, validate=checks, metadata={"uniqueItems": True}, **options)
+
+
+class InterestsSchema(Schema):
+    """A member's interests; a PUT gives all three (an empty list follows nothing)."""
+
+    themes = unique_list(theme(), MAX_THEMES, required=True)
+    municipality_codes = unique_list(municipality(), MAX_MUNICIPALITIES, required=True)
+    digest = Text(required=True, validate=validate.OneOf(DIGESTS))
+
+
 class JoinSchema(Schema):
     email = EmailAddress(required=True)
     name = Text(
@@ -45,6 +94,11 @@ class JoinSchema(Schema):
     language = Text(load_default="fi", validate=validate.OneOf(LANGUAGES))
     newsletter = Flag(load_default=True)
     invitations = Flag(load_default=True)
+    # Interests may be given when joining (each optional): without `digest` it is `weekly`
+    # for one who wants the newsletter, else `off`.
+    themes = unique_list(theme(), MAX_THEMES, load_default=list)
+    municipality_codes = unique_list(municipality(), MAX_MUNICIPALITIES, load_default=list)
+    digest = Text(validate=validate.OneOf(DIGESTS))
     consent = Flag(
         required=True,
         validate=validate.Equal(True, error="Consent to the privacy notice is required to join."),
@@ -61,6 +115,8 @@ class ProfilePatchSchema(Schema):
     language = Text(validate=validate.OneOf(LANGUAGES))
     newsletter = Flag()
     invitations = Flag()
+    follows = Flag()
+    comments = Flag()
 
 
 class TokenSchema(Schema):
@@ -120,6 +176,9 @@ class MemberSchema(Schema):
     language = fields.String(required=True)
     newsletter = fields.Boolean(required=True)
     invitations = fields.Boolean(required=True)
+    #: E-mails about followed experiments, and (to owners) about comments on their own.
+    follows = fields.Boolean(required=True)
+    comments = fields.Boolean(required=True)
     role = fields.String(required=True)
     joined_at = fields.DateTime(allow_none=True)
     #: Mail to the address bounced (or a coordinator has not lifted its suppression yet): the
@@ -177,6 +236,7 @@ class ExportSchema(Schema):
     """Everything the members service holds about one member."""
 
     member = fields.Nested(ExportedMemberSchema, required=True)
+    interests = fields.Nested(InterestsSchema, required=True)
     registrations = fields.List(fields.Nested(ExportedRegistrationSchema), required=True)
 
 
@@ -191,3 +251,27 @@ class MunicipalitySchema(Schema):
 
 class MunicipalityListSchema(Schema):
     items = fields.List(fields.Nested(MunicipalitySchema), required=True)
+
+
+class MyRegistrationSchema(Schema):
+    """One of the caller's registrations, with its gathering's details."""
+
+    gathering_id = fields.UUID(required=True)
+    title = fields.String(required=True)
+    kind = fields.String(required=True)
+    starts_at = fields.DateTime(required=True)
+    ends_at = fields.DateTime(required=True)
+    location = fields.String(allow_none=True)
+    online_url = fields.String(allow_none=True)
+    language = fields.String(required=True, validate=validate.OneOf(LANGUAGES))
+    #: The gathering was cancelled (it stays listed, marked so).
+    cancelled = fields.Boolean(required=True)
+    #: It has not ended yet.
+    upcoming = fields.Boolean(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(["registered", "waitlisted"]))
+    registered_at = fields.DateTime(required=True)
+    promoted_at = fields.DateTime(allow_none=True)
+    url = fields.String(required=True)
+
+
+MyRegistrationPageSchema = page_schema(MyRegistrationSchema, "MyRegistrationPage")

@@ -10,6 +10,7 @@ from uskalla_events import EventSystem
 from members.config import Settings
 from members.service_layer.gatherings import Gatherings
 from members.service_layer.intake import IntakeQueue
+from members.service_layer.interests import Interests
 from members.service_layer.membership import Membership
 from members.service_layer.personal_data import PersonalData
 from members.service_layer.registrations import Registrations
@@ -20,6 +21,7 @@ from members.service_layer.signin import SignIn
 class Services:
     settings: Settings
     membership: Membership
+    interests: Interests
     sign_in: SignIn
     gatherings: Gatherings
     registrations: Registrations
@@ -29,7 +31,8 @@ class Services:
     @classmethod
     def build(cls, settings: Settings, events: EventSystem) -> Services:
         registrations = Registrations(events.outbox)
-        membership = Membership(settings, events.outbox)
+        interests = Interests(events.outbox)
+        membership = Membership(settings, events.outbox, interests)
         sign_in = SignIn(settings, events.outbox)
         intake = IntakeQueue(
             {"join": membership.join, "sign_in": lambda s, data: sign_in.request(s, data["email"])},
@@ -38,6 +41,7 @@ class Services:
         return cls(
             settings=settings,
             membership=membership,
+            interests=interests,
             sign_in=sign_in,
             gatherings=Gatherings(settings, events.outbox, registrations),
             registrations=registrations,

@@ -9,13 +9,20 @@ from uskalla_events.contracts import (
     GatheringCancelled,
     GatheringChanged,
     GatheringPublished,
+    InterestsChanged,
     MemberJoined,
     MemberRegistered,
     MemberUpdated,
     RegistrationChanged,
     SubscriptionsChanged,
 )
-from uskalla_events.vocabulary import GatheringKind, Language, RegistrationStatus, Role
+from uskalla_events.vocabulary import (
+    DigestFrequency,
+    GatheringKind,
+    Language,
+    RegistrationStatus,
+    Role,
+)
 
 from members.adapters.models import Gathering, Member
 from members.domain.rules import MemberStatus
@@ -51,6 +58,11 @@ def joined(m: Member) -> MemberJoined:
         invitations=m.invitations,
         role=Role(m.role),
         joined_at=m.joined_at,
+        themes=list(m.themes or []),
+        municipality_codes=list(m.interest_municipality_codes or []),
+        digest=DigestFrequency(m.digest),
+        follows=m.follows,
+        comments=m.comments,
     )
 
 
@@ -64,11 +76,27 @@ def updated(m: Member) -> MemberUpdated:
         municipality_code=m.municipality_code,
         role=Role(m.role),
         active=m.status == MemberStatus.ACTIVE,
+        themes=list(m.themes or []),
     )
 
 
 def subscriptions(m: Member) -> SubscriptionsChanged:
-    return SubscriptionsChanged(member_id=m.id, newsletter=m.newsletter, invitations=m.invitations)
+    return SubscriptionsChanged(
+        member_id=m.id,
+        newsletter=m.newsletter,
+        invitations=m.invitations,
+        follows=m.follows,
+        comments=m.comments,
+    )
+
+
+def interests_changed(m: Member) -> InterestsChanged:
+    return InterestsChanged(
+        member_id=m.id,
+        themes=list(m.themes or []),
+        municipality_codes=list(m.interest_municipality_codes or []),
+        digest=DigestFrequency(m.digest),
+    )
 
 
 def gathering_details(g: Gathering) -> dict[str, Any]:

@@ -16,19 +16,23 @@ from uskalla_kit.text import normalise_email
 
 from members.adapters.models import Member, SignInToken
 from members.config import Settings
-from members.domain.rules import LISTS, MemberStatus
+from members.domain.rules import FLAG_LISTS, LISTS, MailingList, MemberStatus, default_digest
 from members.domain.tokens import new_token, token_hash
 from members.service_layer import events
 from members.service_layer.clock import now
+from members.service_layer.interests import Interests, canonical
 
 PROFILE_FIELDS = ("name", "organisation", "municipality_code", "title", "language")
-SUBSCRIPTION_FIELDS = ("newsletter", "invitations")
+SUBSCRIPTION_FIELDS = ("newsletter", "invitations", "follows", "comments")
+#: What joining sets of them (follows and comments start on).
+JOIN_FIELDS = (*PROFILE_FIELDS, "newsletter", "invitations")
 
 
 class Membership:
-    def __init__(self, settings: Settings, outbox: Outbox) -> None:
+    def __init__(self, settings: Settings, outbox: Outbox, interests: Interests) -> None:
         self.settings = settings
         self.outbox = outbox
+        self.interests = interests
         self.unsubscribe_tokens = SignedTokens(
             settings.unsubscribe_secret, "unsubscribe", max_age=settings.unsubscribe_max_age
         )
@@ -53,9 +57,17 @@ class Membership:
         if member is None:
             member = Member(id=uuid.uuid4(), email=email, created_at=now())
             session.add(member)
-        for field in (*PROFILE_FIELDS, *SUBSCRIPTION_FIELDS):
+        for field in JOIN_FIELDS:
             setattr(member, field, data.get(field))
         member.organisation = data.get("organisation") or ""
+        member.follows = member.comments = True
+        # Interests given when joining (all optional; a request queued before they existed
+        # has none): the events of confirming carry them.
+        member.themes = canonical("themes", data.get("themes") or [])
+        member.interest_municipality_codes = canonical(
+            "municipality_codes", data.get("municipality_codes") or []
+        )
+        member.digest = data.get("digest") or default_digest(bool(member.newsletter))
         member.status = MemberStatus.PENDING
         member.role = "member"
         member.undeliverable = False
@@ -122,7 +134,11 @@ class Membership:
             raise Problem(400, "Invalid token", "The unsubscribe link is not valid.")
         member = session.scalar(select(Member).where(Member.id == member_id).with_for_update())
         # An erased member's link still answers 200: there is nothing left to send them.
-        if member is not None and getattr(member, mailing_list):
+        if member is None:
+            pass
+        elif mailing_list == MailingList.DIGEST:
+            self.interests.digest_off(session, member)
+        elif getattr(member, mailing_list):
             self.update_profile(session, member, {mailing_list: False})
         return str(mailing_list)
 
@@ -180,7 +196,8 @@ class Membership:
             select(Member).where(Member.email == normalise_email(complaint.email)).with_for_update()
         )
         if member is not None:
-            self.update_profile(session, member, dict.fromkeys(LISTS, False))
+            self.update_profile(session, member, dict.fromkeys(FLAG_LISTS, False))
+            self.interests.digest_off(session, member)
 
     def reinstated(self, session: Session, reinstated: AddressReinstated) -> None:
         """A coordinator lifted the address's suppression: it is deliverable again."""

@@ -1,9 +1,9 @@
 """Personal data: what members holds about a person, erasing it, and forgetting the unconfirmed.
 
-Erasure deletes the member's row (registrations and sign-in links go with it, the waitlists
-they held a place in move on), the outbox rows that carried their address or name and their
-requests still waiting in the intake, then
-tells the other services with `members.member.erased.v1`.
+Erasure deletes the member's row (their interests are on it; registrations and sign-in links
+go with it, the waitlists they held a place in move on), the outbox rows that carried their
+address or name and their requests still waiting in the intake, then tells the other services
+with `members.member.erased.v1`.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from members.adapters.models import Gathering, Member, Registration
 from members.domain.rules import MemberStatus
 from members.service_layer.clock import now
 from members.service_layer.intake import IntakeQueue
+from members.service_layer.interests import interests_view
 from members.service_layer.registrations import Registrations, locked_gathering
 from members.service_layer.views import iso, member_view
 
@@ -62,6 +63,7 @@ class PersonalData:
                     "privacy_notice_version": member.privacy_notice_version,
                 },
             },
+            "interests": interests_view(member),
             "registrations": [
                 {
                     "gathering_id": str(gathering.id),

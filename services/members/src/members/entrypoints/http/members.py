@@ -1,4 +1,5 @@
-"""Joining, confirming, one's own profile and data, unsubscribing, municipalities."""
+"""Joining, confirming, one's own profile, interests, registrations and data, unsubscribing,
+municipalities."""
 
 from __future__ import annotations
 
@@ -7,14 +8,17 @@ from typing import Any
 from flask import Blueprint
 from uskalla_kit import current_runtime
 from uskalla_kit.openapi import documented
+from uskalla_kit.pagination import PageQuery
 from uskalla_reference.municipalities import municipalities
 
 from members.entrypoints.http.requests import services
 from members.entrypoints.schemas import (
     ExportSchema,
+    InterestsSchema,
     JoinSchema,
     MemberSchema,
     MunicipalityListSchema,
+    MyRegistrationPageSchema,
     ProfilePatchSchema,
     StatusSchema,
     TokenSchema,
@@ -22,6 +26,8 @@ from members.entrypoints.schemas import (
     UnsubscribeQuery,
 )
 from members.service_layer.access import acting_member
+from members.service_layer.interests import interests_view
+from members.service_layer.my_registrations import my_registrations
 from members.service_layer.views import member_view
 
 bp = Blueprint("members", __name__, url_prefix="/api/v1")
@@ -80,6 +86,56 @@ def update_me(body: dict[str, Any]) -> dict[str, Any]:
         member = acting_member(session, lock="update")
         services().membership.update_profile(session, member, body)
         return member_view(member)
+
+
+@bp.get("/members/me/interests")
+@documented(
+    "Your interests: themes and municipalities you follow, and how often the digest comes",
+    responses={200: InterestsSchema},
+    auth="member",
+    problems=(403,),
+    tags=("members",),
+)
+def my_interests() -> dict[str, Any]:
+    with current_runtime().db.transaction() as session:
+        return interests_view(acting_member(session))
+
+
+@bp.put("/members/me/interests")
+@documented(
+    "Replace your interests (all three fields; an empty list follows nothing)",
+    body=InterestsSchema,
+    responses={200: InterestsSchema},
+    auth="member",
+    problems=(403,),
+    tags=("members",),
+)
+def replace_my_interests(body: dict[str, Any]) -> dict[str, Any]:
+    with current_runtime().db.transaction() as session:
+        member = acting_member(session, lock="update")
+        services().interests.change(session, member, body)
+        return interests_view(member)
+
+
+@bp.get("/members/me/registrations")
+@documented(
+    "Your gathering registrations: upcoming ones first (soonest first), then past ones",
+    query=PageQuery,
+    responses={200: MyRegistrationPageSchema},
+    auth="member",
+    problems=(403,),
+    tags=("gatherings",),
+)
+def registrations_of_mine(query: dict[str, Any]) -> dict[str, Any]:
+    with current_runtime().db.transaction() as session:
+        member = acting_member(session)
+        return my_registrations(
+            session,
+            member.id,
+            services().settings.common.public_base_url,
+            query["page"],
+            query["per_page"],
+        )
 
 
 @bp.get("/members/me/export")

@@ -155,6 +155,11 @@ EXPECTED: dict[tuple[str, str], Call] = {
     ("GET", "/api/v1/members/me"): Call(MEMBER),
     ("PATCH", "/api/v1/members/me"): Call(MEMBER, {"title": "Kehittäjä"}),
     ("GET", "/api/v1/members/me/export"): Call(MEMBER),
+    ("GET", "/api/v1/members/me/interests"): Call(MEMBER),
+    ("PUT", "/api/v1/members/me/interests"): Call(
+        MEMBER, {"themes": ["sote-uudistus"], "municipality_codes": ["091"], "digest": "weekly"}
+    ),
+    ("GET", "/api/v1/members/me/registrations"): Call(MEMBER),
     ("GET", "/api/v1/members"): Call(COORDINATOR),
     ("PATCH", "/api/v1/members/{member_id}"): Call(
         COORDINATOR, {"role": "member"}, {"member_id": "other_member_id"}

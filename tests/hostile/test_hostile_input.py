@@ -299,6 +299,11 @@ BASES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/api/v1/gatherings/{gathering_id}"): {},
     ("POST", "/api/v1/members"): _join(email="control@example.fi"),
     ("PATCH", "/api/v1/members/me"): {},
+    ("PUT", "/api/v1/members/me/interests"): {
+        "themes": [],
+        "municipality_codes": [],
+        "digest": "off",
+    },
     ("PATCH", "/api/v1/members/{member_id}"): {},
     ("POST", "/api/v1/newsletters"): {"subject": "Aihe", "body": "Teksti"},
     ("PATCH", "/api/v1/newsletters/{newsletter_id}"): {},

@@ -101,8 +101,17 @@ def workspace_data(services: dict[str, StubService]) -> dict[str, StubService]:
                     "title": "Tarinapaja Espoossa",
                     "starts_at": "2031-05-20T07:00:00.250000+00:00",
                     "status": "waitlisted",
-                    "position": 2,
-                }
+                    "cancelled": False,
+                    "upcoming": True,
+                },
+                {
+                    "gathering_id": OTHER,
+                    "title": "Foorumi 2025",
+                    "starts_at": "2025-05-20T07:00:00+00:00",
+                    "status": "registered",
+                    "cancelled": True,
+                    "upcoming": False,
+                },
             ]
         },
     )
@@ -119,8 +128,8 @@ def workspace_data(services: dict[str, StubService]) -> dict[str, StubService]:
 @pytest.mark.parametrize(
     ("prefix", "words"),
     [
-        ("", ("Oma työtila", "Luonnos", "Lopeta seuraaminen", "jonossa", "Päivittäin", "Esbo")),
-        ("/sv", ("Min arbetsyta", "Utkast", "Sluta följa", "i kö", "Dagligen", "Esbo")),
+        ("", ("Oma työtila", "Luonnos", "Lopeta seuraaminen", "jonossa", "Peruttu", "Esbo")),
+        ("/sv", ("Min arbetsyta", "Utkast", "Sluta följa", "i kö", "Inställt", "Esbo")),
     ],
 )
 def test_the_workspace_shows_what_is_mine(

@@ -23,7 +23,7 @@ HOLDING = ("registered", "promoted", "waitlisted")
 def _registrations() -> list[dict[str, Any]]:
     """The member's registrations, upcoming ones first (as the API orders them), with the
     gathering's details flattened: the API may nest them under `gathering`."""
-    items = client.items_of(client.get("/api/v1/members/me/registrations"))
+    items = client.items_of(client.get("/api/v1/members/me/registrations", per_page=100))
     flat = []
     for item in items:
         if not isinstance(item, dict):
@@ -55,7 +55,7 @@ def _workspace(
     interests: dict[str, Any], errors: dict[str, list[str]], status: int = 200
 ) -> tuple[str, int]:
     mine = client.get("/api/v1/experiments", owner="me", per_page=100, sort="updated")
-    follows = client.get("/api/v1/members/me/follows")
+    follows = client.get("/api/v1/members/me/follows", per_page=100)
     return render(
         "me_workspace.html",
         status=status,

@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask import redirect, request
+from uskalla_reference.municipalities import municipalities as places
 from werkzeug.wrappers import Response as BaseResponse
 
 from gateway import session
 from gateway.ui import client, ui
 from gateway.ui.common import form_list, link, render, signed_in
+from gateway.ui.i18n import current_language
 from gateway.ui.pages_network import municipalities
 
 Page = tuple[str, int] | BaseResponse
@@ -32,6 +34,21 @@ def owner_ids(experiment: dict[str, Any]) -> set[str]:
     return {
         str(o.get("id") or o.get("member_id")) if isinstance(o, dict) else str(o) for o in owners
     }
+
+
+def place_names(experiment: dict[str, Any]) -> list[str]:
+    """The experiment's municipalities by name (Swedish on Swedish pages), from the reference
+    data; a code the list does not know is shown as it is."""
+    known = places()
+    language = current_language()
+    names = []
+    for code in experiment.get("municipality_codes") or []:
+        place = known.get(str(code))
+        if place is None:
+            names.append(str(code))
+        else:
+            names.append(place.name_sv if language == "sv" else place.name_fi)
+    return names
 
 
 def may_edit(experiment: dict[str, Any]) -> bool:
@@ -115,22 +132,30 @@ def _experiment(experiment_id: str) -> dict[str, Any]:
     return dict(answer.data)
 
 
-@ui.get("/experiments/<uuid:experiment_id>")
-def experiment(experiment_id: Any) -> Page:
+def _detail(experiment_id: Any, status: int = 200, **context: Any) -> Page:
+    """The experiment's page: facts, description, evaluation, follow button, comments."""
     found = _experiment(str(experiment_id))
     comments = client.items_of(
         client.get(f"/api/v1/experiments/{experiment_id}/comments", per_page=100)
     )
+    context.setdefault("errors", {})
     return render(
         "experiments/detail.html",
+        status=status,
         x=found,
         comments=comments,
         editable=may_edit(found),
         stages=STAGES,
         reasons=REASONS,
-        errors={},
         themes=themes(),
+        places=place_names(found),
+        **context,
     )
+
+
+@ui.get("/experiments/<uuid:experiment_id>")
+def experiment(experiment_id: Any) -> Page:
+    return _detail(experiment_id)
 
 
 @ui.route("/experiments/<uuid:experiment_id>/edit", methods=["GET", "POST"])
@@ -152,22 +177,13 @@ def _action(experiment_id: Any, path: str, body: Any, notice: str, method: str =
     session.check_form_csrf()
     answer = client.call(method, path, body=body)
     if answer.ok:
-        return redirect(link("experiment", experiment_id=experiment_id, notice=notice), 303)
-    found = _experiment(str(experiment_id))
-    comments = client.items_of(
-        client.get(f"/api/v1/experiments/{experiment_id}/comments", per_page=100)
-    )
-    return render(
-        "experiments/detail.html",
+        target = link("experiment", experiment_id=experiment_id, notice=notice or None)
+        return redirect(target + ("#follow" if not notice else ""), 303)
+    return _detail(
+        experiment_id,
         status=answer.status if 400 <= answer.status < 500 else 502,
-        x=found,
-        comments=comments,
-        editable=may_edit(found),
-        stages=STAGES,
-        reasons=REASONS,
         errors=answer.errors,
         comment_body=request.form.get("body", ""),
-        themes=themes(),
     )
 
 
@@ -182,6 +198,18 @@ def experiment_stage(experiment_id: Any) -> Page:
     return _action(
         experiment_id, f"/api/v1/experiments/{experiment_id}/stage", body, "stage_changed"
     )
+
+
+@ui.post("/experiments/<uuid:experiment_id>/follow")
+def experiment_follow(experiment_id: Any) -> Page:
+    """Follow (the button's state shows it: no notice needed)."""
+    return _action(experiment_id, f"/api/v1/experiments/{experiment_id}/followers", None, "")
+
+
+@ui.post("/experiments/<uuid:experiment_id>/unfollow")
+def experiment_unfollow(experiment_id: Any) -> Page:
+    path = f"/api/v1/experiments/{experiment_id}/followers/me"
+    return _action(experiment_id, path, None, "", "DELETE")
 
 
 @ui.post("/experiments/<uuid:experiment_id>/comments")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import re
 import socket
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from gateway.session import SESSION_COOKIE
 from stub_service import StubService
 
 GATHERING = "0f0e3a7c-6a51-4d3e-8f6a-1c2b3d4e5f60"
@@ -114,3 +117,111 @@ def test_the_experiments_service_down_leaves_the_rest_of_the_page(
     assert page.status_code == 200
     text = page.get_data(as_text=True)
     assert "Opimme." in text and "Käsitellyt kokeilut" not in text
+
+
+MEMBER = "5a0c8e5e-2f4b-4c1b-9a39-6f1f0c3f2d11"
+OTHER = "6b1d9f6f-3a5c-4d2c-8b4a-7a2a1d4f3e22"
+
+
+@pytest.fixture
+def coordinating(
+    client: FlaskClient, make_token: Callable[..., str], services: dict[str, StubService]
+) -> tuple[StubService, str]:
+    """A coordinator's session on a past gathering with one registered member and one waiting;
+    the members stub, and the page's CSRF token."""
+    client.set_cookie(SESSION_COOKIE, make_token(MEMBER, role="coordinator"))
+    members = services["members"]
+    members.answers[("GET", f"/api/v1/gatherings/{GATHERING}")] = (200, past())
+    members.answers[("GET", f"/api/v1/gatherings/{GATHERING}/registrations")] = (
+        200,
+        {
+            "items": [
+                {
+                    "member_id": MEMBER,
+                    "name": "Maija",
+                    "email": "m@x.fi",
+                    "status": "registered",
+                    "attended": True,
+                },
+                {
+                    "member_id": OTHER,
+                    "name": "Olli",
+                    "email": "o@x.fi",
+                    "status": "waitlisted",
+                    "attended": None,
+                },
+            ],
+            "page": 1,
+            "per_page": 100,
+            "total": 2,
+        },
+    )
+    page = client.get(f"/coordinators/gatherings/{GATHERING}/after").get_data(as_text=True)
+    token = re.search(r'name="csrf-token" content="([0-9a-f]+)"', page)
+    assert token is not None
+    return members, token.group(1)
+
+
+def test_coordinators_mark_attendance_on_a_page(
+    client: FlaskClient, coordinating: tuple[StubService, str]
+) -> None:
+    members, token = coordinating
+    page = client.get(f"/coordinators/gatherings/{GATHERING}/after").get_data(as_text=True)
+    assert f'name="attended" value="{MEMBER}" checked' in page
+    assert OTHER not in page  # the waitlisted had no place
+    assert "Osallistui: 9 / 12 ilmoittautuneesta" in page
+    assert "Opimme." in page and "Diat https://kuntaliitto.fi/diat.pdf" in page
+    members.answers[("PUT", f"/api/v1/gatherings/{GATHERING}/attendance")] = (200, {})
+    answer = client.post(
+        f"/coordinators/gatherings/{GATHERING}/after/attendance",
+        data={"csrf_token": token, "attended": [MEMBER, MEMBER]},
+    )
+    assert answer.status_code == 303 and "notice=saved" in answer.headers["Location"]
+    [put] = [s for s in members.seen if s.method == "PUT"]
+    assert json.loads(put.body) == {"attended": [MEMBER]}
+
+
+def test_coordinators_write_the_record_on_a_page(
+    client: FlaskClient, coordinating: tuple[StubService, str]
+) -> None:
+    members, token = coordinating
+    members.answers[("PUT", f"/api/v1/gatherings/{GATHERING}/record")] = (200, {})
+    form = {
+        "csrf_token": token,
+        "summary": "  Hyvä päivä.  ",
+        "materials": "Diat ja muistio https://kuntaliitto.fi/diat.pdf\n\nTallenne\thttps://v.fi/1",
+        "experiments": f"https://uskalla.test/experiments/{PUBLISHED}\n{DRAFT.upper()}\n{PUBLISHED}",
+    }
+    answer = client.post(f"/coordinators/gatherings/{GATHERING}/after/record", data=form)
+    assert answer.status_code == 303
+    [put] = [s for s in members.seen if s.method == "PUT"]
+    assert json.loads(put.body) == {
+        "summary": "Hyvä päivä.",
+        "materials": [
+            {"title": "Diat ja muistio", "url": "https://kuntaliitto.fi/diat.pdf"},
+            {"title": "Tallenne", "url": "https://v.fi/1"},
+        ],
+        "experiment_ids": [PUBLISHED, DRAFT],
+    }
+
+
+def test_a_bad_record_form_is_shown_again_with_its_errors(
+    client: FlaskClient, coordinating: tuple[StubService, str]
+) -> None:
+    members, token = coordinating
+    form = {"csrf_token": token, "summary": "S", "materials": "vain otsikko", "experiments": "x"}
+    answer = client.post(f"/coordinators/gatherings/{GATHERING}/after/record", data=form)
+    assert answer.status_code == 422
+    page = answer.get_data(as_text=True)
+    assert 'href="#f-materials"' in page and 'href="#f-experiments"' in page
+    assert "vain otsikko" in page  # what was written stays
+    assert not [s for s in members.seen if s.method == "PUT"]
+    # The service's own per-field refusal (nested names) lands on the form's field.
+    members.answers[("PUT", f"/api/v1/gatherings/{GATHERING}/record")] = (
+        422,
+        {"status": 422, "errors": {"materials.0.url": ["Must be an https address."]}},
+        {"Content-Type": "application/problem+json"},
+    )
+    form["materials"], form["experiments"] = "Diat http://k.fi/d", ""
+    refused = client.post(f"/coordinators/gatherings/{GATHERING}/after/record", data=form)
+    assert refused.status_code == 422 and 'href="#f-materials"' in refused.get_data(as_text=True)

@@ -262,6 +262,7 @@ PAGES = [
     "/coordinators/gatherings/new",
     f"/coordinators/gatherings/{EXPERIMENT}",
     f"/coordinators/gatherings/{EXPERIMENT}/registrations",
+    f"/coordinators/gatherings/{EXPERIMENT}/after",
     "/coordinators/newsletters",
     "/coordinators/newsletters/new",
     f"/coordinators/newsletters/{EXPERIMENT}",

@@ -26,6 +26,7 @@ def init_ui(app: Flask) -> None:
         pages_archive,
         pages_coordinators,
         pages_experiments,
+        pages_gathering_after,
         pages_gatherings,
         pages_me,
         pages_network,

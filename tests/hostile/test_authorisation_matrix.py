@@ -72,6 +72,28 @@ def _fresh_gathering(world: World, system: System) -> str:
     return gathering
 
 
+_HELD: list[str] = []
+
+
+def _held_gathering(world: World, system: System) -> str:
+    """A published gathering that has started (made once): attendance and its record are set
+    only after the start."""
+    if _HELD:
+        return _HELD[0]
+    starts = datetime.now(UTC) - timedelta(hours=1)
+    body = {**_gathering_body(), "starts_at": starts.isoformat()}
+    body["ends_at"] = (starts + timedelta(hours=3)).isoformat()
+    made = system.api("POST", "/gatherings", headers=world.coordinator.auth, json=body)
+    assert made.status_code == 201, made.text
+    gathering = str(made.json()["id"])
+    published = system.api(
+        "POST", f"/gatherings/{gathering}/publish", headers=world.coordinator.auth
+    )
+    assert published.status_code == 200, published.text
+    _HELD.append(gathering)
+    return gathering
+
+
 def _fresh_letter(world: World, system: System, scheduled: bool = False) -> str:
     made = system.api(
         "POST",
@@ -128,6 +150,7 @@ PUB = {"experiment_id": "published_experiment"}
 COMMENT = {"comment_id": "comment"}
 GDRAFT = {"gathering_id": "draft_gathering"}
 GPUB = {"gathering_id": "published_gathering"}
+GHELD = {"gathering_id": _held_gathering}
 LETTER = {"newsletter_id": "newsletter"}
 
 # In the order they are called: reads of drafts before they are published, registering before
@@ -179,6 +202,19 @@ EXPECTED: dict[tuple[str, str], Call] = {
     ("POST", "/api/v1/gatherings/{gathering_id}/registrations"): Call(MEMBER, ids=GPUB),
     ("GET", "/api/v1/gatherings/{gathering_id}/registrations"): Call(COORDINATOR, ids=GPUB),
     ("DELETE", "/api/v1/gatherings/{gathering_id}/registrations/me"): Call(MEMBER, ids=GPUB),
+    ("GET", "/api/v1/gatherings/{gathering_id}/attendance"): Call(COORDINATOR, ids=GHELD),
+    ("PUT", "/api/v1/gatherings/{gathering_id}/attendance"): Call(
+        COORDINATOR, {"attended": []}, GHELD
+    ),
+    ("PUT", "/api/v1/gatherings/{gathering_id}/record"): Call(
+        COORDINATOR,
+        {
+            "summary": "Kiitos kaikille: https://example.fi/tallenne",
+            "materials": [{"title": "Diat", "url": "https://example.fi/diat.pdf"}],
+            "experiment_ids": [],
+        },
+        GHELD,
+    ),
     ("GET", "/api/v1/experiments"): Call(ANYONE),
     ("GET", "/api/v1/experiments.csv"): Call(ANYONE),
     ("GET", "/api/v1/experiments/feed.atom"): Call(ANYONE),
@@ -216,6 +252,9 @@ EXPECTED: dict[tuple[str, str], Call] = {
     ("POST", "/api/v1/comments/{comment_id}/restore"): Call(COORDINATOR, ids=COMMENT),
     ("GET", "/api/v1/moderation/comments"): Call(COORDINATOR),
     ("DELETE", "/api/v1/comments/{comment_id}"): Call(OWNER, ids={"comment_id": _fresh_comment}),
+    ("POST", "/api/v1/experiments/{experiment_id}/followers"): Call(MEMBER, ids=PUB),
+    ("GET", "/api/v1/members/me/follows"): Call(MEMBER),
+    ("DELETE", "/api/v1/experiments/{experiment_id}/followers/me"): Call(MEMBER, ids=PUB),
     ("GET", "/api/v1/newsletters"): Call(COORDINATOR),
     ("POST", "/api/v1/newsletters"): Call(
         COORDINATOR, {"subject": "Toinen", "body": "Teksti", "language": "fi"}
@@ -379,6 +418,25 @@ def test_an_old_token_loses_what_the_member_lost_in_every_service_within_five_se
     assert all(status in refused for status in after.values()), (
         f"{change} member's old token after {took:.1f}s (wanted {refused}): {after}"
     )
+
+
+def test_the_callers_own_experiments_are_for_the_caller_alone(system: System, world: World) -> None:
+    """`GET /experiments?owner=me` (one operation with the public list, so not in the table):
+    401 without a valid token, and each member sees only their own, drafts included."""
+    bad = hostile_tokens(
+        system.stack.config.var_dir / "keys" / "jwt-private.pem", world.coordinator.id
+    )
+    mine = {"owner": "me", "per_page": 100}
+    for token in bad.values():
+        headers = {"Authorization": f"Bearer {token}"}
+        assert system.api("GET", "/experiments", headers=headers, params=mine).status_code == 401
+    assert system.api("GET", "/experiments", params=mine).status_code == 401
+    owned = system.api("GET", "/experiments", headers=world.owner.auth, params=mine)
+    assert owned.status_code == 200, owned.text
+    ids = {item["id"] for item in owned.json()["items"]}
+    assert {world.draft_experiment, world.published_experiment} <= ids
+    others = system.api("GET", "/experiments", headers=world.other.auth, params=mine).json()
+    assert ids.isdisjoint(item["id"] for item in others["items"])
 
 
 def test_no_access_where_none_belongs(system: System, world: World) -> None:

@@ -297,6 +297,12 @@ BASES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/experiments/{experiment_id}/stage"): {"stage": "planning"},
     ("POST", "/api/v1/gatherings"): _gathering(),
     ("PATCH", "/api/v1/gatherings/{gathering_id}"): {},
+    ("PUT", "/api/v1/gatherings/{gathering_id}/record"): {
+        "summary": "Kiitos",
+        "materials": [],
+        "experiment_ids": [],
+    },
+    ("PUT", "/api/v1/gatherings/{gathering_id}/attendance"): {"attended": []},
     ("POST", "/api/v1/members"): _join(email="control@example.fi"),
     ("PATCH", "/api/v1/members/me"): {},
     ("PUT", "/api/v1/members/me/interests"): {

@@ -49,9 +49,9 @@ def csrf(page: str) -> str:
 @pytest.mark.parametrize(
     ("prefix", "says"),
     [
-        ("", ["Pilotti", "Suuri", "Helsinki, Espoo, 999", "Seuraajia: 1.", "seurataksesi"]),
-        ("/sv", ["Pilot", "Stor", "Helsingfors, Esbo, 999", "Följare: 1.", "för att följa"]),
-        ("/en", ["Pilot", "Large", "Helsinki, Espoo, 999", "Followers: 1.", "Sign in to follow"]),
+        ("", ["Pilotti", "Suuri", "Espoo, Helsinki, 999", "Seuraajia: 1.", "seurataksesi"]),
+        ("/sv", ["Pilot", "Stor", "Esbo, Helsingfors, 999", "Följare: 1.", "för att följa"]),
+        ("/en", ["Pilot", "Large", "Espoo, Helsinki, 999", "Followers: 1.", "Sign in to follow"]),
     ],
 )
 def test_the_page_shows_places_kind_scale_and_the_linked_description(

@@ -37,18 +37,15 @@ def owner_ids(experiment: dict[str, Any]) -> set[str]:
 
 
 def place_names(experiment: dict[str, Any]) -> list[str]:
-    """The experiment's municipalities by name (Swedish on Swedish pages), from the reference
-    data; a code the list does not know is shown as it is."""
+    """The experiment's municipalities by name (Swedish on Swedish pages) in alphabetical order,
+    from the reference data; a code the list does not know follows as it is."""
     known = places()
-    language = current_language()
-    names = []
-    for code in experiment.get("municipality_codes") or []:
-        place = known.get(str(code))
-        if place is None:
-            names.append(str(code))
-        else:
-            names.append(place.name_sv if language == "sv" else place.name_fi)
-    return names
+    swedish = current_language() == "sv"
+    codes = [str(code) for code in experiment.get("municipality_codes") or []]
+    names = sorted(
+        known[code].name_sv if swedish else known[code].name_fi for code in codes if code in known
+    )
+    return names + [code for code in codes if code not in known]
 
 
 def may_edit(experiment: dict[str, Any]) -> bool:

@@ -329,3 +329,22 @@ def test_past_gatherings_latest_first_with_their_summary_and_cancelled_ones_mark
     assert [i["id"] for i in one["items"]] == [str(older.id)] and one["total"] == 2
     bad = client.get("/api/v1/gatherings?when=yesterday")
     assert bad.status_code == 422 and list(bad.json["errors"]) == ["when"]
+
+
+def test_the_members_export_says_whether_they_came(
+    client: FlaskClient,
+    started: Callable[..., Gathering],
+    add_member: Callable[..., Member],
+    register: Register,
+    coordinator: Member,
+    auth: Auth,
+) -> None:
+    g = started()
+    member = add_member()
+    register(g, member)
+    [before] = client.get("/api/v1/members/me/export", headers=auth(member)).json["registrations"]
+    assert before["attended"] is None
+    url = f"/api/v1/gatherings/{g.id}/attendance"
+    client.put(url, json={"attended": [str(member.id)]}, headers=auth(coordinator))
+    [after] = client.get("/api/v1/members/me/export", headers=auth(member)).json["registrations"]
+    assert after["gathering_id"] == str(g.id) and after["attended"] is True

@@ -230,6 +230,8 @@ class ExportedRegistrationSchema(Schema):
     status = fields.String(required=True)
     registered_at = fields.DateTime(required=True)
     promoted_at = fields.DateTime(allow_none=True)
+    #: Marked by coordinators after the gathering (None until marked).
+    attended = fields.Boolean(allow_none=True)
 
 
 class ExportSchema(Schema):

@@ -72,6 +72,7 @@ class PersonalData:
                     "status": registration.status,
                     "registered_at": iso(registration.created_at),
                     "promoted_at": iso(registration.promoted_at),
+                    "attended": registration.attended,
                 }
                 for registration, gathering in registrations
             ],

@@ -7,13 +7,16 @@ from uskalla_kit.fields import EmailAddress, Flag, Pattern, Text, not_blank, one
 from uskalla_kit.pagination import PageQuery, page_schema
 from uskalla_reference.municipalities import region_codes
 
+from notifications.domain.statuses import DeliveryStatus, NewsletterStatus
+
 LANGUAGES = ("fi", "sv", "en")
 CODE = Pattern(r"^[0-9]{3}$", error="A municipality code is 3 digits.")
 SLUG = Pattern(r"^[a-z0-9]+(?:-[a-z0-9]+)*$", error="A theme is a slug like 'x-y'.")
-STATUSES = ("draft", "scheduled", "sending", "sent", "cancelled")
+STATUSES = tuple(s.value for s in NewsletterStatus)
 #: Statistics Finland's region (maakunta) codes.
 REGION = validate.OneOf(sorted(region_codes()), error="Not a region code.")
-DELIVERY_STATUSES = ("pending", "retrying", "sent", "failed", "suppressed", "skipped", "cancelled")
+#: What the delivery log can be filtered by (`sending` is a batch chain's moment, not a state).
+DELIVERY_STATUSES = tuple(s.value for s in DeliveryStatus if s != DeliveryStatus.SENDING)
 
 
 KINDS = (
@@ -26,6 +29,11 @@ KINDS = (
     "comment",
     "newsletter",
     "newsletter_test",
+    "gathering_changed",
+    "gathering_cancelled",
+    "gathering_reminder",
+    "follows",
+    "digest",
 )
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 from uskalla_events import Database, EventSystem, after_commit
+from uskalla_kit.text import normalise_email
 
 from notifications.adapters.composer import (
     LINK_TOKEN,
@@ -25,6 +26,7 @@ from notifications.adapters.finalcommit import PendingCommit
 from notifications.adapters.mailer import Mailer, PermanentMailError, TemporaryMailError
 from notifications.adapters.models import Delivery, Recipient
 from notifications.config import Settings
+from notifications.domain.statuses import DeliveryStatus
 from notifications.domain.verp import Verp
 from notifications.service_layer.suppressions import is_suppressed, record_bounce
 
@@ -37,7 +39,7 @@ FANOUT_KINDS = ("newsletter", "invitation")
 #: List mail sent only while the reader still wants the list (a test copy goes regardless).
 CHECKED_LISTS = (*FANOUT_KINDS, "follows", "comment", "digest")
 #: What a single send may pick up (a `sending` row belongs to a batch chain).
-OPEN = ("pending", "retrying")
+OPEN = (DeliveryStatus.PENDING, DeliveryStatus.RETRYING)
 
 
 def now() -> datetime:
@@ -111,12 +113,12 @@ class Deliveries:
             .values(
                 id=delivery_id,
                 kind=kind,
-                email=email.lower(),
+                email=normalise_email(email),
                 language=language,
                 cause=cause,
                 context=context,
                 member_id=member_id,
-                status="pending",
+                status=DeliveryStatus.PENDING,
                 attempts=0,
                 message_id=new_message_id(kind, self.composer.domain),
                 enqueued_at=now(),
@@ -157,7 +159,7 @@ class Deliveries:
 
                 def mark_sent() -> Callable[[], None]:
                     # Written now, committed right behind the final dot (see finalcommit).
-                    settle(delivery, "sent")
+                    settle(delivery, DeliveryStatus.SENT)
                     delivery.sent_at = now()
                     session.flush()
                     return PendingCommit(session.connection()).commit
@@ -171,7 +173,7 @@ class Deliveries:
             except TemporaryMailError as exc:
                 return self.temporary_failure(session, delivery, exc)
             except (PermanentMailError, LookupError) as exc:
-                settle(delivery, "failed", str(exc)[:2000])
+                settle(delivery, DeliveryStatus.FAILED, str(exc)[:2000])
                 delivery.sent_at = None
                 if isinstance(exc, PermanentMailError):
                     self.refused(session, delivery.id, delivery.email, exc)
@@ -182,7 +184,7 @@ class Deliveries:
     def check(self, session: Session, delivery: Delivery) -> str | None:
         """At send time: never a suppressed address, list mail only to who still wants it."""
         if is_suppressed(session, delivery.email, list_mail=delivery.kind in LIST_OF_KIND):
-            settle(delivery, "suppressed", "the address is suppressed (bounced)")
+            settle(delivery, DeliveryStatus.SUPPRESSED, "the address is suppressed (bounced)")
             return "suppressed"
         list_name = LIST_OF_KIND.get(delivery.kind)
         if list_name and delivery.kind in CHECKED_LISTS:
@@ -197,17 +199,17 @@ class Deliveries:
                 )
             )
             if not wants:
-                settle(delivery, "skipped", f"no longer subscribed to {list_name}")
+                settle(delivery, DeliveryStatus.SKIPPED, f"no longer subscribed to {list_name}")
                 return "skipped"
         return None
 
     def temporary_failure(self, session: Session, delivery: Delivery, exc: Exception) -> str:
         delivery.error, delivery.sent_at = str(exc)[:2000], None
         if delivery.attempts >= self.settings.mail_max_attempts:
-            settle(delivery, "failed", delivery.error)
+            settle(delivery, DeliveryStatus.FAILED, delivery.error)
             return "failed"
         delay = backoff(delivery.attempts)
-        delivery.status = "retrying"
+        delivery.status = DeliveryStatus.RETRYING
         delivery.next_attempt_at = now() + timedelta(seconds=delay)
         delivery.enqueued_at = now()
         delivery_id = str(delivery.id)
@@ -225,8 +227,11 @@ class Deliveries:
                 update(Delivery)
                 .where(
                     or_(
-                        Delivery.status == "retrying",
-                        and_(Delivery.status == "pending", Delivery.kind.not_in(FANOUT_KINDS)),
+                        Delivery.status == DeliveryStatus.RETRYING,
+                        and_(
+                            Delivery.status == DeliveryStatus.PENDING,
+                            Delivery.kind.not_in(FANOUT_KINDS),
+                        ),
                     ),
                     or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now()),
                     or_(Delivery.enqueued_at.is_(None), Delivery.enqueued_at < stale),

@@ -19,11 +19,12 @@ from notifications.adapters.mailer import ConnectionMailError
 from notifications.adapters.models import Delivery, Fanout, Newsletter
 from notifications.adapters.ratelimit import RateLimiter
 from notifications.config import Settings
+from notifications.domain.statuses import OPEN_DELIVERY, DeliveryStatus, NewsletterStatus
 from notifications.service_layer.batches import Batch, BatchSender
 from notifications.service_layer.deliveries import Deliveries
 
 #: Rows not yet settled: waiting, being sent by a chain, or waiting for a retry.
-OPEN = ("pending", "sending", "retrying")
+OPEN = OPEN_DELIVERY
 
 log = logging.getLogger(__name__)
 
@@ -199,8 +200,11 @@ class Fanouts:
             if fanout.kind == "newsletter":
                 session.execute(
                     update(Newsletter)
-                    .where(Newsletter.id == uuid.UUID(fanout.cause), Newsletter.status == "sending")
-                    .values(status="sent", finished_at=now())
+                    .where(
+                        Newsletter.id == uuid.UUID(fanout.cause),
+                        Newsletter.status == NewsletterStatus.SENDING,
+                    )
+                    .values(status=NewsletterStatus.SENT, finished_at=now())
                 )
             return True
 
@@ -220,7 +224,7 @@ class Fanouts:
         result = session.execute(
             update(Delivery)
             .where(Delivery.kind == kind, Delivery.cause == cause, Delivery.status.in_(OPEN))
-            .values(status="cancelled", error="cancelled before sending")
+            .values(status=DeliveryStatus.CANCELLED, error="cancelled before sending")
         )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 

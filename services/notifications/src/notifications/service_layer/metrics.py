@@ -9,6 +9,7 @@ from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session
 
 from notifications.adapters.models import Bounce, Delivery, Newsletter
+from notifications.domain.statuses import DeliveryStatus, NewsletterStatus
 from notifications.service_layer.newsletters import progress_of
 
 #: Bounces counted as a delivery status (complaints are not bounces).
@@ -30,8 +31,9 @@ def deliveries(conn: Connection) -> Iterable[Metric]:
         conn.scalar(select(func.count()).select_from(Bounce).where(Bounce.kind.in_(BOUNCE_KINDS)))
         or 0
     )
-    for status in ("pending", "retrying", "sent", "failed", "suppressed", "skipped", "cancelled"):
-        counts.setdefault(status, 0)
+    for known in DeliveryStatus:
+        if known != DeliveryStatus.SENDING:
+            counts.setdefault(known.value, 0)
     for status, count in sorted(counts.items()):
         family.add_metric([status], float(count))
     return [family]
@@ -45,7 +47,9 @@ def newsletters(conn: Connection) -> Iterable[Metric]:
         "Deliveries of each newsletter being sent, by progress",
         labels=["newsletter", "progress"],
     )
-    sending = list(conn.scalars(select(Newsletter.id).where(Newsletter.status == "sending")))
+    sending = list(
+        conn.scalars(select(Newsletter.id).where(Newsletter.status == NewsletterStatus.SENDING))
+    )
     with Session(bind=conn) as session:
         for newsletter, progress in progress_of(session, sending).items():
             for name, count in progress.items():

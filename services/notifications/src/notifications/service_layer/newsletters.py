@@ -17,18 +17,19 @@ from notifications.adapters.composer import Composer, newsletter_context
 from notifications.adapters.models import Delivery, Fanout, Newsletter, Recipient
 from notifications.adapters.templates import Rendered, render
 from notifications.domain import links
+from notifications.domain.statuses import DeliveryStatus, NewsletterStatus
 from notifications.service_layer.deliveries import Deliveries
 from notifications.service_layer.fanouts import Fanouts
 
-PROGRESS_OF_STATUS = {
-    "sent": "sent",
-    "failed": "failed",
-    "pending": "pending",
-    "sending": "pending",
-    "retrying": "pending",
-    "suppressed": "skipped",
-    "skipped": "skipped",
-    "cancelled": "cancelled",
+PROGRESS_OF_STATUS: dict[str, str] = {
+    DeliveryStatus.SENT: "sent",
+    DeliveryStatus.FAILED: "failed",
+    DeliveryStatus.PENDING: "pending",
+    DeliveryStatus.SENDING: "pending",
+    DeliveryStatus.RETRYING: "pending",
+    DeliveryStatus.SUPPRESSED: "skipped",
+    DeliveryStatus.SKIPPED: "skipped",
+    DeliveryStatus.CANCELLED: "cancelled",
 }
 
 
@@ -119,7 +120,9 @@ class Newsletters:
         return [view(n, progress[n.id], frozen.get(str(n.id))) for n in newsletters]
 
     def create(self, session: Session, data: dict[str, Any], author: str) -> Newsletter:
-        newsletter = Newsletter(id=uuid.uuid4(), status="draft", created_by=uuid.UUID(author))
+        newsletter = Newsletter(
+            id=uuid.uuid4(), status=NewsletterStatus.DRAFT, created_by=uuid.UUID(author)
+        )
         for key, value in data.items():
             setattr(newsletter, key, value)
         session.add(newsletter)
@@ -131,7 +134,7 @@ class Newsletters:
         self, session: Session, newsletter_id: uuid.UUID, data: dict[str, Any]
     ) -> Newsletter:
         newsletter = self.get(session, newsletter_id, lock=True)
-        if newsletter.status != "draft":
+        if newsletter.status != NewsletterStatus.DRAFT:
             raise Problem(
                 409, "Conflict", f"A newsletter that is {newsletter.status} cannot change."
             )
@@ -143,7 +146,7 @@ class Newsletters:
 
     def send_test(self, session: Session, newsletter_id: uuid.UUID, member_id: str) -> str:
         newsletter = self.get(session, newsletter_id)
-        if newsletter.status == "cancelled":
+        if newsletter.status == NewsletterStatus.CANCELLED:
             raise Problem(409, "Conflict", "The newsletter is cancelled.")
         me = session.get(Recipient, uuid.UUID(member_id))
         if me is None:
@@ -162,9 +165,9 @@ class Newsletters:
 
     def send(self, session: Session, newsletter_id: uuid.UUID) -> Newsletter:
         newsletter = self.get(session, newsletter_id, lock=True)
-        if newsletter.status not in ("draft", "scheduled"):
+        if newsletter.status not in (NewsletterStatus.DRAFT, NewsletterStatus.SCHEDULED):
             raise Problem(409, "Conflict", f"The newsletter is already {newsletter.status}.")
-        newsletter.status = "sending"
+        newsletter.status = NewsletterStatus.SENDING
         self._start(session, newsletter)
         return newsletter
 
@@ -187,18 +190,18 @@ class Newsletters:
         """Send by itself at `send_at` (a scheduled one is moved; the view has checked it is
         in the future)."""
         newsletter = self.get(session, newsletter_id, lock=True)
-        if newsletter.status not in ("draft", "scheduled"):
+        if newsletter.status not in (NewsletterStatus.DRAFT, NewsletterStatus.SCHEDULED):
             raise Problem(409, "Conflict", f"The newsletter is already {newsletter.status}.")
-        newsletter.status = "scheduled"
+        newsletter.status = NewsletterStatus.SCHEDULED
         newsletter.send_at = send_at
         newsletter.updated_at = now()
         return newsletter
 
     def unschedule(self, session: Session, newsletter_id: uuid.UUID) -> Newsletter:
         newsletter = self.get(session, newsletter_id, lock=True)
-        if newsletter.status != "scheduled":
+        if newsletter.status != NewsletterStatus.SCHEDULED:
             raise Problem(409, "Conflict", f"The newsletter is {newsletter.status}, not scheduled.")
-        newsletter.status = "draft"
+        newsletter.status = NewsletterStatus.DRAFT
         newsletter.send_at = None
         newsletter.updated_at = now()
         return newsletter
@@ -215,8 +218,8 @@ class Newsletters:
     def _start_due(self, session: Session) -> int:
         due = session.scalars(
             update(Newsletter)
-            .where(Newsletter.status == "scheduled", Newsletter.send_at <= now())
-            .values(status="sending")
+            .where(Newsletter.status == NewsletterStatus.SCHEDULED, Newsletter.send_at <= now())
+            .values(status=NewsletterStatus.SENDING)
             .returning(Newsletter),
             execution_options={"synchronize_session": False},
         ).all()
@@ -229,11 +232,11 @@ class Newsletters:
         # the two deadlock when a cancel comes as the last mail goes.
         self.fanouts.lock(session, kind="newsletter", cause=str(newsletter_id))
         newsletter = self.get(session, newsletter_id, lock=True)
-        if newsletter.status in ("sent", "cancelled"):
+        if newsletter.status in (NewsletterStatus.SENT, NewsletterStatus.CANCELLED):
             raise Problem(409, "Conflict", f"The newsletter is already {newsletter.status}.")
-        if newsletter.status == "sending":
+        if newsletter.status == NewsletterStatus.SENDING:
             self.fanouts.cancel(session, kind="newsletter", cause=str(newsletter.id))
-        newsletter.status = "cancelled"
+        newsletter.status = NewsletterStatus.CANCELLED
         newsletter.finished_at = now()
         return newsletter
 
@@ -266,7 +269,9 @@ class Archive:
     def listing(
         self, session: Session, *, page: int, per_page: int
     ) -> tuple[list[dict[str, Any]], int]:
-        query = select(Newsletter).where(Newsletter.public, Newsletter.status == "sent")
+        query = select(Newsletter).where(
+            Newsletter.public, Newsletter.status == NewsletterStatus.SENT
+        )
         total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
         rows = session.scalars(
             query.order_by(Newsletter.finished_at.desc(), Newsletter.id)
@@ -277,7 +282,7 @@ class Archive:
 
     def letter(self, session: Session, newsletter_id: uuid.UUID, language: str) -> dict[str, Any]:
         n = session.get(Newsletter, newsletter_id)
-        if n is None or not n.public or n.status != "sent":
+        if n is None or not n.public or n.status != NewsletterStatus.SENT:
             raise Problem(404, "Not found", "No such newsletter in the archive.")
         page = self.page(n, n.language if n.language != "all" else language)
         return archived(n) | {"html": page.html or "", "text": page.text}

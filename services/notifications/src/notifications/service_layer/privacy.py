@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Select, String, cast, delete, func, literal, or_, select, update
 from sqlalchemy.orm import Session
+from uskalla_kit.text import normalise_email
 
 from notifications.adapters.models import (
     EVENT_TABLES,
@@ -19,6 +20,7 @@ from notifications.adapters.models import (
     Recipient,
     Suppression,
 )
+from notifications.domain.statuses import OPEN_DELIVERY, DeliveryStatus
 from notifications.service_layer.suppressions import email_hash
 
 
@@ -113,12 +115,12 @@ def erase_member(session: Session, member_id: uuid.UUID) -> None:
     _erase_bounces(session, member_id, emails, select(Delivery.id).where(mentions))
     session.execute(
         update(Delivery)
-        .where(mentions, Delivery.status.in_(("pending", "sending", "retrying")))
-        .values(status="cancelled")
+        .where(mentions, Delivery.status.in_(OPEN_DELIVERY))
+        .values(status=DeliveryStatus.CANCELLED)
     )
     error = Delivery.error
     for email in emails:
-        error = func.replace(func.lower(error), email.lower(), "<erased>")  # type: ignore[assignment]
+        error = func.replace(func.lower(error), normalise_email(email), "<erased>")  # type: ignore[assignment]
     session.execute(
         update(Delivery)
         .where(mentions)

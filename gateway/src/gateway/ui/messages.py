@@ -25,7 +25,10 @@ RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"Must be less than or equal to (?P<max>-?[\d.]+)\.", "at_most"),
         (r"Must be one of: .*|One or more of the choices you made was not in: .*", "one_of"),
         (r"Not a valid integer\.|Not a valid number\.", "integer"),
-        (r"Not a valid (?:date|datetime)\.|\".*\" cannot be formatted as a \w+\.", "date"),
+        (
+            r"Not a valid (?:aware |naive )?(?:date|datetime)\.|\".*\" cannot be formatted as .*",
+            "date",
+        ),
         (r"Not a valid (?:e-mail|email) address\.", "email"),
         (r"Not a web address \(http or https\)\.|Not a valid URL\.", "url"),
         (r"Unknown field\.", "unknown"),
@@ -35,8 +38,8 @@ RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             "invalid",
         ),
         # uskalla_kit's fields
-        (r"Cannot be blank\.", "blank"),
-        (r"One line, not blank\.", "one_line"),
+        (r"(?:.+ )?[Cc]annot be blank\.", "blank"),
+        (r"(?:.+ is )?[Oo]ne line, not blank\.", "one_line"),
         (r"Must not contain .*|Must be valid Unicode text.*", "control"),
         # the services' own rules
         (r"Unknown municipality code.*|A municipality code is 3 digits\.", "municipality"),
@@ -50,6 +53,7 @@ RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"Each value may appear only once\.", "unique"),
         (r"A new experiment starts as idea, planning or running\.", "new_stage"),
         (r"Registration has closed\.", "registration_closed"),
+        (r"Must be an https address\.", "https"),
         # conflicts and refusals (a problem's detail)
         (r"You are already registered for this gathering\.", "already_registered"),
         (r"You are not registered for this gathering\.", "not_registered"),
@@ -61,6 +65,8 @@ RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"The gathering is cancelled.*", "gathering_cancelled"),
         (r"Only .* may do this\.", "forbidden"),
         (r"An experiment must keep at least one owner\.", "keep_owner"),
+        (r"This person has not confirmed joining yet\.", "not_confirmed"),
+        (r"Ask another coordinator to change your own role\.", "own_role"),
         (r"No such .*", "not_found"),
         (r"HTTP 5\d\d", "unavailable"),
     )

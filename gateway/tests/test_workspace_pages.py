@@ -458,3 +458,50 @@ def test_rating_limits_and_api_reference_ids_are_valid(
         )
     docs = client.get("/api/docs").get_data(as_text=True)
     assert_ids_valid(docs)
+
+
+def test_my_page_sets_the_follows_and_comments_lists(
+    client: FlaskClient, services: dict[str, StubService], make_token: Callable[..., str]
+) -> None:
+    members = services["members"]
+    profile = {
+        "id": MEMBER,
+        "email": "maija@example.fi",
+        "name": "Maija",
+        "organisation": "Espoo",
+        "title": None,
+        "municipality_code": "049",
+        "language": "sv",
+        "newsletter": True,
+        "invitations": False,
+        "follows": True,
+        "comments": False,
+    }
+    members.answers[("GET", "/api/v1/members/me")] = (200, profile)
+    members.answers[("PATCH", "/api/v1/members/me")] = (200, profile)
+    client.set_cookie(SESSION_COOKIE, make_token(MEMBER))
+    page = client.get("/sv/me").get_data(as_text=True)
+    assert 'id="f-follows" name="follows" value="on" checked' in page
+    assert 'id="f-comments" name="comments" value="on">' in page
+    assert "Nyheter om försök jag följer" in page and 'href="/sv/workspace"' in page
+    form = {
+        "csrf_token": csrf(page),
+        "name": "Maija",
+        "organisation": "Espoo",
+        "language": "sv",
+        "lists": ["follows", "comments"],
+        "comments": "on",
+    }
+    assert client.post("/sv/me", data=form).status_code == 303
+    sent = json.loads(members.seen[-1].body)
+    assert (sent["follows"], sent["comments"]) == (False, True)
+
+    # A profile without those lists (an older members) is not sent them.
+    members.answers[("GET", "/api/v1/members/me")] = (
+        200,
+        {k: v for k, v in profile.items() if k not in ("follows", "comments")},
+    )
+    page = client.get("/sv/me").get_data(as_text=True)
+    assert 'name="follows"' not in page
+    assert client.post("/sv/me", data={**form, "lists": []}).status_code == 303
+    assert "follows" not in json.loads(members.seen[-1].body)

@@ -1,6 +1,6 @@
 """The whole journey in Chromium: join, confirm, sign in, register an experiment, comment,
 register for a gathering (the calendar feed's link, in fi and sv), see it cancelled by a
-coordinator and get told; a coordinator previews a newsletter (the mail itself), sends it and
+coordinator and get told; a past gathering's page with what it left behind (fi and sv); a coordinator previews a newsletter (the mail itself), sends it and
 watches the progress bar, and the public archive shows it as sent; the member's mail bounces:
 their page says so, the coordinator lifts the suppression (axe-core checks those pages)."""
 
@@ -19,12 +19,14 @@ from .journey import (
     assert_accessible,
     join_and_confirm,
     mail_count,
+    past_gathering,
     shot,
     sign_in,
     wait_for_subject,
 )
 
-pytestmark = [pytest.mark.browser, pytest.mark.e2e]
+# The whole journey, with the Nu checker (a Java VM a run) on a shared machine: 300 s is too little.
+pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.timeout(1800)]
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
@@ -135,6 +137,13 @@ def test_member_and_coordinator_journey(system: System, chromium: Any, screensho
     page.goto(f"{base}/sv/gatherings/{gathering_id}")
     assert "Det här evenemanget är inställt." in page.inner_text("#cancelled")
     wait_for_subject(mail, member, "Peruttu: Tarinapaja Espoossa", before_cancel)
+
+    # After a gathering: attendance, summary, materials and the experiment discussed, set by the
+    # coordinator; its page (fi, sv) and the past gatherings list show them.
+    past_id = past_gathering(page, coord, base, experiment_url)
+    shot(page, screenshots, "10c-sv-past-gatherings")
+    page.goto(f"{base}/gatherings/{past_id}")
+    shot(page, screenshots, "10d-past-gathering")
 
     # Coordinator: compose, preview, test-send, send; watch the progress bar fill.
     coord.goto(f"{base}/coordinators/newsletters/new")

@@ -1,6 +1,8 @@
 """The real stack: `docker-compose up --build`, sign up through the gateway, read both e-mails;
-then the disaster-recovery drill (deploy/backup-drill.sh: dump, drop, restore every database)
-and the member signs in afterwards."""
+a real DSN (RFC 3464, a hard bounce) for a delivered e-mail's VERP envelope sender goes over
+SMTP to the compose bounce receiver, and the public API shows the address suppressed and the
+member undeliverable; then the disaster-recovery drill (deploy/backup-drill.sh: dump, drop,
+restore every database) and the member signs in afterwards."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import json
 import os
 import re
 import shutil
+import smtplib
 import subprocess
 import time
 import urllib.error
@@ -23,6 +26,15 @@ ROOT = Path(__file__).resolve().parents[2]
 PROJECT = "uskalla-ci"
 GATEWAY = "http://localhost:8080"
 MAIL = "http://localhost:8025"
+#: The bounce receiver's port, published on localhost by docker-compose.yml.
+BOUNCE_PORT = int(os.environ.get("BOUNCE_PORT", "2526"))
+#: A coordinator from the start (BOOTSTRAP_COORDINATORS): reads the suppressions.
+COORDINATOR = "ci-koordinaattori@example.fi"
+#: docker-compose.yml reads BOOTSTRAP_COORDINATORS from the environment; every compose
+#: command (the drill's too) gets the same, so that none recreates a container with another.
+ENV = {**os.environ, "BOOTSTRAP_COORDINATORS": COORDINATOR}
+#: The sample DSNs of real MTAs (notifications' tests fill them the same way).
+SAMPLES = ROOT / "services" / "notifications" / "tests" / "bounces"
 TOKEN = re.compile(r"token=([A-Za-z0-9_-]+)")
 #: Who joined in the journey (the drill then checks they are still there).
 JOINED: list[str] = []
@@ -42,16 +54,24 @@ def compose(
         timeout=timeout,
         check=False,
         cwd=ROOT,
+        env=ENV,
     )
     if check:
         assert out.returncode == 0, f"docker-compose {' '.join(args)}:\n{out.stderr[-4000:]}"
     return out
 
 
-def http(method: str, url: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
+def http(
+    method: str,
+    url: str,
+    body: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, Any]:
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, method=method)
     request.add_header("Content-Type", "application/json")
+    for name, value in (headers or {}).items():
+        request.add_header(name, value)
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             raw = response.read()
@@ -162,6 +182,103 @@ def test_sign_up_through_the_gateway_delivers_confirmation_and_welcome(
     JOINED.append(address)
 
 
+def signed_in(address: str) -> dict[str, str]:
+    """Join, confirm and sign in through the gateway, each link read from the real e-mail;
+    the bearer headers."""
+    status, body = http(
+        "POST",
+        f"{GATEWAY}/api/v1/members",
+        {
+            "email": address,
+            "name": "Kokeilija CI",
+            "language": "fi",
+            "newsletter": True,
+            "invitations": False,
+            "consent": True,
+        },
+    )
+    assert status == 202, body
+    confirmation = wait_until(
+        f"the confirmation e-mail to {address}",
+        lambda: next((m for m in mail_to(address) if TOKEN.search(m["text"])), None),
+        timeout=60,
+    )
+    token = TOKEN.search(confirmation["text"]).group(1)  # type: ignore[union-attr]
+    status, body = http("POST", f"{GATEWAY}/api/v1/members/confirm", {"token": token})
+    assert status == 200, body
+    seen = {m["id"] for m in mail_to(address)}
+    status, body = http("POST", f"{GATEWAY}/api/v1/auth/sign-in", {"email": address})
+    assert status == 202, body
+    link = wait_until(
+        f"the sign-in e-mail to {address}",
+        lambda: next(
+            (
+                m
+                for m in mail_to(address)
+                if m["id"] not in seen and "/sign-in/callback?token=" in m["text"]
+            ),
+            None,
+        ),
+        timeout=60,
+    )
+    token = TOKEN.search(link["text"]).group(1)  # type: ignore[union-attr]
+    status, body = http("POST", f"{GATEWAY}/api/v1/auth/token", {"token": token})
+    assert status == 200, body
+    return {"Authorization": f"Bearer {body['access_token']}"}
+
+
+def send_report(sample: str, verp: str, about: str) -> None:
+    """A report in a real MTA's format, over SMTP to the compose bounce receiver, addressed
+    (envelope and headers) to the VERP sender of the mail it is about."""
+    text = (SAMPLES / sample).read_text().replace("{verp}", verp).replace("{rcpt}", about)
+    text = text.replace("{bounce_domain}", verp.rpartition("@")[2])
+    with smtplib.SMTP("127.0.0.1", BOUNCE_PORT, timeout=30) as smtp:
+        refused = smtp.sendmail("", [verp], text.replace("\n", "\r\n").encode())
+    assert not refused, refused
+
+
+@pytest.mark.timeout(900)
+def test_a_hard_bounce_dsn_through_the_bounce_receiver_suppresses_the_address(
+    stack: dict[str, float],
+) -> None:
+    started = time.monotonic()
+    coordinator = signed_in(COORDINATOR)
+    address = f"ci-bounce-{uuid.uuid4().hex[:12]}@example.fi"
+    member = signed_in(address)
+    status, me = http("GET", f"{GATEWAY}/api/v1/members/me", headers=member)
+    assert status == 200 and me["undeliverable"] is False, me
+
+    # A delivered e-mail's envelope sender is its own signed VERP address under the bounce
+    # domain (bounces. + MAIL_FROM's domain); the mail sink keeps it as Return-Path.
+    welcome = wait_until(
+        "the welcome e-mail",
+        lambda: next((m for m in mail_to(address) if "Tervetuloa" in m["subject"]), None),
+        timeout=60,
+    )
+    verp = welcome["headers"]["Return-Path"].strip("<>")
+    assert re.fullmatch(r"b-[0-9a-f]{32}-[0-9a-f]{20}@bounces\.uskalla\.localhost", verp), verp
+
+    # The recipient's MTA refuses it for good: Postfix's DSN (5.1.1) comes back over SMTP.
+    send_report("postfix_hard.eml", verp, address)
+
+    def suppression() -> dict[str, Any] | None:
+        status, page = http("GET", f"{GATEWAY}/api/v1/suppressions", headers=coordinator)
+        assert status == 200, page
+        return next((s for s in page["items"] if s["email"] == address), None)
+
+    row = wait_until("the address suppressed", suppression, timeout=60)
+    assert row["reason"] == "hard_bounce" and row["bounces"] == 1, row
+    assert "5.1.1" in (row["last_reason"] or ""), row
+
+    def undeliverable() -> dict[str, Any] | None:
+        status, me = http("GET", f"{GATEWAY}/api/v1/members/me", headers=member)
+        assert status == 200, me
+        return me if me["undeliverable"] else None
+
+    wait_until("the member's page saying undeliverable", undeliverable, timeout=60)
+    stack["bounce"] = time.monotonic() - started
+
+
 @pytest.mark.timeout(1200)
 def test_backup_drill_drops_and_restores_every_database_and_the_member_signs_in(
     stack: dict[str, float],
@@ -177,7 +294,7 @@ def test_backup_drill_drops_and_restores_every_database_and_the_member_signs_in(
         text=True,
         timeout=900,
         check=False,
-        env={**os.environ, "COMPOSE": f"{binary} -p {PROJECT} -f {ROOT / 'docker-compose.yml'}"},
+        env={**ENV, "COMPOSE": f"{binary} -p {PROJECT} -f {ROOT / 'docker-compose.yml'}"},
     )
     print(out.stdout)
     assert out.returncode == 0, out.stdout + out.stderr

@@ -134,11 +134,9 @@ class Membership:
             raise Problem(400, "Invalid token", "The unsubscribe link is not valid.")
         member = session.scalar(select(Member).where(Member.id == member_id).with_for_update())
         # An erased member's link still answers 200: there is nothing left to send them.
-        if member is None:
-            pass
-        elif mailing_list == MailingList.DIGEST:
+        if member is not None and mailing_list == MailingList.DIGEST:
             self.interests.digest_off(session, member)
-        elif getattr(member, mailing_list):
+        elif member is not None and getattr(member, mailing_list):
             self.update_profile(session, member, {mailing_list: False})
         return str(mailing_list)
 

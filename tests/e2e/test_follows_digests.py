@@ -149,6 +149,24 @@ def test_one_email_for_changes_made_together_none_for_ones_own_none_after_unfoll
     settle()
     assert len(mails(sink, follower_address, FOLLOWS_FI)) == 1
 
+    # Following again, but the list `follows` turned off by the e-mail's one-click URL
+    # (RFC 8058, through members): no follow e-mail.
+    one_click = mail["headers"]["List-Unsubscribe"].strip("<>")
+    answer = requests.post(one_click, data={"List-Unsubscribe": "One-Click"}, timeout=10)
+    assert answer.status_code == 200, answer.text
+    assert api(running, "GET", "/api/v1/members/me", follower)["follows"] is False
+    api(running, "POST", f"/api/v1/experiments/{experiment}/followers", follower, 201)
+    time.sleep(3)  # members' subscriptions event reaches notifications
+    api(
+        running,
+        "POST",
+        f"/api/v1/experiments/{experiment}/stage",
+        owner,
+        json={"stage": "discontinued"},
+    )
+    settle()
+    assert len(mails(sink, follower_address, FOLLOWS_FI)) == 1
+
 
 def digests_run(running: Stack, at: datetime) -> subprocess.Popen[bytes]:
     """`notifications digests --at ...` with the stack's own environment."""

@@ -99,8 +99,13 @@ def test_bad_token_is_400_and_changes_nothing(
 def test_missing_or_oversized_token_is_422(client: FlaskClient) -> None:
     assert client.post("/api/v1/unsubscribe").status_code == 422
     assert client.post("/api/v1/unsubscribe", json={}).status_code == 422
-    long = client.post("/api/v1/unsubscribe", query_string={"token": "x" * 1001})
+    long = client.post("/api/v1/unsubscribe", query_string={"token": "x" * 501})
     assert long.status_code == 422 and "token" in long.json["errors"]
+    # The longest in the document still fits a request line percent-encoded (schemathesis
+    # found 1000 four-byte characters answered 414 by the server before the app saw them).
+    widest = client.post("/api/v1/unsubscribe", query_string={"token": "\U000ec232" * 500})
+    assert widest.status_code == 400
+    assert len("/api/v1/unsubscribe?token=" + "%F3%AC%88%B2" * 500) < 8000
     unread = client.post("/api/v1/unsubscribe", data="{", content_type="application/json")
     assert unread.status_code == 422 and "token" in unread.json["errors"]
 

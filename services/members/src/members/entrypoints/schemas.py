@@ -128,8 +128,10 @@ class UnsubscribeQuery(Schema):
     a form field (a mail program posts `List-Unsubscribe=One-Click` to the URL; a page may post
     the token itself): when the query has none, the form's is loaded under the same rules."""
 
-    # Signed tokens are longer than the random ones; still bounded.
-    token = Text(required=True, validate=validate.Length(min=1, max=1000))
+    # Signed tokens are longer than the random ones (about 130 characters); still bounded, and
+    # so that the longest token, percent-encoded, keeps the request line under the servers'
+    # 8190 bytes (500 four-byte characters are 6000): a longer one is a 422 naming `token`.
+    token = Text(required=True, validate=validate.Length(min=1, max=500))
 
     @pre_load
     def token_from_the_form(self, data: Any, **_: Any) -> Any:

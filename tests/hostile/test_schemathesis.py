@@ -100,6 +100,9 @@ BEYOND_SCHEMA_RULES = frozenset(
         ("ends_on", "The end date is before the start date."),
         ("send_at", "The time must be in the future."),
         ("owners.add", "Not a member of the network: "),
+        # The themes are rows of the experiments database (seeded by its migration 0002, readable
+        # at GET /themes), not an enum of the document: a well-formed slug may name none.
+        ("themes", "Unknown theme: "),
     }
 )
 

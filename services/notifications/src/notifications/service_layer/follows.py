@@ -29,7 +29,7 @@ from uskalla_events.vocabulary import DigestFrequency
 from notifications.adapters.models import FollowActivity, Recipient
 from notifications.config import Settings
 from notifications.domain import links
-from notifications.service_layer.deliveries import Deliveries
+from notifications.service_layer.deliveries import Deliveries, now
 from notifications.service_layer.suppressions import is_suppressed
 
 log = logging.getLogger(__name__)
@@ -45,8 +45,13 @@ class Activity(StrEnum):
     COMMENT = "comment"
 
 
-def now() -> datetime:
-    return datetime.now(UTC)
+def mailed_at_once() -> Any:
+    """Recipients whose activity comes in a follow e-mail (not in a digest)."""
+    return (
+        Recipient.active.is_(True)
+        & Recipient.follows.is_(True)
+        & (Recipient.digest == DigestFrequency.OFF)
+    )
 
 
 def wants_activity() -> Any:
@@ -200,11 +205,7 @@ class Follows:
             due = session.scalars(
                 select(FollowActivity.member_id)
                 .join(Recipient, Recipient.member_id == FollowActivity.member_id)
-                .where(
-                    Recipient.active.is_(True),
-                    Recipient.follows.is_(True),
-                    Recipient.digest == DigestFrequency.OFF,
-                )
+                .where(mailed_at_once())
                 .group_by(FollowActivity.member_id)
                 .having(func.min(FollowActivity.created_at) <= cutoff)
                 .order_by(func.min(FollowActivity.created_at))
@@ -219,12 +220,7 @@ class Follows:
     def mail_member(self, session: Session, member_id: uuid.UUID) -> uuid.UUID | None:
         member = session.scalar(
             select(Recipient)
-            .where(
-                Recipient.member_id == member_id,
-                Recipient.active.is_(True),
-                Recipient.follows.is_(True),
-                Recipient.digest == DigestFrequency.OFF,
-            )
+            .where(Recipient.member_id == member_id, mailed_at_once())
             .with_for_update(skip_locked=True)
         )
         if member is None:

@@ -3,6 +3,7 @@ suppression at send time, bounces, and a member's export and erasure."""
 
 from __future__ import annotations
 
+import smtplib
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -59,6 +60,20 @@ def refusing(tmp_path: Path, service: Service) -> Iterator[Refusing]:
     controller.stop()
 
 
+@pytest.fixture(params=["one command at a time", "pipelined"])
+def pipelining(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each case twice: command by command, and with MAIL, RCPT and DATA in one write as to a
+    server that offers PIPELINING (aiosmtpd reads them in order; it just does not say so)."""
+    if request.param == "pipelined":
+        offers = smtplib.SMTP.has_extn
+
+        def has_extn(self: smtplib.SMTP, name: str) -> bool:
+            return name.lower() == "pipelining" or offers(self, name)
+
+        monkeypatch.setattr(smtplib.SMTP, "has_extn", has_extn)
+    return str(request.param)
+
+
 def sign_in(service: Service, to: str) -> None:
     service.handle(
         "members.sign_in.requested.v1",
@@ -85,7 +100,7 @@ def make_due(service: Service) -> None:
 
 
 def test_451_is_retried_with_backoff_and_arrives_later(
-    service: Service, refusing: Refusing
+    service: Service, refusing: Refusing, pipelining: str
 ) -> None:
     refusing.code, refusing.times = 451, 2
     sign_in(service, "later@example.fi")
@@ -107,7 +122,9 @@ def test_451_is_retried_with_backoff_and_arrives_later(
     assert len(refusing.store.messages("later@example.fi")) == 1
 
 
-def test_550_fails_at_once_without_retries(service: Service, refusing: Refusing) -> None:
+def test_550_fails_at_once_without_retries(
+    service: Service, refusing: Refusing, pipelining: str
+) -> None:
     refusing.code, refusing.times = 550, 10
     sign_in(service, "nobody@example.fi")
     service.tasks.drain()
@@ -118,7 +135,11 @@ def test_550_fails_at_once_without_retries(service: Service, refusing: Refusing)
 
 
 def test_list_mail_550_fails_that_row_and_the_rest_go(
-    service: Service, refusing: Refusing, client: FlaskClient, coordinator: tuple
+    service: Service,
+    refusing: Refusing,
+    client: FlaskClient,
+    coordinator: tuple,
+    pipelining: str,
 ) -> None:
     for _ in range(4):
         service.add_recipient()

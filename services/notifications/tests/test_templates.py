@@ -290,3 +290,55 @@ def test_the_setting_is_read_and_a_lifetime_in_the_context_wins(
     ):
         assert CONFIRMATION[language].format(days) in confirmation(language)
         assert CONFIRMATION[language].format(hours) in confirmation(language, valid_hours=36)
+
+
+def test_a_newsletter_from_its_stencil_is_the_composed_message(service: Service) -> None:
+    """A newsletter's messages are spliced from one stencil per language; each reads exactly
+    as the message composed in full (headers, text and HTML decoded), readers' unsubscribe
+    links are their own, and a stencil that would differ is not used."""
+    from email import message_from_bytes
+
+    from notifications.adapters.composer import STAND_INS, _reading, newsletter_context
+    from notifications.adapters.mailer import wire_bytes
+    from notifications.adapters.models import Newsletter
+
+    composer = Composer(Settings.from_env())
+    body = "# Hei & tervetuloa\n\nÄäkköset, <b>ja</b> [linkki](https://example.fi/?a=1&b=2)."
+    source = newsletter_context(Newsletter(subject="Kevään kirje — ÄÖ", body=body))
+    cause = str(uuid.uuid4())
+
+    def reader(language: str) -> Outgoing:
+        member = uuid.uuid4()
+        return Outgoing(
+            id=uuid.uuid4(),
+            kind="newsletter",
+            email=f"{member.hex[:8]}@example.fi",
+            language=language,
+            cause=cause,
+            message_id=f"<{member}@uskalla.test>",
+            member_id=member,
+            name="Åsa",
+        )
+
+    for language in LANGUAGES:
+        first, second = reader(language), reader(language)
+        for item in (first, second):
+            spliced = composer.wire(item, source)
+            assert composer._stencils[("newsletter", cause, language)] is not None
+            assert _reading(spliced) == _reading(wire_bytes(composer.compose(item, source)))
+            message = message_from_bytes(spliced)
+            assert message["To"] == item.email
+            assert all(stand_in not in spliced.decode() for stand_in in STAND_INS.values())
+        links = {
+            message_from_bytes(composer.wire(item, source))["List-Unsubscribe"]
+            for item in (first, second)
+        }
+        assert len(links) == 2  # each reader's own token
+
+    # A stencil whose splice would not read as the composed message is dropped at once.
+    broken = Composer(Settings.from_env())
+    broken._splice = lambda stencil, item: b"Subject: other\r\n\r\nother\r\n"  # type: ignore[method-assign]
+    item = reader("fi")
+    data = broken.wire(item, source)
+    assert broken._stencils[("newsletter", cause, "fi")] is None
+    assert _reading(data) == _reading(wire_bytes(broken.compose(item, source)))

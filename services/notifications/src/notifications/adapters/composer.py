@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import email
+import logging
+import re
 import uuid
+from binascii import b2a_qp
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -15,11 +19,13 @@ from email.utils import formataddr, formatdate, parseaddr
 from typing import Any
 from urllib.parse import urlsplit
 
+from markupsafe import escape
 from sqlalchemy.orm import Session
 from uskalla_kit.signed import SignedTokens
 from uskalla_reference.calendar import CalendarEntry, Organizer, calendar
 from uskalla_reference.markdown import newsletter_html
 
+from notifications.adapters.mailer import wire_bytes
 from notifications.adapters.models import Gathering, Newsletter
 from notifications.adapters.templates import render
 from notifications.config import Settings
@@ -52,6 +58,26 @@ LINK_OF_KIND: dict[str, tuple[str, Callable[[str, str, str], str]]] = {
     "confirmation": ("confirm_url", links.confirm),
     "sign_in": ("sign_in_url", links.sign_in),
 }
+
+
+#: List mail that is one text for every reader but for a few values: rendered once per source and
+#: language as a stencil, each message is then those values spliced in and encoded (C speed).
+STENCIL_KINDS = frozenset({"newsletter"})
+#: Stand-ins for the per-reader values while a stencil is rendered: letters only, so that
+#: escaping, the CSS inliner and the Markdown filters leave them as they are.
+STAND_INS = {"name": "Xuskallastencilnamex", "unsubscribe_url": "Xuskallastencilunsubscribex"}
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Stencil:
+    """A list mail's message less its reader: the subject header ready for the wire, the text
+    and HTML with `STAND_INS` where each reader's values go."""
+
+    subject: str
+    text: str
+    html: str | None
 
 
 @dataclass
@@ -87,6 +113,9 @@ class Composer:
         )
         self.link_tokens = settings.link_tokens
         self._sources: dict[tuple[str, str], dict[str, Any]] = {}
+        #: Per (kind, source, language): the stencil, or None where it did not give the very
+        #: message `compose` gives (then every message is composed in full).
+        self._stencils: dict[tuple[str, str, str], Stencil | None] = {}
 
     def source_id(self, item: Outgoing) -> str:
         return str(item.context.get("newsletter_id") or item.cause)
@@ -179,6 +208,86 @@ class Composer:
             message["Precedence"] = "bulk"
         return message
 
+    def wire(self, item: Outgoing, source: dict[str, Any] | None = None) -> bytes:
+        """The message for one delivery as it goes to the server (CRLF line ends): the same
+        message `compose` builds, from a stencil where the kind has one (a newsletter to
+        100,000 readers is rendered, CSS-inlined and laid out once per language, not once per
+        reader)."""
+        if item.kind in STENCIL_KINDS and not item.context and source is not None:
+            stencil = self._stencil(item, source)
+            if stencil is not None:
+                return self._splice(stencil, item)
+        return wire_bytes(self.compose(item, source))
+
+    def _stencil(self, item: Outgoing, source: dict[str, Any]) -> Stencil | None:
+        key = (item.kind, self.source_id(item), item.language)
+        if key in self._stencils:
+            return self._stencils[key]
+        context: dict[str, Any] = {
+            "site_url": links.site(self.base, item.language),
+            "base_url": self.base,
+            "my_url": links.my_page(self.base, item.language),
+            **source,
+            **STAND_INS,
+            "test": False,
+        }
+        rendered = render(item.kind, item.language, context)
+        stencil = Stencil(_header(rendered.subject), rendered.text, rendered.html)
+        # Proven once per stencil on its first reader: the spliced message reads the same as
+        # the one composed in full (headers but Date and boundaries, every part decoded).
+        spliced, composed = self._splice(stencil, item), wire_bytes(self.compose(item, source))
+        proven = stencil if _reading(spliced) == _reading(composed) else None
+        if proven is None:
+            log.warning("a stencil differs from the composed message; composing each in full")
+        if len(self._stencils) >= 64:  # a long-lived worker: only recent newsletters matter
+            self._stencils.clear()
+        self._stencils[key] = proven
+        return proven
+
+    def _splice(self, stencil: Stencil, item: Outgoing) -> bytes:
+        list_name = LIST_OF_KIND[item.kind]
+        token = self.unsubscribe.make({"member_id": str(item.member_id), "list": list_name})
+        page = links.unsubscribe_page(self.base, item.language, token)
+        name = item.name or ""
+        text = stencil.text.replace(STAND_INS["unsubscribe_url"], page).replace(
+            STAND_INS["name"], name
+        )
+        boundary = f"=_{uuid.uuid4().hex}"
+        one_click = links.one_click_unsubscribe(self.base, token)
+        head = (
+            f"Subject: {stencil.subject}\r\n"
+            f"From: {self.sender}\r\n"
+            f"To: {item.email}\r\n"
+            f"Message-ID: {item.message_id}\r\n"
+            f"Date: {formatdate(localtime=False, usegmt=True)}\r\n"
+            f"Content-Language: {item.language}\r\n"
+            "Auto-Submitted: auto-generated\r\n"
+            f"List-Unsubscribe: <{one_click}>\r\n"
+            "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"
+            f"List-Id: MeUskaltajat {list_name} <{list_name}.{self.domain}>\r\n"
+            "Precedence: bulk\r\n"
+            "MIME-Version: 1.0\r\n"
+        )
+        if stencil.html is None:
+            return (head + _QP_HEAD.format(subtype="plain")).encode() + _qp(text)
+        html = stencil.html.replace(STAND_INS["unsubscribe_url"], str(escape(page))).replace(
+            STAND_INS["name"], str(escape(name))
+        )
+        delimiter = f"\r\n--{boundary}\r\n".encode()
+        alternative = f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n\r\n'
+        return b"".join(
+            (
+                (head + alternative).encode(),
+                delimiter[2:],
+                _QP_HEAD.format(subtype="plain").encode(),
+                _qp(text),
+                delimiter,
+                _QP_HEAD.format(subtype="html").encode(),
+                _qp(html),
+                f"\r\n--{boundary}--\r\n".encode(),
+            )
+        )
+
     def _calendar(self, item: Outgoing, context: dict[str, Any]) -> tuple[str, bytes] | None:
         method = METHOD_OF_KIND.get(item.kind)
         attending = context.get("status") in ("registered", "promoted")
@@ -243,6 +352,43 @@ def _multipart(subtype: str, *parts: Message) -> MIMEMultipart:
     for part in parts:
         message.attach(part)
     return message
+
+
+_TOKEN = re.compile(r"token=([A-Za-z0-9_.%-]+)")
+_QP_HEAD = (
+    'Content-Type: text/{subtype}; charset="utf-8"\r\n'
+    "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+)
+
+
+def _qp(content: str) -> bytes:
+    """UTF-8 quoted-printable with CRLF line ends, by binascii (C): the email package's own
+    encoder is Python, and the larger part of composing a newsletter's message."""
+    return b2a_qp(content.encode(), istext=True).replace(b"\n", b"\r\n")
+
+
+def _reading(data: bytes) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """What a mail reader makes of a message: its headers (but Date and the boundary) and each
+    part's type and decoded text; the unsubscribe token (signed with the time) as "TOKEN"."""
+    message = email.message_from_bytes(data)
+    found = _TOKEN.search(str(message.get("List-Unsubscribe", "")))
+    token = found.group(1) if found else None
+
+    def same(value: str) -> str:
+        return value.replace(token, "TOKEN") if token else value
+
+    headers = [
+        (k, same(v) if k != "Content-Type" else v.split(";")[0])
+        for k, v in message.items()
+        if k != "Date"
+    ]
+    parts = []
+    for part in message.walk():
+        if not part.is_multipart():
+            payload = part.get_payload(decode=True)
+            text = payload.decode() if isinstance(payload, bytes) else ""
+            parts.append((part.get_content_type(), same(text)))
+    return sorted(headers), parts
 
 
 def _header(value: str) -> str:

@@ -27,10 +27,21 @@ class PendingCommit:
         self.raw: psycopg.Connection[object] = raw
 
     @classmethod
-    def begin(cls, conn: Connection) -> PendingCommit:
-        """Open a transaction on a connection in AUTOCOMMIT mode."""
-        conn.execute(text("BEGIN"))
-        return cls(conn)
+    def begin_with(
+        cls, conn: Connection, statement: str, params: dict[str, object]
+    ) -> tuple[PendingCommit, int]:
+        """Open a transaction on a connection in AUTOCOMMIT mode and run `statement` (psycopg
+        parameters) in it, both in one round trip (a pipeline); the transaction stays open.
+        Returns it and the statement's row count. On an error it is rolled back."""
+        pending = cls(conn)
+        try:
+            with pending.raw.pipeline():
+                pending.raw.execute("BEGIN")
+                cursor = pending.raw.execute(statement, params)
+        except BaseException:
+            pending.rollback()
+            raise
+        return pending, cursor.rowcount
 
     def rollback(self) -> None:
         self.conn.execute(text("ROLLBACK"))

@@ -65,6 +65,14 @@ UPDATE deliveries SET status = CAST(:status AS varchar), attempts = attempts + :
 WHERE id = :id AND claimed_by = CAST(:me AS uuid) AND status = CAST(:was AS varchar)
 """
 
+#: MARK for a message about to be sent, in psycopg's parameters (run in the open transaction
+#: that commits right behind the final dot).
+MARK_SENT = """
+UPDATE deliveries SET status = 'sent', attempts = attempts + 1, error = NULL, sent_at = now(),
+       next_attempt_at = NULL, enqueued_at = now()
+WHERE id = %(id)s AND claimed_by = %(me)s AND status = 'sending'
+"""
+
 RELEASE = """
 UPDATE deliveries SET status = 'pending', claimed_by = NULL, claimed_until = NULL
 WHERE claimed_by = CAST(:me AS uuid) AND status = 'sending'
@@ -181,19 +189,18 @@ class BatchSender:
             context=row["context"] or {},
             name=row["name"],
         )
-        message = self.composer.compose(item, batch.source)
+        message = self.composer.wire(item, batch.source)
 
         marked: list[bool] = []
         open_marks: list[PendingCommit] = []
 
         def mark_sent() -> Callable[[], None]:
-            commit = PendingCommit.begin(conn)
-            try:
-                if not mark("sent", tried=1, error=None):
-                    raise ClaimLost(str(row["id"]))
-            except BaseException:
+            commit, marked_rows = PendingCommit.begin_with(
+                conn, MARK_SENT, {"id": row["id"], "me": uuid.UUID(me)}
+            )
+            if not marked_rows:
                 commit.rollback()
-                raise
+                raise ClaimLost(str(row["id"]))
             open_marks.append(commit)
 
             def after_the_dot() -> None:
@@ -207,6 +214,7 @@ class BatchSender:
                 message,
                 before_final=mark_sent,
                 envelope_from=self.deliveries.verp.address(row["id"]),
+                recipients=[item.email],
             )
             return "sent"
         except ClaimLost:

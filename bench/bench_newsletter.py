@@ -1,18 +1,30 @@
-"""Newsletter benchmark: 100,000 recipients into a local SMTP sink, the platform beside a plain
-smtplib loop, measured in the same run against the same sink.
+"""Newsletter benchmark (issue 19, item 1): 100,000 recipients through a real `notifications
+worker` into Postfix's `smtp-sink`, beside what the machine's SMTP can do and beside what a
+user would write instead, all with the same number of SMTP sessions, in one run.
 
-The sink is aiosmtpd in its own process that only counts. The plain loop is one smtplib
-connection sending each recipient's message, composed by the service's own Composer (the same
-template, headers and unsubscribe token), with `send_message`; it sends half of the recipients
-before the platform's run and half after, so that load drifting on a shared machine weighs on
-both alike. The platform: a newsletter draft sent through the service layer (what
-`POST .../send` does) and a real `notifications worker` process doing the work: the audience
-frozen into delivery rows, rows claimed in small batches and each marked sent before the
-final dot, over reused connections; timed from the send until the newsletter's status is
-`sent`. Prints messages per second for both and the ratio (target: at least 0.7, and well
-above 100/s).
+- **the sink**: Postfix's `smtp-sink` (C, from Debian's `postfix` package), so that the sink is
+  not what limits; it counts every message whose final dot it read (`-c`). Where it is missing
+  the benchmark says so and falls back to an aiosmtpd sink in its own process (which then
+  limits every side alike, and the absolute figures mean little).
+- **smtp-source** (Postfix's C sender) with the same number of sessions, each session sending
+  message after message (`-d`), messages the size of a composed newsletter: the machine's SMTP
+  limit.
+- **a Python sender** with the same number of connections (one process each, smtplib), sending
+  the very messages the platform would send, composed beforehand by the service's own
+  Composer (same template, headers, unsubscribe link, VERP envelope sender); composing is not
+  timed, only sending. Half of the recipients before the platform's run and half after, so
+  that load drifting on a shared machine weighs on both alike.
+- **the platform**: a newsletter sent through the service layer (what `POST .../send` does)
+  and real `notifications worker` processes (`BENCH_WORKERS`, each with `LIST_MAIL_PARALLEL`
+  chains of its own) doing the work: the audience frozen into delivery rows, rows claimed in
+  batches and marked sent, over reused connections; timed from the send until the
+  newsletter's status is `sent`, freezing the audience included. Every message must reach the
+  sink.
 
-    TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres \
+Sessions: `BENCH_PARALLEL` (default 4) for every side. Ends with RESULT lines (target: the
+platform at ≥ 2,000 messages/s and at least the Python sender's rate).
+
+    TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres \\
     TEST_REDIS_URL=redis://127.0.0.1:6379/3 .venv/bin/python bench/bench_newsletter.py
 """
 
@@ -20,10 +32,13 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import re
+import shutil
 import smtplib
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Sequence
@@ -35,12 +50,16 @@ import psycopg
 import redis
 from alembic import command
 from alembic.config import Config
+from common import result
 
 N = int(os.environ.get("BENCH_RECIPIENTS", "100000"))
-PARALLEL = os.environ.get("BENCH_PARALLEL", "4")
+SESSIONS = int(os.environ.get("BENCH_PARALLEL", "4"))
+WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
 #: Suffixed like the other benchmarks' databases, so that two runs at once do not collide.
 DB_NAME = "bench_notifications_newsletter_" + os.environ.get("PYTEST_XDIST_WORKER", "main")
 MIGRATIONS = Path(__file__).parents[1] / "services/notifications/src/notifications/migrations"
+SMTP_SINK = shutil.which("smtp-sink") or shutil.which("smtp-sink", path="/usr/sbin")
+SMTP_SOURCE = shutil.which("smtp-source") or shutil.which("smtp-source", path="/usr/sbin")
 BODY = """# Kevään uutiskirje
 
 Hei verkosto! Tässä kevään **kokeilut** ja tapahtumat:
@@ -53,6 +72,43 @@ Terveisin, Uskalla kokeilla -ohjelma
 """
 
 
+class PostfixSink:
+    """Postfix's smtp-sink, counting the messages whose final dot it read (its `-c`)."""
+
+    name = "Postfix smtp-sink (C)"
+
+    def __init__(self, port: int) -> None:
+        assert SMTP_SINK is not None
+        # As root it must be told whom to run as once it listens.
+        user = ["-u", "nobody"] if os.geteuid() == 0 else []
+        self.process = subprocess.Popen(
+            [SMTP_SINK, *user, "-c", f"127.0.0.1:{port}", "1024"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        self.last = ""
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        buffer = b""
+        while chunk := os.read(self.process.stdout.fileno(), 65536):
+            buffer = (buffer + chunk)[-4096:]
+            # The counters are rewritten in place on one line ("\r"); keep the newest.
+            lines = [p for p in re.split(rb"[\r\n]", buffer) if p.strip()]
+            if lines:
+                self.last = lines[-1].decode(errors="replace")
+
+    def count(self) -> int:
+        """Messages received so far: the counter line's last number (`sess=.. quit=.. mesg=n`)."""
+        numbers = re.findall(r"\d+", self.last)
+        return int(numbers[-1]) if numbers else 0
+
+    def close(self) -> None:
+        self.process.kill()
+        self.process.wait(10)
+
+
 class Counting:
     def __init__(self, counter: Synchronized[int]) -> None:
         self.counter = counter
@@ -63,7 +119,7 @@ class Counting:
         return "250 OK"
 
 
-def run_sink(port: int, counter: Synchronized[int], ready: Any) -> None:
+def run_python_sink(port: int, counter: Synchronized[int], ready: Any) -> None:
     from aiosmtpd.controller import Controller
 
     controller = Controller(Counting(counter), hostname="127.0.0.1", port=port)
@@ -71,6 +127,28 @@ def run_sink(port: int, counter: Synchronized[int], ready: Any) -> None:
     ready.set()
     while True:
         time.sleep(3600)
+
+
+class PythonSink:
+    """The fallback: aiosmtpd in its own process, counting."""
+
+    name = "aiosmtpd (Python; smtp-sink is missing: `apt-get install postfix`)"
+
+    def __init__(self, port: int) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self.counter = ctx.Value("q", 0)
+        ready = ctx.Event()
+        self.process = ctx.Process(
+            target=run_python_sink, args=(port, self.counter, ready), daemon=True
+        )
+        self.process.start()
+        ready.wait(30)
+
+    def count(self) -> int:
+        return int(self.counter.value)
+
+    def close(self) -> None:
+        self.process.kill()
 
 
 def database_urls() -> tuple[str, str]:
@@ -107,17 +185,115 @@ def seed(dsn: str) -> None:
         conn.execute("ANALYZE recipients")
 
 
-def wait_count(counter: Synchronized[int], target: int, timeout: float) -> None:
+def wait_count(sink: Any, target: int, timeout: float) -> None:
     deadline = time.monotonic() + timeout
-    while counter.value < target:
+    while sink.count() < target:
         if time.monotonic() > deadline:
-            raise TimeoutError(f"sink got {counter.value} of {target}")
-        time.sleep(0.01)
+            raise TimeoutError(f"the sink got {sink.count()} of {target}")
+        time.sleep(0.02)
+
+
+# -- the Python sender: one process per connection, each composing its share first -------
+#: Set in the parent before the fork, read by the children (fork start method).
+_SHARED: dict[str, Any] = {}
+
+
+def _python_sender(rows: Sequence[Any], port: int, go: Any, out: Any) -> None:
+    from notifications.adapters.composer import Outgoing
+    from notifications.adapters.mailer import wire_bytes
+
+    composer, source, verp, newsletter_id = (
+        _SHARED["composer"],
+        _SHARED["source"],
+        _SHARED["verp"],
+        _SHARED["newsletter_id"],
+    )
+    composed: list[tuple[str, str, bytes]] = []
+    started = time.monotonic()
+    for member_id, email, language in rows:
+        delivery_id = uuid.uuid4()
+        item = Outgoing(
+            delivery_id,
+            "newsletter",
+            email,
+            language,
+            str(newsletter_id),
+            f"<{uuid.uuid4()}@uskalla.example>",
+            member_id,
+            {},
+            "Lukija",
+        )
+        data = wire_bytes(composer.compose(item, source))
+        composed.append((verp.address(delivery_id), email, data))
+    composing = time.monotonic() - started
+    go.wait()
+    started = time.monotonic()
+    sent = 0
+    with smtplib.SMTP("127.0.0.1", port) as smtp:
+        for sender, to, data in composed:
+            smtp.sendmail(sender, [to], data)
+            sent += 1
+    size = sum(len(d) for *_, d in composed)
+    out.put((started, time.monotonic(), sent, composing, size, len(composed)))
+
+
+def python_sender(rows: Sequence[Any], port: int) -> tuple[float, int, float, float]:
+    """(seconds sending, messages sent, composing messages/s per process, mean bytes)."""
+    ctx = multiprocessing.get_context("fork")
+    go, out = ctx.Barrier(SESSIONS + 1), ctx.Queue()
+    shares = [rows[i::SESSIONS] for i in range(SESSIONS)]
+    processes = [
+        ctx.Process(target=_python_sender, args=(share, port, go, out)) for share in shares
+    ]
+    for process in processes:
+        process.start()
+    go.wait()
+    reports = [out.get(timeout=3600) for _ in processes]
+    for process in processes:
+        process.join(60)
+    seconds = max(r[1] for r in reports) - min(r[0] for r in reports)
+    sent = sum(r[2] for r in reports)
+    composing = sum(r[5] for r in reports) / sum(r[3] for r in reports)  # per process
+    size = sum(r[4] for r in reports) / max(1, sent)
+    return seconds, sent, composing, size
+
+
+def smtp_source(count: int, size: int, port: int) -> float:
+    """Seconds Postfix's smtp-source takes for `count` messages of `size` bytes over the same
+    number of sessions, each sending message after message on its connection."""
+    assert SMTP_SOURCE is not None
+    started = time.monotonic()
+    subprocess.run(
+        [
+            SMTP_SOURCE,
+            "-d",
+            "-s",
+            str(SESSIONS),
+            "-m",
+            str(count),
+            "-l",
+            str(size),
+            "-f",
+            "bounces@bench.example",
+            "-t",
+            "reader@bench.example",
+            f"127.0.0.1:{port}",
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        timeout=3600,
+    )
+    return time.monotonic() - started
+
+
+def loadavg() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def main() -> None:
     from notifications.adapters.models import Recipient
 
+    print(f"load average {loadavg()} at {time.strftime('%H:%M:%S')} (start)", flush=True)
     dsn, url = database_urls()
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
@@ -130,18 +306,12 @@ def main() -> None:
     from uskalla_devstack.servers import free_port
 
     port = free_port()
-    ctx = multiprocessing.get_context("spawn")
-    counter = ctx.Value("q", 0)
-    ready = ctx.Event()
-    sink = ctx.Process(target=run_sink, args=(port, counter, ready), daemon=True)
-    sink.start()
-    ready.wait(30)
+    sink: PostfixSink | PythonSink = PostfixSink(port) if SMTP_SINK else PythonSink(port)
     keys = Path(tempfile.mkdtemp(prefix="bench-keys-"))
     from uskalla_devstack.keys import ensure_dev_keys
 
     _, public = ensure_dev_keys(keys)
-    env = {
-        **os.environ,
+    settings = {
         "USKALLA_ENV": "dev",
         "NOTIFICATIONS_DATABASE_URL": url,
         "REDIS_URL": redis_url,
@@ -150,37 +320,19 @@ def main() -> None:
         "SMTP_PORT": str(port),
         "PUBLIC_BASE_URL": "https://uskalla.example",
         "MAIL_FROM": "MeUskaltajat <noreply@uskalla.example>",
-        "LIST_MAIL_PARALLEL": PARALLEL,
-        "WORKER_CONCURRENCY": PARALLEL,
+        "LIST_MAIL_PARALLEL": str(max(1, SESSIONS // WORKERS)),
+        "WORKER_CONCURRENCY": str(max(1, SESSIONS // WORKERS)),
         "LIST_MAIL_RATE": "0",
         "LOG_LEVEL": "WARNING",
     }
-    os.environ.update(
-        {
-            k: v
-            for k, v in env.items()
-            if k not in os.environ
-            or k
-            in (
-                "USKALLA_ENV",
-                "NOTIFICATIONS_DATABASE_URL",
-                "REDIS_URL",
-                "JWT_PUBLIC_KEY_FILE",
-                "SMTP_HOST",
-                "SMTP_PORT",
-                "PUBLIC_BASE_URL",
-                "MAIL_FROM",
-                "LIST_MAIL_PARALLEL",
-            )
-        }
-    )
-    from notifications.adapters.composer import Outgoing
+    env = {**os.environ, **settings}
+    os.environ.update(settings)
     from notifications.bootstrap import build_runtime
     from sqlalchemy import select
 
     runtime = build_runtime()
-    newsletters = runtime.extra["services"].newsletters
-    composer = runtime.extra["services"].deliveries.composer
+    services = runtime.extra["services"]
+    newsletters, composer = services.newsletters, services.deliveries.composer
     with runtime.db.transaction() as session:
         newsletter = newsletters.create(
             session, {"subject": "Kevään uutiskirje", "body": BODY}, str(uuid.uuid4())
@@ -190,46 +342,43 @@ def main() -> None:
             select(Recipient.member_id, Recipient.email, Recipient.language)
         ).all()
         source = composer._load(session, "newsletter", str(newsletter_id))
-
-    # -- the plain loop: half before the platform and half after, so that a machine whose
-    # load drifts during the run weighs on both sides alike -----------------------------
-    print(f"recipients: {N}", flush=True)
-
-    def plain_loop(rows: Sequence[Any]) -> float:
-        start = time.perf_counter()
-        with smtplib.SMTP("127.0.0.1", port) as smtp:
-            for member_id, email, language in rows:
-                item = Outgoing(
-                    uuid.uuid4(),
-                    "newsletter",
-                    email,
-                    language,
-                    str(newsletter_id),
-                    f"<{uuid.uuid4()}@uskalla.example>",
-                    member_id,
-                    {},
-                    "Lukija",
-                )
-                smtp.send_message(composer.compose(item, source))
-        return time.perf_counter() - start
-
-    half = len(audience) // 2
-    plain = plain_loop(audience[:half])
-    wait_count(counter, half, 60)
-
-    # -- the platform -----------------------------------------------------------------------
-    script = str(Path(sys.executable).parent / "notifications")
-    worker = subprocess.Popen(
-        [script, "worker", "--heartbeat", ""],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
+    _SHARED.update(
+        composer=composer,
+        source=source,
+        verp=services.deliveries.verp,
+        newsletter_id=newsletter_id,
     )
+    print(f"recipients: {N}; SMTP sessions on every side: {SESSIONS}; sink: {sink.name}")
+
+    # -- Python sender, first half; smtp-source ----------------------------------------------
+    half = len(audience) // 2
+    before = sink.count()
+    python_seconds, python_sent, composing, size = python_sender(audience[:half], port)
+    wait_count(sink, before + half, 120)
+    source_seconds = float("nan")
+    if SMTP_SOURCE:
+        before = sink.count()
+        source_seconds = smtp_source(N, int(size), port)
+        wait_count(sink, before + N, 120)
+    else:
+        print("smtp-source is missing (`apt-get install postfix`): no SMTP baseline")
+
+    # -- the platform ------------------------------------------------------------------------
+    script = str(Path(sys.executable).parent / "notifications")
+    workers = [
+        subprocess.Popen(
+            [script, "worker", "--heartbeat", ""],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        for _ in range(WORKERS)
+    ]
     try:
         runtime.events.declare()
-        time.sleep(3)  # the worker is up and consuming
-        before = counter.value
+        time.sleep(5)  # the workers are up and consuming
+        before = sink.count()
         start = time.perf_counter()
         with runtime.db.transaction() as session:
             newsletters.send(session, newsletter_id)
@@ -244,21 +393,51 @@ def main() -> None:
                     raise RuntimeError(f"newsletter {newsletter_id} is gone")
                 status = row[0]
         platform = time.perf_counter() - start
-        sent = counter.value - before
+        time.sleep(0.5)  # the last counters reach the sink's line
+        platform_sent = sink.count() - before
+        with psycopg.connect(dsn) as conn:
+            found = conn.execute(
+                "SELECT count(*) FILTER (WHERE status = 'sent') FROM deliveries"
+                " WHERE cause = %s AND kind = 'newsletter'",
+                (str(newsletter_id),),
+            ).fetchone()
+            rows_sent = int(found[0]) if found else 0
     finally:
-        os.killpg(worker.pid, 15)
-        worker.wait(30)
-    assert sent == N, f"the sink got {sent} newsletter messages, expected {N}"
-    before = counter.value
-    plain += plain_loop(audience[half:])
-    wait_count(counter, before + N - half, 60)
-    sink.kill()
-    print(f"plain smtplib loop: {N / plain:8.0f} messages/s  ({plain:.1f} s, one connection)")
+        for worker in workers:
+            os.killpg(worker.pid, 15)
+        for worker in workers:
+            worker.wait(30)
+
+    # -- Python sender, second half ----------------------------------------------------------
+    before = sink.count()
+    seconds, sent, composing2, _ = python_sender(audience[half:], port)
+    wait_count(sink, before + len(audience) - half, 120)
+    sink.close()
+    python_seconds += seconds
+    python_sent += sent
+    composing = (composing + composing2) / 2
+
+    python_rate = python_sent / python_seconds
+    platform_rate = N / platform
+    source_rate = N / source_seconds
+    print(f"messages: {size:.0f} bytes on average (a composed newsletter)")
+    print(f"smtp-source (C):    {source_rate:8.0f} messages/s  ({source_seconds:.1f} s)")
     print(
-        f"platform:           {N / platform:8.0f} messages/s  ({platform:.1f} s; a worker"
-        f" process, {PARALLEL} chains, freezing the audience included)"
+        f"Python sender:      {python_rate:8.0f} messages/s  ({python_seconds:.1f} s sending"
+        f" pre-composed messages; composing them took a process {1 / composing * 1000:.2f} ms"
+        " each)"
     )
-    print(f"ratio platform / plain loop: {plain / platform:.2f}  (target >= 0.70)")
+    print(
+        f"platform:           {platform_rate:8.0f} messages/s  ({platform:.1f} s; {WORKERS}"
+        f" worker processes, {SESSIONS} chains, freezing the audience included)"
+    )
+    print(f"load average {loadavg()} at {time.strftime('%H:%M:%S')} (end)")
+    result("newsletter_smtp_source_msgs_per_s", source_rate, "msg/s", ">=2000")
+    result("newsletter_python_sender_msgs_per_s", python_rate, "msg/s", ">0")
+    result("newsletter_platform_msgs_per_s", platform_rate, "msg/s", ">=2000")
+    result("newsletter_ratio_to_python_sender", platform_rate / python_rate, "ratio", ">=1.0")
+    result("newsletter_messages_missing_at_sink", N - platform_sent, "messages", "<=0")
+    result("newsletter_deliveries_not_marked_sent", N - rows_sent, "rows", "<=0")
 
 
 if __name__ == "__main__":

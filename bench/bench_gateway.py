@@ -1,33 +1,52 @@
-"""Gateway overhead: GET /api/v1/experiments through the gateway and straight to the service.
+"""Gateway overhead: GET /api/v1/experiments through the gateway, through nginx, and straight
+to the service.
 
 Starts the experiments API and the gateway as real processes with the same server settings
 (gunicorn gthread, WEB_WORKERS x WEB_THREADS), on a fresh migrated database of the benchmark's
-own PostgreSQL with published experiments, then loads both from one client with several
-threads, each keeping its own connection, for a fixed number of requests, alternating rounds
-so both see the same machine. Prints requests per second, p50 and p99 latency of each, and the
-ratios; then the same with one client at a time, where the p50 difference is the cost of the
-extra hop itself (under load it is mostly queueing). Target: the gateway keeps at least 0.85
-of direct throughput and adds under 2 ms at p50.
+own PostgreSQL with published experiments, and beside them Debian's nginx (`/usr/sbin/nginx`,
+`apt-get install -y nginx-light`; BENCH_NGINX names another binary) as a real process from a
+config generated in the benchmark's temporary directory: as many worker processes as the
+gateway has (WEB_WORKERS), `/api/v1/experiments` proxied over HTTP/1.1 with kept-alive
+upstream connections (`keepalive`), no access log, the request id, `X-Forwarded-*` and the
+stripped `Cookie` / `X-Internal-Token` set as the gateway sets them, and (rate limits on) its
+own `limit_req` at the same rate as the gateway's API limit. That is the other road for the
+plain API path: an existing proxy carrying it, the Flask gateway keeping pages, composed
+answers and the edge rules that need it (docs/benchmarks.md, "Which road"). Where nginx is
+not installed the benchmark says so and its figures are NaN ("not met"), never a failure.
+
+It loads the three targets from one client with several threads, each keeping its own
+connection, for a fixed number of requests, alternating rounds so all see the same machine.
+Prints requests per second, p50 and p99 latency of each, and the ratios to direct; then the
+same with one client at a time, where the p50 difference is the cost of the extra hop itself
+(under load it is mostly queueing). Target: each proxy keeps at least 0.85 of direct
+throughput and adds under 2 ms at p50.
 
 Throughput is a server's capacity: the most requests per second it serves, at whatever
 number of concurrent clients gets there. A fixed number of clients measures latency instead
-(Little's law: clients / latency), and the gateway's extra hop keeps fewer of them waiting at
-the service at once. So the load runs at several client counts (BENCH_CLIENT_LEVELS), each
+(Little's law: clients / latency), and the extra hop keeps fewer of them waiting at the
+service at once. So the load runs at several client counts (BENCH_CLIENT_LEVELS), each
 printed, and the throughput ratio compares the highest rate each target reached.
 
 All of it twice, in two CPU layouts (on a machine with at least 2 cores):
-- "split", a deployment's shape: the service and its database on cpu 0, the gateway and the
-  benchmark's client on cpu 1; the gateway's work is not taken from the service's CPU, as it
-  is not when they run in their own pods;
+- "split", a deployment's shape: the service and its database on cpu 0, the gateway, nginx
+  and the benchmark's client on cpu 1; the proxy's work is not taken from the service's CPU,
+  as it is not when they run in their own pods;
 - "shared": every process free to run anywhere, all competing for the same cores, where the
   throughput ratio is close to the ratio of CPU spent per request with and without the hop.
 
 Beside each figure, the CPU time each process spent per request (the benchmark's own client
-threads, the service, the gateway; gunicorn masters and workers included; PostgreSQL not),
-which is steadier than throughput on a shared machine and shows where the gateway's cost is.
-Rate limits are off as for every benchmark (DESIGN.md); BENCH_RATE_LIMITS=on measures the
-gateway with its API limit checked in Redis on every request (BENCH_API_RATE_LIMIT, high
-enough not to refuse).
+threads, the service, the gateway, nginx; gunicorn's and nginx's masters and workers
+included; PostgreSQL and Redis not), which is steadier than throughput on a shared machine
+and shows where a proxy's cost is.
+
+Rate limits are ON by default, as in production (BENCH_RATE_LIMITS=on): the gateway checks its
+API limit (flask-limiter, moving window in Redis: BENCH_API_RATE_LIMIT, high enough not to
+refuse) on every request, and answers its RateLimit-* headers; BENCH_RATE_LIMITS=off measures
+without (as the other benchmarks run). The closing RESULT lines: `gateway_shared_throughput_ratio`
+and `gateway_split_throughput_ratio` (>= 0.85), `gateway_added_p50_ms` (one client, shared
+layout; `gateway_split_added_p50_ms` beside it; < 2), `gateway_cpu_ms_per_request` (the
+gateway's own CPU per proxied request under load, shared layout; informational <= 1.0), and
+the same six for nginx (`nginx_...`).
 
     .venv/bin/python bench/bench_gateway.py   # TEST_REDIS_URL=redis://127.0.0.1:6379/0
 """
@@ -35,6 +54,7 @@ enough not to refuse).
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import shutil
 import socket
@@ -45,13 +65,15 @@ import tempfile
 import threading
 import time
 import uuid
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import jwt
 import requests
 import urllib3
-from common import percentile, process_tree, tree_cpu
+from common import percentile, process_tree, result, tree_cpu
+from limits import parse as parse_limit
 from uskalla_devstack.keys import ensure_dev_keys
 from uskalla_devstack.servers import EmbeddedPostgres, ServerSet, create_database, free_port
 
@@ -62,10 +84,13 @@ LEVELS = [int(n) for n in os.environ.get("BENCH_CLIENT_LEVELS", "8,16,32").split
 WORKERS = os.environ.get("BENCH_WEB_WORKERS", "2")
 THREADS = os.environ.get("BENCH_WEB_THREADS", "8")
 SEED = int(os.environ.get("BENCH_EXPERIMENTS", "40"))
-RATE_LIMITS = os.environ.get("BENCH_RATE_LIMITS", "off")
+RATE_LIMITS = os.environ.get("BENCH_RATE_LIMITS", "on")  # as in production
 API_RATE_LIMIT = os.environ.get("BENCH_API_RATE_LIMIT", "10000000/minute")
+NGINX = Path(os.environ.get("BENCH_NGINX", "/usr/sbin/nginx"))
 PATH = "/api/v1/experiments?per_page=20"
 BIN = Path(sys.executable).parent
+#: The proxies measured against the direct calls, in the order of each round.
+PROXIES = ("gateway", "nginx")
 
 
 def redis_url(work: Path) -> tuple[str, ServerSet]:
@@ -108,6 +133,91 @@ def wait_ready(url: str, timeout: float = 90) -> None:
             pass
         time.sleep(0.2)
     raise TimeoutError(url)
+
+
+def nginx_rate(limit: str) -> str:
+    """A flask-limiter limit ("10000000/minute") as nginx's `limit_req_zone` rate (r/s)."""
+    item = parse_limit(limit)
+    return f"{max(1, math.ceil(item.amount / item.get_expiry()))}r/s"
+
+
+def nginx_config(prefix: Path, port: int, service_port: int) -> Path:
+    """nginx's config for the plain API path, as compose would run it in front of a service.
+
+    What it does on `/api/v1/experiments` is what a production nginx would: the request id
+    (`$request_id`, sent on and answered), `X-Forwarded-*` from the peer, the client's `Cookie`
+    and `X-Internal-Token` never forwarded, HTTP/1.1 with kept-alive upstream connections
+    (`Connection` cleared), and with rate limits on a per-client `limit_req` (in nginx's
+    shared memory, so per nginx instance, where the gateway's limit is one for all replicas
+    in Redis) at the gateway's API rate.
+    """
+    prefix.mkdir(parents=True, exist_ok=True)
+    limited = RATE_LIMITS != "off"
+    zone = (
+        f"    limit_req_zone $binary_remote_addr zone=api:10m rate={nginx_rate(API_RATE_LIMIT)};\n"
+        "    limit_req_status 429;\n"
+        if limited
+        else ""
+    )
+    limit = "            limit_req zone=api burst=1000 nodelay;\n" if limited else ""
+    conf = prefix / "nginx.conf"
+    conf.write_text(
+        f"""worker_processes {WORKERS};
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log warn;
+events {{
+    worker_connections 1024;
+}}
+http {{
+    access_log off;
+    server_tokens off;
+    client_body_temp_path {prefix}/client_body;
+    proxy_temp_path {prefix}/proxy;
+    fastcgi_temp_path {prefix}/fastcgi;
+    uwsgi_temp_path {prefix}/uwsgi;
+    scgi_temp_path {prefix}/scgi;
+{zone}    upstream experiments {{
+        server 127.0.0.1:{service_port};
+        keepalive 32;
+    }}
+    server {{
+        listen 127.0.0.1:{port};
+        location = /nginx-healthz {{
+            return 200 "ok\\n";
+        }}
+        location /api/v1/experiments {{
+{limit}            proxy_pass http://experiments;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $http_host;
+            proxy_set_header X-Request-ID $request_id;
+            proxy_set_header X-Forwarded-For $remote_addr;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_set_header X-Forwarded-Host $http_host;
+            proxy_set_header Cookie "";
+            proxy_set_header X-Internal-Token "";
+            add_header X-Request-ID $request_id always;
+        }}
+    }}
+}}
+"""
+    )
+    return conf
+
+
+def nginx_argv(conf: Path, prefix: Path) -> list[str]:
+    """nginx in the foreground (master and workers), from `conf`, logging under `prefix`."""
+    return [
+        str(NGINX),
+        "-e",
+        str(prefix / "error.log"),
+        "-c",
+        str(conf),
+        "-p",
+        str(prefix),
+        "-g",
+        "daemon off;",
+    ]
 
 
 def seed(base: str, private_key: str) -> int:
@@ -211,13 +321,35 @@ class Round:
         }
 
 
+@dataclass
+class Verdict:
+    """A layout's figures per proxy: throughput ratio of the highest rates, added p50 with
+    one client (ms), and the proxy's own CPU per proxied request under load (ms)."""
+
+    ratio: dict[str, float] = field(default_factory=dict)
+    added: dict[str, float] = field(default_factory=dict)
+    cpu: dict[str, float] = field(default_factory=dict)
+
+
 #: Where each process may run. "split" is a deployment's shape on this 2-core machine: the
-#: service and its database on one core, the gateway (and the load's client) on the other;
-#: "shared" lets client, gateway, service and database all compete for both cores,
-#: so there the gateway's CPU is taken from the service and the ratio follows CPU per request.
+#: service and its database on one core, the proxies (and the load's client) on the other;
+#: "shared" lets client, proxies, service and database all compete for both cores,
+#: so there a proxy's CPU is taken from the service and the ratio follows CPU per request.
 LAYOUTS: dict[str, dict[str, set[int] | None]] = {
-    "split": {"experiments": {0}, "database": {0}, "gateway": {1}, "client": {1}},
-    "shared": {"experiments": None, "database": None, "gateway": None, "client": None},
+    "split": {
+        "experiments": {0},
+        "database": {0},
+        "gateway": {1},
+        "nginx": {1},
+        "client": {1},
+    },
+    "shared": {
+        "experiments": None,
+        "database": None,
+        "gateway": None,
+        "nginx": None,
+        "client": None,
+    },
 }
 
 
@@ -234,7 +366,7 @@ def main() -> None:
     rd, found = redis_url(work)
     private, public = ensure_dev_keys(work / "keys")
     database = create_database(postgres.url, "bench_gateway_experiments", drop=True)
-    service_port, gateway_port = free_port(), free_port()
+    service_port, gateway_port, nginx_port = free_port(), free_port(), free_port()
     env = {
         **os.environ,
         "USKALLA_ENV": "dev",
@@ -252,15 +384,25 @@ def main() -> None:
         "NOTIFICATIONS_URL": "http://127.0.0.1:9",
     }
     subprocess.run([str(BIN / "experiments"), "migrate"], env=env, check=True, capture_output=True)
-    direct = f"http://127.0.0.1:{service_port}"
-    gateway = f"http://127.0.0.1:{gateway_port}"
+    bases = {
+        "direct": f"http://127.0.0.1:{service_port}",
+        "gateway": f"http://127.0.0.1:{gateway_port}",
+        "nginx": f"http://127.0.0.1:{nginx_port}",
+    }
+    with_nginx = NGINX.is_file() and os.access(NGINX, os.X_OK)
+    if not with_nginx:
+        bases.pop("nginx")
+        print(
+            f"nginx: {NGINX} is not installed (apt-get install -y nginx-light); "
+            "its figures are skipped (NaN, not met)"
+        )
     layouts = LAYOUTS if (os.cpu_count() or 1) >= 2 else {"shared": LAYOUTS["shared"]}
-    verdicts: dict[str, tuple[float, float]] = {}
+    verdicts: dict[str, Verdict] = {}
     try:
         for number, (layout, cpus) in enumerate(layouts.items()):
             postgres.place(cpus["database"])
-            processes = [
-                start(
+            processes = {
+                "experiments": start(
                     pinned(
                         [
                             str(BIN / "experiments"),
@@ -273,7 +415,7 @@ def main() -> None:
                     env,
                     work / f"experiments-{layout}.log",
                 ),
-                start(
+                "gateway": start(
                     pinned(
                         [str(BIN / "gateway"), "api", "--host=127.0.0.1", f"--port={gateway_port}"],
                         cpus["gateway"],
@@ -281,38 +423,78 @@ def main() -> None:
                     env,
                     work / f"gateway-{layout}.log",
                 ),
-            ]
+            }
+            if with_nginx:
+                prefix = work / f"nginx-{layout}"
+                conf = nginx_config(prefix, nginx_port, service_port)
+                processes["nginx"] = start(
+                    pinned(nginx_argv(conf, prefix), cpus["nginx"]), env, work / "nginx.log"
+                )
             try:
-                wait_ready(direct + "/readyz")
-                wait_ready(gateway + "/healthz")
+                wait_ready(bases["direct"] + "/readyz")
+                wait_ready(bases["gateway"] + "/healthz")
+                if with_nginx:
+                    wait_ready(bases["nginx"] + "/nginx-healthz")
                 if number == 0:
-                    made = seed(direct, private.read_text())
-                    items = requests.get(direct + PATH, timeout=10).json().get("total")
+                    made = seed(bases["direct"], private.read_text())
+                    items = requests.get(bases["direct"] + PATH, timeout=10).json().get("total")
                     print(
-                        f"{made} experiments published ({items} listed); client threads "
-                        f"{', '.join(map(str, LEVELS))}; {REQUESTS} requests x {ROUNDS} rounds "
-                        f"per target and client count; servers: "
-                        f"{WORKERS} workers x {THREADS} threads each; rate limits {RATE_LIMITS}"
+                        f"{made} experiments published ({items} listed); targets "
+                        f"{', '.join(bases)}; client threads {', '.join(map(str, LEVELS))}; "
+                        f"{REQUESTS} requests x {ROUNDS} rounds per target and client count; "
+                        f"servers: {WORKERS} workers x {THREADS} threads each, nginx "
+                        f"{WORKERS} worker processes; rate limits {RATE_LIMITS} "
+                        f"(API limit {API_RATE_LIMIT})"
                     )
+                    if with_nginx:
+                        version = subprocess.run(
+                            [str(NGINX), "-v"], capture_output=True, text=True, check=False
+                        )
+                        print(f"nginx: {NGINX}, {version.stderr.strip()}")
                 print(f"== CPU layout {layout}: {describe(cpus)}; {loadavg()}")
-                pids = {"experiments": processes[0].pid, "gateway": processes[1].pid}
-                verdicts[layout] = measure(direct, gateway, pids, cpus["client"])
+                pids = {name: process.pid for name, process in processes.items()}
+                verdicts[layout] = measure(bases, pids, cpus["client"])
             finally:
-                for process in processes:
+                for process in processes.values():
                     process.terminate()
-                for process in processes:
+                for process in processes.values():
                     process.wait(20)
-                wait_closed(service_port, gateway_port)
+                wait_closed(service_port, gateway_port, nginx_port)
     finally:
         found.close()
         postgres.close()
         shutil.rmtree(work, ignore_errors=True)
+    summary(verdicts)
+
+
+def summary(verdicts: dict[str, Verdict]) -> None:
     print("== summary (targets: throughput ratio >= 0.85; added p50, one client, < 2 ms)")
-    for layout, (ratio, added) in verdicts.items():
-        print(
-            f"{layout:>6}: throughput ratio {ratio:.2f} {'OK' if ratio >= 0.85 else 'BELOW'}   "
-            f"added p50 {added:.2f} ms {'OK' if added < 2 else 'ABOVE'}"
+    for layout, verdict in verdicts.items():
+        for proxy in verdict.ratio:
+            ratio, added = verdict.ratio[proxy], verdict.added[proxy]
+            print(
+                f"{layout:>6} {proxy:>7}: throughput ratio {ratio:.2f} "
+                f"{'OK' if ratio >= 0.85 else 'BELOW'}   added p50 {added:.2f} ms "
+                f"{'OK' if added < 2 else 'ABOVE'}   own CPU {verdict.cpu[proxy]:.2f} ms/request"
+            )
+
+    def figure(layout: str, kind: str, proxy: str) -> float:
+        verdict = verdicts.get(layout)
+        if verdict is None:
+            return math.nan
+        value: float = getattr(verdict, kind).get(proxy, math.nan)
+        return value
+
+    for proxy in PROXIES:
+        result(
+            f"{proxy}_shared_throughput_ratio", figure("shared", "ratio", proxy), "ratio", ">=0.85"
         )
+        result(
+            f"{proxy}_split_throughput_ratio", figure("split", "ratio", proxy), "ratio", ">=0.85"
+        )
+        result(f"{proxy}_added_p50_ms", figure("shared", "added", proxy), "ms", "<2")
+        result(f"{proxy}_split_added_p50_ms", figure("split", "added", proxy), "ms", "<2")
+        result(f"{proxy}_cpu_ms_per_request", figure("shared", "cpu", proxy), "ms", "<=1.0")
 
 
 def describe(cpus: dict[str, set[int] | None]) -> str:
@@ -334,45 +516,59 @@ def wait_closed(*ports: int, timeout: float = 20) -> None:
         time.sleep(0.1)
 
 
-def measure(
-    direct: str, gateway: str, pids: dict[str, int], client_cpus: set[int] | None
-) -> tuple[float, float]:
-    """Both targets at each client count, then one client at a time; (throughput ratio of the
-    highest rates, added p50 with one client)."""
+def measure(bases: dict[str, str], pids: dict[str, int], client_cpus: set[int] | None) -> Verdict:
+    """Every target at each client count, then one client at a time: for each proxy the
+    throughput ratio of the highest rates, the added p50 with one client and its own CPU per
+    request under load."""
     # The client threads are started from this thread and inherit where it may run.
     os.sched_setaffinity(0, client_cpus or set(range(os.cpu_count() or 1)))
-    load(direct, max(LEVELS) * 25, max(LEVELS))  # warm both: connections, pools, caches
-    load(gateway, max(LEVELS) * 25, max(LEVELS))
-    targets = (("direct", direct), ("gateway", gateway))
-    highest = dict.fromkeys(["direct", "gateway"], 0.0)
+    for base in bases.values():  # warm them all: connections, pools, caches
+        load(base, max(LEVELS) * 25, max(LEVELS))
+    highest = dict.fromkeys(bases, 0.0)
+    own_cpu = dict.fromkeys(bases, 0.0)
+    proxied = dict.fromkeys(bases, 0)
     for clients in LEVELS:
-        results = {name: Round(pids) for name, _ in targets}
+        results = {name: Round(pids) for name in bases}
         for _ in range(ROUNDS):
-            for name, base in targets:
+            for name, base in bases.items():
                 results[name].run(base, max(REQUESTS, clients * 50), clients)
         figures = report(f"{clients} clients", results)
         for name, (rps, _, _) in figures.items():
             highest[name] = max(highest[name], rps)
-    ratio = highest["gateway"] / highest["direct"]
+        for name, rounds in results.items():
+            own_cpu[name] += rounds.cpu.get(name, 0.0)
+            proxied[name] += len(rounds.latencies)
+    verdict = Verdict()
+    for proxy in (p for p in PROXIES if p in bases):
+        verdict.ratio[proxy] = highest[proxy] / highest["direct"]
+        verdict.cpu[proxy] = own_cpu[proxy] / proxied[proxy] * 1000
     print(
-        f"throughput (the highest of {len(LEVELS)} client counts): direct "
-        f"{highest['direct']:.0f} req/s, gateway {highest['gateway']:.0f} req/s; ratio "
-        f"{ratio:.2f} (target >= 0.85)  {'OK' if ratio >= 0.85 else 'BELOW TARGET'}"
+        f"throughput (the highest of {len(LEVELS)} client counts): "
+        + ", ".join(f"{name} {rps:.0f} req/s" for name, rps in highest.items())
+        + "; ratios "
+        + ", ".join(f"{proxy} {ratio:.2f}" for proxy, ratio in verdict.ratio.items())
+        + " (target >= 0.85)"
+    )
+    print(
+        "own CPU per proxied request under load: "
+        + ", ".join(f"{proxy} {cpu:.2f} ms" for proxy, cpu in verdict.cpu.items())
     )
     # Latency without queueing: one client, one request at a time, so the difference
     # at p50 is what the extra hop costs rather than how long requests wait in line.
-    quiet = {name: Round(pids) for name, _ in targets}
+    quiet = {name: Round(pids) for name in bases}
     for _ in range(ROUNDS):
-        for name, base in targets:
+        for name, base in bases.items():
             quiet[name].run(base, SEQUENTIAL, 1)
     figures = report("one client at a time", quiet)
-    added = figures["gateway"][1] - figures["direct"][1]
+    for proxy in verdict.ratio:
+        verdict.added[proxy] = figures[proxy][1] - figures["direct"][1]
     print(
-        f"added p50 latency, one client: {added:.2f} ms (target < 2 ms)  "
-        f"{'OK' if added < 2 else 'ABOVE TARGET'}"
+        "added p50 latency, one client: "
+        + ", ".join(f"{proxy} {added:.2f} ms" for proxy, added in verdict.added.items())
+        + " (target < 2 ms)"
     )
     print(loadavg())
-    return ratio, added
+    return verdict
 
 
 def loadavg() -> str:
@@ -380,27 +576,28 @@ def loadavg() -> str:
 
 
 def report(title: str, results: dict[str, Round]) -> dict[str, tuple[float, float, float]]:
-    """Print a target pair's figures; {target: (req/s, p50 ms, p99 ms)}."""
+    """Print the targets' figures; {target: (req/s, p50 ms, p99 ms)}."""
     print(f"-- {title}")
     figures = {}
-    for name, result in results.items():
-        latencies = result.latencies
-        rps = len(latencies) / result.seconds
+    for name, rounds in results.items():
+        latencies = rounds.latencies
+        rps = len(latencies) / rounds.seconds
         p50, p99 = percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000
         figures[name] = (rps, p50, p99)
         print(
             f"{name:>8}: {rps:8.0f} req/s   p50 {p50:6.2f} ms   p99 {p99:6.2f} ms   "
             f"mean {statistics.fmean(latencies) * 1000:6.2f} ms"
         )
-    for name, result in results.items():
-        per_request = {k: v / len(result.latencies) * 1000 for k, v in result.cpu.items()}
+    for name, rounds in results.items():
+        per_request = {k: v / len(rounds.latencies) * 1000 for k, v in rounds.cpu.items()}
         spent = "   ".join(f"{k} {v:5.2f}" for k, v in per_request.items())
         print(f"{name:>8}: CPU ms per request: {spent}   all {sum(per_request.values()):5.2f}")
-    rate = figures["gateway"][0] / figures["direct"][0]
-    print(
-        f"gateway/direct: {rate:.2f} of the rate, "
-        f"{figures['gateway'][1] - figures['direct'][1]:+.2f} ms at p50"
-    )
+    for proxy in (p for p in PROXIES if p in figures):
+        rate = figures[proxy][0] / figures["direct"][0]
+        print(
+            f"{proxy}/direct: {rate:.2f} of the rate, "
+            f"{figures[proxy][1] - figures['direct'][1]:+.2f} ms at p50"
+        )
     return figures
 
 

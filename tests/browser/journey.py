@@ -163,6 +163,23 @@ def assert_valid_documents(documents: dict[str, str]) -> None:
     assert found.returncode == 0 and not report, f"Nu checker:\n{report}"
 
 
+class Pages:
+    """Every page a journey shows: a picture of each, axe-core on it at once, and its HTML kept
+    for the Nu checker, which checks them all in one run at the end (`assert_valid`)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.documents: dict[str, str] = {}
+
+    def look(self, page: Any, name: str) -> None:
+        shot(page, self.directory, name)
+        assert_accessible(page)
+        self.documents[f"{name} ({page.url})"] = page.content()
+
+    def assert_valid(self) -> None:
+        assert_valid_documents(self.documents)
+
+
 def _api(page: Any, method: str, url: str, body: dict[str, Any] | None = None) -> Any:
     """An API call from a signed-in page (its session cookie and CSRF token), answered 2xx."""
     token = page.evaluate("document.querySelector('meta[name=csrf-token]').content")

@@ -25,8 +25,8 @@ down: ## Stop the docker-compose stack
 
 TEST_WORKERS ?= 2
 test: install ## The whole test suite (finds or starts PostgreSQL and Redis itself)
-	@# Two pytest-xdist workers: tests that start processes, a browser or containers run one
-	@# after another on one of them (the "processes" group), the rest beside them.
+	@# Two pytest-xdist workers: the tests that use the Docker engine run one after another on
+	@# one of them (the "processes" group), the rest beside them.
 	@$(RUN) pytest -m "not faults" -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 test-browser: install ## Only the browser journey (Playwright with Debian's /usr/bin/chromium)

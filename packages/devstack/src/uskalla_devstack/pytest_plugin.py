@@ -34,11 +34,16 @@ def _worker_id() -> str:
     return os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 
-#: Tests that start processes, a browser or containers: with pytest-xdist (`--dist loadgroup`)
-#: they run one after another on one worker while the other workers take the rest.
-SERIAL_MARKERS = ("e2e", "browser", "docker", "faults")
+#: Tests that share one thing of the machine's: the Docker engine (one compose project, its
+#: fixed ports) and the fault suite. With pytest-xdist (`--dist loadgroup`) they run one after
+#: another on one worker while the other workers take the rest. (End-to-end and browser tests
+#: each start their own stack on free ports with their own databases: they run side by side.)
+SERIAL_MARKERS = ("docker", "faults")
 
 
+# First: xdist's own hook (registered on each worker after the plugins) reads the group mark
+# to give the test its group, so the mark must be on before it runs.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if any(item.get_closest_marker(name) for name in SERIAL_MARKERS):

@@ -146,13 +146,7 @@ class Composer:
         """The message for one delivery. Built with the compat32 MIME classes: several times
         faster than EmailMessage's parsed headers, which matters at 100,000 newsletters."""
         language = item.language
-        context: dict[str, Any] = {
-            "site_url": links.site(self.base, language),
-            "base_url": self.base,
-            "my_url": links.my_page(self.base, language),
-            **(source or {}),
-            **item.context,
-        }
+        context: dict[str, Any] = {**self._site(language), **(source or {}), **item.context}
         if item.name is not None:
             context.setdefault("name", item.name)
         sealed = context.pop(LINK_TOKEN, None)
@@ -193,20 +187,42 @@ class Composer:
             invite.add_header("Content-Disposition", "attachment", filename=filename)
             body = _multipart("mixed", body, invite)
         message = body
-        message["Subject"] = _header(rendered.subject)
-        message["From"] = self.sender
-        message["To"] = item.email
-        message["Message-ID"] = item.message_id
-        message["Date"] = formatdate(localtime=False, usegmt=True)
-        message["Content-Language"] = language
-        message["Auto-Submitted"] = "auto-generated"
-        if unsubscribe_token is not None:
-            url = links.one_click_unsubscribe(self.base, unsubscribe_token)
-            message["List-Unsubscribe"] = f"<{url}>"
-            message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-            message["List-Id"] = f"MeUskaltajat {list_name} <{list_name}.{self.domain}>"
-            message["Precedence"] = "bulk"
+        for name, value in self._headers(
+            item, _header(rendered.subject), list_name, unsubscribe_token
+        ):
+            message[name] = value
         return message
+
+    def _site(self, language: str) -> dict[str, Any]:
+        """What every template is told about the site, in the reader's language."""
+        return {
+            "site_url": links.site(self.base, language),
+            "base_url": self.base,
+            "my_url": links.my_page(self.base, language),
+        }
+
+    def _headers(
+        self, item: Outgoing, subject: str, list_name: str | None, token: str | None
+    ) -> list[tuple[str, str]]:
+        """A message's own headers (a list mail's with its unsubscribe headers), in order."""
+        headers = [
+            ("Subject", subject),
+            ("From", self.sender),
+            ("To", item.email),
+            ("Message-ID", item.message_id),
+            ("Date", formatdate(localtime=False, usegmt=True)),
+            ("Content-Language", item.language),
+            ("Auto-Submitted", "auto-generated"),
+        ]
+        if list_name is not None and token is not None:
+            url = links.one_click_unsubscribe(self.base, token)
+            headers += [
+                ("List-Unsubscribe", f"<{url}>"),
+                ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+                ("List-Id", f"MeUskaltajat {list_name} <{list_name}.{self.domain}>"),
+                ("Precedence", "bulk"),
+            ]
+        return headers
 
     def wire(self, item: Outgoing, source: dict[str, Any] | None = None) -> bytes:
         """The message for one delivery as it goes to the server (CRLF line ends): the same
@@ -223,14 +239,7 @@ class Composer:
         key = (item.kind, self.source_id(item), item.language)
         if key in self._stencils:
             return self._stencils[key]
-        context: dict[str, Any] = {
-            "site_url": links.site(self.base, item.language),
-            "base_url": self.base,
-            "my_url": links.my_page(self.base, item.language),
-            **source,
-            **STAND_INS,
-            "test": False,
-        }
+        context = {**self._site(item.language), **source, **STAND_INS, "test": False}
         rendered = render(item.kind, item.language, context)
         stencil = Stencil(_header(rendered.subject), rendered.text, rendered.html)
         # Proven once per stencil on its first reader: the spliced message reads the same as
@@ -253,21 +262,11 @@ class Composer:
             STAND_INS["name"], name
         )
         boundary = f"=_{uuid.uuid4().hex}"
-        one_click = links.one_click_unsubscribe(self.base, token)
-        head = (
-            f"Subject: {stencil.subject}\r\n"
-            f"From: {self.sender}\r\n"
-            f"To: {item.email}\r\n"
-            f"Message-ID: {item.message_id}\r\n"
-            f"Date: {formatdate(localtime=False, usegmt=True)}\r\n"
-            f"Content-Language: {item.language}\r\n"
-            "Auto-Submitted: auto-generated\r\n"
-            f"List-Unsubscribe: <{one_click}>\r\n"
-            "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"
-            f"List-Id: MeUskaltajat {list_name} <{list_name}.{self.domain}>\r\n"
-            "Precedence: bulk\r\n"
-            "MIME-Version: 1.0\r\n"
+        head = "".join(
+            f"{name}: {value}\r\n"
+            for name, value in self._headers(item, stencil.subject, list_name, token)
         )
+        head += "MIME-Version: 1.0\r\n"
         if stencil.html is None:
             return (head + _QP_HEAD.format(subtype="plain")).encode() + _qp(text)
         html = stencil.html.replace(STAND_INS["unsubscribe_url"], str(escape(page))).replace(
